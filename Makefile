@@ -1,0 +1,38 @@
+# Both `make demo` and `make test` build .venv from nothing (CPU torch first, everything else under constraints).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP := $(BIN)/pip install --disable-pip-version-check -q -c constraints.txt
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export MUJOCO_GL ?= egl
+
+.PHONY: venv demo test lint model clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt Makefile
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
+	$(PIP) -e ".[ray,train,agent,dev]"
+	bash scripts/install_system.sh
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m spatialvlm_core.demo
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+model: $(STAMP)
+	$(BIN)/python -m spatialvlm_core.make_model
+
+clean:
+	rm -rf $(VENV) build *.egg-info
