@@ -1,0 +1,210 @@
+"""The agent's LangGraph: plan -> measure (tool calls, in parallel) -> compute (arith) -> verify -> answer.
+
+verify sends the run back to plan once, with the failure as feedback, when the plan was invalid, a sub-answer
+is missing/unparseable, or the expression does not evaluate. The state is a pydantic model; every node
+appends to ``steps`` so the result carries the full trace.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from langgraph.graph import END, START, StateGraph
+from pydantic import BaseModel, ConfigDict, Field
+
+from spatial_agent.arith import ArithError, Quantity, evaluate, length
+from spatial_agent.planners.base import Planner, PlannerOutputError
+from spatial_agent.prompts import answer_templates
+from spatial_agent.schema import Plan, Step, SubQuery
+from spatial_agent.tools import SpatialTool
+from spatialvlm_core.types import Answer
+
+MAX_WORKERS = 8
+
+
+class AgentState(BaseModel):
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    question: str
+    image: Any = None
+    plan: Plan | None = None
+    feedback: str | None = None
+    replans: int = 0
+    planner_calls: int = 0
+    sub_answers: dict[str, Answer] = Field(default_factory=dict)
+    failure: str | None = None
+    missing_text: str | None = None  # the tool's own words when an object is missing ("I cannot find ...")
+    decision: bool | None = None
+    value: float | None = None
+    unit: str | None = None
+    answer: str | None = None
+    route: str = "answer"  # set by verify: "plan" (re-plan) or "answer"
+    steps: list[Step] = Field(default_factory=list)
+
+
+def _fmt_answer(ans: Answer) -> str:
+    if ans.meters is not None:
+        return f"{ans.meters:.2f} m"
+    if ans.unit == "count" and ans.value is not None:
+        return str(round(ans.value))
+    if ans.value is not None:
+        return f"{ans.value:.2f}" + (f" {ans.unit}" if ans.unit else "")
+    if ans.boolean is not None:
+        return "yes" if ans.boolean else "no"
+    return ans.text
+
+
+def _fmt_value(v: float | None, unit: str | None) -> str:
+    if v is None:
+        return "unknown"
+    return f"{v:.2f} m" if unit == "m" else f"{v:.4g}"
+
+
+def render_template(template: str, state: AgentState) -> str:
+    """Fill ``{decision}``, ``{value}`` and ``{<sub-query id>}``; unknown fields stay as written (no str.format)."""
+
+    def sub(m: re.Match[str]) -> str:
+        key = m.group(1)
+        if key == "decision":
+            return "Unknown" if state.decision is None else ("Yes" if state.decision else "No")
+        if key in ("value", "result"):
+            return _fmt_value(state.value, state.unit)
+        if key in state.sub_answers:
+            return _fmt_answer(state.sub_answers[key])
+        return m.group(0)
+
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, template)
+
+
+def quantity_of(query: SubQuery, ans: Answer) -> Quantity | bool | None:
+    """The arithmetic value of a sub-answer, or None when it has no usable number."""
+    if ans.meters is not None:
+        return length(ans.meters)
+    if query.kind in ("size_compare", "exists"):
+        if ans.value is not None:
+            return Quantity(float(ans.value))
+        if ans.boolean is not None:
+            # A text tool may only say yes/no: map it to a ratio/count on the right side of the threshold.
+            if query.kind == "size_compare":
+                return Quantity(2.0 if ans.boolean else 0.5)
+            return Quantity(1.0 if ans.boolean else 0.0)
+        return None
+    if ans.value is not None and ans.unit:
+        from spatialvlm_core.units import to_meters
+
+        try:
+            return length(to_meters(ans.value, ans.unit))
+        except ValueError:
+            return None
+    return None
+
+
+def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> Any:
+    """Compile the agent graph for one planner and tool."""
+
+    def plan_node(s: AgentState) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        calls = s.planner_calls + 1
+        try:
+            plan = planner.plan(s.question, s.feedback)
+        except PlannerOutputError as e:
+            step = Step(node="plan", error=str(e), seconds=time.perf_counter() - t0)
+            return {"plan": None, "failure": f"invalid plan: {e}", "planner_calls": calls,
+                    "steps": [*s.steps, step]}
+        step = Step(node="plan", plan=plan, detail=f"planner={planner.name}", seconds=time.perf_counter() - t0)
+        return {"plan": plan, "failure": None, "missing_text": None, "sub_answers": {}, "planner_calls": calls,
+                "steps": [*s.steps, step]}
+
+    def route_plan(s: AgentState) -> str:
+        if s.plan is None:
+            return "verify"
+        return "answer" if s.plan.refusal else "measure"
+
+    def measure_node(s: AgentState) -> dict[str, Any]:
+        assert s.plan is not None
+        queries = s.plan.subqueries
+
+        def one(q: SubQuery) -> tuple[SubQuery, Answer | None, str | None, float]:
+            t0 = time.perf_counter()
+            try:
+                return q, tool.measure(s.image, q), None, time.perf_counter() - t0
+            except (FileNotFoundError, TypeError):
+                raise
+            except Exception as e:  # a tool failure becomes a missing sub-answer, which verify handles
+                return q, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0
+
+        with ThreadPoolExecutor(max_workers=max(1, min(MAX_WORKERS, len(queries)))) as pool:
+            results = list(pool.map(one, queries))
+        answers: dict[str, Answer] = {}
+        steps = list(s.steps)
+        for q, ans, err, dt in results:
+            steps.append(Step(node="measure", subquery=q, answer=ans, error=err, seconds=dt,
+                              detail=f"tool={getattr(tool, 'name', type(tool).__name__)}"))
+            if ans is not None:
+                answers[q.id] = ans
+        return {"sub_answers": answers, "steps": steps}
+
+    def compute_node(s: AgentState) -> dict[str, Any]:
+        assert s.plan is not None
+        env: dict[str, Quantity | bool] = {}
+        for q in s.plan.subqueries:
+            ans = s.sub_answers.get(q.id)
+            val = quantity_of(q, ans) if ans is not None else None
+            if val is None:
+                why = ans.text if ans is not None else "the tool failed"
+                missing = ans.text if ans is not None and ans.value is None else None
+                step = Step(node="compute", error=f"sub-query {q.id} ({q.kind} of {q.a!r}"
+                            f"{' and ' + repr(q.b) if q.b else ''}) has no usable answer: {why}")
+                return {"failure": step.error, "missing_text": missing, "steps": [*s.steps, step]}
+            env[q.id] = val
+        try:
+            out = evaluate(s.plan.compute, env)
+        except ArithError as e:
+            step = Step(node="compute", error=f"cannot evaluate {s.plan.compute!r}: {e}")
+            return {"failure": step.error, "steps": [*s.steps, step]}
+        step = Step(node="compute", detail=f"{s.plan.compute} -> {out}")
+        if isinstance(out, bool):
+            return {"decision": out, "value": None, "unit": None, "failure": None, "steps": [*s.steps, step]}
+        unit = "m" if out.dim == 1 else None
+        if out.dim not in (0, 1):
+            unit = f"m^{out.dim}"
+        return {"decision": None, "value": out.value, "unit": unit, "failure": None, "steps": [*s.steps, step]}
+
+    def verify_node(s: AgentState) -> dict[str, Any]:
+        if s.failure and s.replans < max_replans:
+            step = Step(node="verify", detail="re-plan", error=s.failure)
+            return {"feedback": s.failure, "replans": s.replans + 1, "route": "plan", "steps": [*s.steps, step]}
+        step = Step(node="verify", detail="ok" if not s.failure else "give up")
+        return {"route": "answer", "steps": [*s.steps, step]}
+
+    def route_verify(s: AgentState) -> str:
+        return s.route
+
+    def answer_node(s: AgentState) -> dict[str, Any]:
+        tpl = answer_templates()
+        if s.plan is not None and s.plan.refusal:
+            text = s.plan.refusal
+        elif s.failure:
+            text = s.missing_text or tpl["invalid"].replace("{reason}", s.failure)
+        elif s.plan is not None and s.plan.answer_template:
+            text = render_template(s.plan.answer_template, s)
+        else:
+            text = render_template(tpl["decision" if s.decision is not None else "value"], s)
+        return {"answer": text, "steps": [*s.steps, Step(node="answer", detail=text)]}
+
+    g = StateGraph(AgentState)
+    g.add_node("plan", plan_node)
+    g.add_node("measure", measure_node)
+    g.add_node("compute", compute_node)
+    g.add_node("verify", verify_node)
+    g.add_node("answer", answer_node)
+    g.add_edge(START, "plan")
+    g.add_conditional_edges("plan", route_plan, {"verify": "verify", "answer": "answer", "measure": "measure"})
+    g.add_edge("measure", "compute")
+    g.add_edge("compute", "verify")
+    g.add_conditional_edges("verify", route_verify, {"plan": "plan", "answer": "answer"})
+    g.add_edge("answer", END)
+    return g.compile()

@@ -1,0 +1,407 @@
+"""RulePlanner: the embedded, offline planner (no LLM) for the affordance question families.
+
+A question is normalised (lower case, stated lengths such as "1.2 m", "80 cm", "3 ft", "5 ft 6 in",
+"one metre", "half a metre" replaced by a ``<L>`` token), then tried against ordered rules, one per family:
+reach, distance vs a length, clearance/fit between two objects, fit through / under / on an object,
+an object's size vs a length, object vs object comparisons, plain measurements and existence.
+Anything else is refused with "I can only answer spatial questions about the image."
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from spatial_agent.schema import Plan, SubQuery
+from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES
+
+REFUSAL = "I can only answer spatial questions about the image."
+
+_WORD_NUMBERS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
+    "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40,
+    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
+    "half a": 0.5, "half": 0.5, "a quarter": 0.25, "a": 1, "an": 1, "one and a half": 1.5,
+}
+_UNIT_WORDS = sorted((k for k in UNIT_ALIASES if k.isalpha()), key=len, reverse=True)
+_NUM = r"(?:\d+(?:\.\d+)?|\.\d+|" + "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True)) + ")"
+_ONE = rf"(?P<n{{i}}>{_NUM})\s*-?\s*(?P<u{{i}}>{'|'.join(_UNIT_WORDS)})(?![a-z])"
+_LENGTH = re.compile(
+    _ONE.format(i=0) + r"(?:\s*(?:and\s+)?" + _ONE.format(i=1) + r")?(?:\s*-\s*(?=[a-z]))?"
+)
+_FLUFF = re.compile(
+    r"\s*(?:,|\bin (?:the|this) (?:image|picture|photo|room|scene)\b|\bhere\b|\bplease\b|"
+    r"\bright now\b|\bwithout (?:touching|hitting|bumping).*|\bside by side\b|\bat once\b).*$"
+)
+_CUT = re.compile(r"\s+(?:with|having|whose|that has|which has|if|when|so that)\b.*$")
+_ARTICLE = re.compile(r"^(?:the|a|an|this|that|these|those|my|our)\s+")
+
+
+def _number(text: str) -> float:
+    t = text.strip()
+    return float(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else float(t)
+
+
+def extract_lengths(text: str) -> tuple[str, list[float]]:
+    """Replace each stated length by ``<L>``; return the new text and the lengths in metres."""
+    found: list[float] = []
+
+    def repl(m: re.Match[str]) -> str:
+        meters = _number(m.group("n0")) * METERS_PER_UNIT[UNIT_ALIASES[m.group("u0")]]
+        if m.group("n1"):
+            meters += _number(m.group("n1")) * METERS_PER_UNIT[UNIT_ALIASES[m.group("u1")]]
+        found.append(meters)
+        return " <L> "
+
+    out = _LENGTH.sub(repl, text)
+    return re.sub(r"\s+", " ", out).strip(), found
+
+
+def normalise(question: str) -> str:
+    q = question.lower().replace("’", "'").replace("‘", "'")
+    q = re.sub(r"[?!.]+\s*$", "", q.strip())
+    q = re.sub(r"\b(?:please|hey|ok|okay),?\s*", "", q)
+    q = re.sub(r"^(?:tell me|i want to know|i wonder|do you know|can you tell me|could you tell me)"
+               r"(?: whether| if)?,?\s*", "", q)
+    return re.sub(r"\s+", " ", q).strip()
+
+
+def clean_phrase(p: str) -> str:
+    """'the sofa in the image' -> 'the sofa'; 'the table with a 1 m reach' -> 'the table'."""
+    p = _FLUFF.sub("", p.strip())
+    p = _CUT.sub("", p)
+    p = re.sub(r"\bone another\b|\beach other\b", "", p)
+    p = re.sub(r"^(?:(?:reach|touch|grab|get to|pick up|access|hit|and|to)\s+)+", "", p)  # "reach grab the X"
+    return p.strip(" ,'\"")
+
+
+def _fmt_len(m: float) -> str:
+    return f"{m:.2f} m"
+
+
+def _obj(p: str) -> str:
+    p = clean_phrase(p)
+    if not p or "<l>" in p.lower() or p in ("it", "them", "there"):
+        raise _NoMatch
+    return p
+
+
+def _the(p: str) -> str:
+    return p if _ARTICLE.match(p) else f"the {p}"
+
+
+class _NoMatch(Exception):
+    pass
+
+
+# Comparator words -> arith operator. Checked longest first.
+_CMP_WORDS: list[tuple[str, str]] = [
+    ("no more than", "<="), ("not more than", "<="), ("no less than", ">="), ("not less than", ">="),
+    ("at least", ">="), ("at most", "<="), ("more than", ">"), ("greater than", ">"), ("larger than", ">"),
+    ("bigger than", ">"), ("wider than", ">"), ("taller than", ">"), ("higher than", ">"), ("longer than", ">"),
+    ("deeper than", ">"), ("further than", ">"), ("farther than", ">"), ("over", ">"), ("above", ">"),
+    ("exceeds", ">"), ("exceed", ">"), ("beyond", ">"),
+    ("less than", "<"), ("fewer than", "<"), ("smaller than", "<"), ("narrower than", "<"),
+    ("shorter than", "<"), ("lower than", "<"), ("shallower than", "<"), ("closer than", "<"),
+    ("nearer than", "<"), ("under", "<"), ("below", "<"), ("within", "<="), ("up to", "<="),
+]
+
+
+def _cmp_in(text: str, default: str | None = None) -> str | None:
+    best: tuple[int, str] | None = None
+    for word, op in _CMP_WORDS:
+        m = re.search(rf"\b{word}\b(?=.*<l>)", text)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), op)
+    return best[1] if best else default
+
+
+_OP_WORDS = {">": "more than", ">=": "at least", "<": "less than", "<=": "at most"}
+
+
+def _decision_plan(sq: list[SubQuery], expr: str, template: str) -> Plan:
+    return Plan(subqueries=sq, compute=expr, answer_template=template)
+
+
+Rule = Callable[[str, float | None], Plan | None]
+
+# --------------------------------------------------------------------------- rules with a stated length
+_REACH_VERBS = r"(?:reach|touch|grab|get to|pick up|access|hit)"
+_AT = r"(?:from|while (?:standing|sitting|placed|parked) (?:at|on|by|next to)|standing (?:at|on|by|next to)|" \
+      r"sitting (?:at|on)|placed (?:at|on)|parked (?:at|by|next to)|mounted (?:at|on)|positioned (?:at|by)|" \
+      r"next to|beside|at|on|by)"
+
+
+def _reach(t: str, L: float | None) -> Plan | None:
+    if L is None or not re.search(rf"\b{_REACH_VERBS}\b|\bwithin\b|\breach\b", t):
+        return None
+    pats = [
+        rf"\b{_REACH_VERBS} (?P<a>.+?) (?:{_AT}) (?P<b>.+)$",
+        rf"(?:{_AT}) (?P<b>.+?),? (?:could|can|would|will|does|do|is|to)?\s*(?:it |the arm |the robot |he |she )?"
+        rf"(?:be able to )?{_REACH_VERBS} (?P<a>.+)$",
+        r"^(?:is|are) (?P<a>.+?) within (?:a |an )?(?:reach of )?<l>(?: reach| arm| radius| range)?.*? "
+        r"(?:of|from) (?P<b>.+)$",
+        r"^(?:is|are) (?P<a>.+?) within (?:reach|arm's reach|range) of (?:a |an )?<l>.*? (?:at|on|from|by|next to)"
+        r" (?P<b>.+)$",
+        r"^(?:is|are) (?P<a>.+?) (?:close|near) enough to (?P<b>.+?) (?:for|to be reached by) .*<l>",
+    ]
+    for pat in pats:
+        m = re.search(pat, t)
+        if m:
+            try:
+                a, b = _obj(m.group("a")), _obj(m.group("b"))
+            except _NoMatch:
+                continue
+            sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
+            tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} (centre to centre), "
+                   f"and the reach is {_fmt_len(L)}.")
+            return _decision_plan(sq, f"d <= {L:.6g} m", tpl)
+    return None
+
+
+def _apart(t: str, L: float | None) -> Plan | None:
+    if L is None or not re.search(r"\bapart\b|\baway\b|\bfrom each other\b|\bdistance\b|\bfar\b|\bfrom\b", t):
+        return None
+    pats = [
+        r"^(?:are|is) (?P<a>.+?) and (?P<b>.+?) (?:more|less|at least|at most|over|under|within|no more|no less|"
+        r"not more|not less|closer|further|farther)\b.*<l>.*(?:apart|from each other|away from each other|"
+        r"from one another)",
+        r"^(?:is|are) (?P<a>.+?) (?:more|less|at least|at most|over|under|no more|no less|not more|not less|"
+        r"further|farther|closer)\b[^<]*<l> (?:away )?from (?P<b>.+)$",
+        r"^(?:is|are) the (?:centre-to-centre |center-to-center |direct )?distance (?:between|from) (?P<a>.+?) "
+        r"(?:and|to) (?P<b>.+?) (?:is )?(?:more|less|at least|at most|over|under|greater|smaller|shorter|longer|"
+        r"no more|no less|not more|not less|above|below|within)\b.*<l>",
+        r"^(?:is|are) (?P<a>.+?) (?:further|farther|closer|nearer) (?:away )?(?:from|to) (?P<b>.+?) than <l>",
+    ]
+    for pat in pats:
+        m = re.search(pat, t)
+        if m:
+            try:
+                a, b = _obj(m.group("a")), _obj(m.group("b"))
+            except _NoMatch:
+                continue
+            op = _cmp_in(t, ">") or ">"
+            sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
+            tpl = (f"{{decision}}: {_the(a)} and {_the(b)} are {{d}} apart (centre to centre); "
+                   f"the question asks for {_OP_WORDS[op]} {_fmt_len(L)}.")
+            return _decision_plan(sq, f"d {op} {L:.6g} m", tpl)
+    return None
+
+
+_BETWEEN = re.compile(
+    r"between (?P<a>.+?) and (?P<b>.+?)(?:\s+(?:is|are|at least|more|less|wider|narrower|greater|bigger|"
+    r"smaller|larger|over|under|above|below|exceeds?|enough|big enough|wide enough|no more|no less|not more|"
+    r"not less|for)\b.*)?$"
+)
+
+
+def _between(t: str, L: float | None) -> Plan | None:
+    if L is None or " between " not in f" {t} ":
+        return None
+    m = _BETWEEN.search(t)
+    if not m:
+        return None
+    try:
+        a, b = _obj(m.group("a")), _obj(m.group("b"))
+    except _NoMatch:
+        return None
+    head = t[: m.start()]
+    fit = re.search(r"\b(?:fit|pass|get|go|squeeze|drive|move|roll|walk|travel|navigate|make it|slip|enough|"
+                    r"room|space for|clear|through)\b", t)
+    op = _cmp_in(t, ">=" if fit else ">") or ">="
+    if fit and op in (">",):
+        op = ">=" if re.search(r"\b(?:fit|pass|get|go|squeeze|drive|move|roll|walk|make it|slip)\b", head) else op
+    if re.search(r"\bdistance between\b", t) and not fit:
+        sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
+        return _decision_plan(sq, f"d {op} {L:.6g} m",
+                              f"{{decision}}: the distance between {_the(a)} and {_the(b)} is {{d}}; "
+                              f"the question asks for {_OP_WORDS[op]} {_fmt_len(L)}.")
+    sq = [SubQuery(id="g", kind="gap", a=a, b=b)]
+    tpl = (f"{{decision}}: the free-space gap between {_the(a)} and {_the(b)} is {{g}}, "
+           f"{'and it needs' if fit else 'compared with'} {_OP_WORDS[op]} {_fmt_len(L)}.")
+    return _decision_plan(sq, f"g {op} {L:.6g} m", tpl)
+
+
+_DIM_WORDS = {
+    "tall": "height", "high": "height", "height": "height", "taller": "height", "shorter": "height",
+    "wide": "width", "width": "width", "long": "width", "length": "width", "wider": "width", "narrower": "width",
+    "longer": "width", "deep": "depth", "depth": "depth", "deeper": "depth", "shallower": "depth",
+    "higher": "height", "lower": "height",
+}
+_ELEV = r"(?:above|off|from|over) the (?:floor|ground)|elevat\w*|mounted|hung|hanging|off the ground"
+
+
+def _size_vs_length(t: str, L: float | None) -> Plan | None:
+    if L is None:
+        return None
+    pats = [
+        r"^(?:is|are) (?P<a>.+?) (?P<w>taller|shorter|higher|lower|wider|narrower|longer|deeper|shallower) than <l>",
+        r"^(?:is|are) (?P<a>.+?) (?:more than|less than|at least|at most|over|under|above|below|no more than|"
+        r"no less than|not more than|not less than|greater than|smaller than|up to) <l>"
+        r"(?: (?:in )?(?P<w>tall|high|wide|long|deep|height|width|length|depth))?(?P<e> " + _ELEV + ")?",
+        r"^(?:is|are) the (?P<w>height|width|length|depth|elevation) of (?P<a>.+?) (?:is )?(?:more|less|at least|"
+        r"at most|over|under|above|below|greater|smaller|no more|no less|not more|not less|up to)\b.*<l>",
+        r"^does (?P<a>.+?) (?:exceed|measure (?:more|less) than|stand (?:taller|higher) than|reach higher than|"
+        r"rise above|stand over|measure at least|measure over|measure under) <l>(?: in (?P<w>height|width|"
+        r"length|depth))?",
+        r"^(?:is|are) (?P<a>.+?) (?:mounted|placed|hung|hanging|positioned|sitting|located|set)? ?(?:more than|"
+        r"less than|at least|at most|over|under|higher than|lower than) <l>(?P<e> " + _ELEV + ")",
+    ]
+    for pat in pats:
+        m = re.search(pat, t)
+        if not m:
+            continue
+        try:
+            a = _obj(m.group("a"))
+        except _NoMatch:
+            continue
+        gd = m.groupdict()
+        if gd.get("e") or (gd.get("w") == "elevation") or re.search(_ELEV, t):
+            kind = "elevation"
+        else:
+            w = gd.get("w") or "height"
+            kind = _DIM_WORDS.get(w, "height")
+        op = _cmp_in(t) or ">"
+        if gd.get("w") in ("shorter", "narrower", "shallower", "lower"):
+            op = "<"
+        sid = {"height": "h", "width": "w", "depth": "p", "elevation": "e"}[kind]
+        noun = {"height": "tall", "width": "wide", "depth": "deep", "elevation": "above the floor"}[kind]
+        sq = [SubQuery(id=sid, kind=kind, a=a)]  # type: ignore[arg-type]
+        tpl = f"{{decision}}: {_the(a)} is {{{sid}}} {noun}; the question asks for {_OP_WORDS[op]} {_fmt_len(L)}."
+        return _decision_plan(sq, f"{sid} {op} {L:.6g} m", tpl)
+    return None
+
+
+def _fit_object(t: str, L: float | None) -> Plan | None:
+    """Fit through (door width), under (height), on (width), 'X wide/tall enough for' (width/height)."""
+    if L is None:
+        return None
+    rules: list[tuple[str, str]] = [
+        (r"\b(?:through|thru|past) (?P<a>.+)$", "width"),
+        (r"\b(?:under|underneath|beneath|below) (?P<a>.+)$", "height"),
+        (r"\b(?:on top of|on to|onto|atop|on|upon) (?P<a>.+)$", "width"),
+        (r"^(?:is|are) (?P<a>.+?) (?:wide|long|big|large|broad|spacious) enough\b", "width"),
+        (r"^(?:is|are) (?P<a>.+?) (?:tall|high) enough\b", "height"),
+        (r"^(?:is|are) there (?:enough )?(?:room|space|clearance) (?:under|beneath|below) (?P<a>.+?) for\b", "height"),
+        (r"^does (?P<a>.+?) have (?:enough )?(?:room|space|surface|clearance)\b", "width"),
+    ]
+    for pat, kind in rules:
+        m = re.search(pat, t)
+        if not m:
+            continue
+        try:
+            a = _obj(m.group("a"))
+        except _NoMatch:
+            continue
+        if kind == "width" and pat.startswith(r"^(?:is|are) (?P<a>.+?) (?:wide") and re.search(
+                r"\b(?:under|beneath|below)\b", t):
+            kind = "height"
+        sid = "w" if kind == "width" else "h"
+        adj = "wide" if kind == "width" else "tall"
+        sq = [SubQuery(id=sid, kind=kind, a=a)]  # type: ignore[arg-type]
+        tpl = f"{{decision}}: {_the(a)} is {{{sid}}} {adj}, and the object needs {_fmt_len(L)}."
+        return _decision_plan(sq, f"{sid} >= {L:.6g} m", tpl)
+    return None
+
+
+# --------------------------------------------------------------------------- rules without a stated length
+_CMP_ADJ = {
+    "taller": ("height", ">"), "higher": ("height", ">"), "shorter": ("height", "<"), "lower": ("height", "<"),
+    "wider": ("width", ">"), "longer": ("width", ">"), "narrower": ("width", "<"), "deeper": ("depth", ">"),
+    "shallower": ("depth", "<"), "bigger": ("size", ">"), "larger": ("size", ">"), "smaller": ("size", "<"),
+}
+
+
+def _object_vs_object(t: str, L: float | None) -> Plan | None:
+    if L is not None:
+        return None
+    m = re.search(r"^(?:is|are) (?P<a>.+?) (?P<adj>" + "|".join(_CMP_ADJ) + r") than (?P<b>.+)$", t)
+    if not m:
+        return None
+    try:
+        a, b = _obj(m.group("a")), _obj(m.group("b"))
+    except _NoMatch:
+        return None
+    kind, op = _CMP_ADJ[m.group("adj")]
+    if kind == "size":
+        sq = [SubQuery(id="s", kind="size_compare", a=a, b=b)]
+        return _decision_plan(sq, f"s {op} 1", f"{{decision}}: {_the(a)} is {{s}} times the size of {_the(b)}.")
+    sq = [SubQuery(id="x", kind=kind, a=a), SubQuery(id="y", kind=kind, a=b)]  # type: ignore[arg-type]
+    return _decision_plan(sq, f"x {op} y", f"{{decision}}: {_the(a)} measures {{x}} and {_the(b)} {{y}} ({kind}).")
+
+
+_VALUE_PATS: list[tuple[str, str]] = [
+    (r"^how (?:far|distant) (?:apart )?(?:is|are) (?P<a>.+?) (?:from|to) (?P<b>.+)$", "distance"),
+    (r"^how far apart are (?P<a>.+?) and (?P<b>.+)$", "distance"),
+    (r"^(?:what is|what's|measure|estimate|give me) the (?:centre-to-centre |center-to-center |direct )?distance"
+     r" (?:between|from) (?P<a>.+?) (?:and|to) (?P<b>.+)$", "distance"),
+    (r"^how much (?:free )?(?:space|room|clearance|gap) is there between (?P<a>.+?) and (?P<b>.+)$", "gap"),
+    (r"^(?:what is|what's|measure|estimate) the (?:free-space |free space |free )?(?:gap|clearance|space|"
+     r"room|opening|spacing) between (?P<a>.+?) and (?P<b>.+)$", "gap"),
+    (r"^how wide is the (?:gap|space|opening|clearance|passage) between (?P<a>.+?) and (?P<b>.+)$", "gap"),
+    (r"^how (?:wide|long) (?:is|are) (?P<a>.+)$", "width"),
+    (r"^how (?:tall|high) (?:is|are) (?P<a>.+?)(?P<e> " + _ELEV + ")?$", "height"),
+    (r"^how deep (?:is|are) (?P<a>.+)$", "depth"),
+    (r"^how (?:high|far) (?:above|off|from|over) the (?:floor|ground) (?:is|are) (?P<a>.+)$", "elevation"),
+    (r"^(?:what is|what's) the (?P<w>width|length|height|depth|elevation) of (?P<a>.+)$", "dim"),
+]
+
+
+def _value(t: str, L: float | None) -> Plan | None:
+    if L is not None:
+        return None
+    for pat, kind in _VALUE_PATS:
+        m = re.search(pat, t)
+        if not m:
+            continue
+        gd = m.groupdict()
+        try:
+            a = _obj(gd["a"])
+            b = _obj(gd["b"]) if gd.get("b") else None
+        except _NoMatch:
+            continue
+        if kind == "dim":
+            kind = {"length": "width"}.get(gd["w"], gd["w"])
+        if kind == "height" and gd.get("e"):
+            kind = "elevation"
+        sq = [SubQuery(id="v", kind=kind, a=a, b=b)]  # type: ignore[arg-type]
+        what = {"distance": f"the distance between {_the(a)} and {_the(b or '')}",
+                "gap": f"the free-space gap between {_the(a)} and {_the(b or '')}",
+                "width": f"the width of {_the(a)}", "height": f"the height of {_the(a)}",
+                "depth": f"the depth of {_the(a)}", "elevation": f"the height of {_the(a)} above the floor"}[kind]
+        return Plan(subqueries=sq, compute="v", answer_template=f"{what[0].upper()}{what[1:]} is {{v}}.")
+    return None
+
+
+def _exists(t: str, L: float | None) -> Plan | None:
+    m = re.search(r"^(?:is there|are there|do you see|can you see|does the (?:image|picture|photo|room) "
+                  r"(?:have|contain|show)|is anything like) (?:a |an |any |some )?(?P<a>.+)$", t)
+    if not m:
+        return None
+    try:
+        a = _obj(m.group("a"))
+    except _NoMatch:
+        return None
+    return Plan(subqueries=[SubQuery(id="n", kind="exists", a=a)], compute="n >= 1",
+                answer_template=f"{{decision}}: I found {{n}} matching {a}.")
+
+
+RULES: list[Rule] = [_reach, _apart, _between, _size_vs_length, _fit_object, _object_vs_object, _value, _exists]
+
+
+class RulePlanner:
+    """Offline planner: regular grammar over the affordance question families (see module docstring)."""
+
+    name = "rules"
+
+    def plan(self, question: str, feedback: str | None = None) -> Plan:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question must be a non-empty string")
+        text, lengths = extract_lengths(normalise(question))
+        text = text.replace("<L>", "<l>")
+        length = lengths[0] if lengths else None
+        for rule in RULES:
+            plan = rule(text, length)
+            if plan is not None:
+                return plan
+        return Plan(refusal=REFUSAL)

@@ -1,0 +1,104 @@
+"""Resolve an object phrase ("the red chair", "chairs", "couch") to objects of a ``Scene3D``.
+
+Rules, in order:
+1. exact caption match (articles ignored) -> that object;
+2. every word of the phrase found in an object's caption/name/attributes (singular forms, a few synonyms);
+3. a plural phrase ("the chairs", "all chairs") resolves to the whole group of matches, and measurements
+   against a group take the minimum over its members (the nearest chair is what blocks the path);
+4. a singular phrase matching several objects is ambiguous (no guessing).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spatialvlm_core.types import Object3D, Scene3D
+
+_ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", "of", "two", "three", "some"}
+_GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some"}
+# A few everyday synonyms -> the category names scenes use.
+SYNONYMS: dict[str, str] = {
+    "couch": "sofa", "settee": "sofa", "tv": "television", "fridge": "refrigerator", "desk": "table",
+    "bookcase": "bookshelf", "shelves": "shelf", "doorway": "door", "seat": "chair", "plant": "plant",
+}
+_IRREGULAR = {"shelves": "shelf", "people": "person", "boxes": "box", "benches": "bench", "couches": "couch"}
+
+
+def singular(word: str) -> str:
+    """English singular of a noun (good enough for furniture)."""
+    w = word.lower()
+    if w in _IRREGULAR:
+        return _IRREGULAR[w]
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("ves"):
+        return w[:-3] + "f"
+    if len(w) > 3 and re.search(r"(ch|sh|x|ss|z)es$", w):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        return w[:-1]
+    return w
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _norm(word: str) -> str:
+    s = singular(word)
+    return SYNONYMS.get(s, SYNONYMS.get(word, s))
+
+
+def _vocab(obj: Object3D) -> set[str]:
+    words = _words(obj.caption) + _words(obj.name) + [w for v in obj.attributes.values() for w in _words(v)]
+    return {_norm(w) for w in words} | {w.lower() for w in words}
+
+
+@dataclass
+class Resolution:
+    phrase: str
+    objects: list[Object3D] = field(default_factory=list)
+    group: bool = False
+    ambiguous: bool = False
+
+    @property
+    def found(self) -> bool:
+        return bool(self.objects) and not self.ambiguous
+
+    def describe(self) -> str:
+        return ", ".join(o.caption for o in self.objects)
+
+
+def is_plural(phrase: str) -> bool:
+    words = _words(phrase)
+    if not words:
+        return False
+    if any(w in _GROUP_WORDS for w in words):
+        return True
+    head = words[-1]
+    return singular(head) != head or head in _IRREGULAR
+
+
+def resolve(scene: Scene3D, phrase: str) -> Resolution:
+    """Objects the phrase refers to (see module docstring)."""
+    words = [w for w in _words(phrase) if w not in _ARTICLES]
+    res = Resolution(phrase=phrase)
+    if not words:
+        return res
+    candidates = [o for o in scene.objects if not o.ambiguous] or scene.objects
+    bare = " ".join(words)
+    exact = [o for o in candidates if " ".join(w for w in _words(o.caption) if w not in _ARTICLES) == bare]
+    if len(exact) == 1:
+        res.objects = exact
+        return res
+    wanted = {_norm(w) for w in words}
+    matches = [o for o in candidates if wanted <= _vocab(o)]
+    if not matches:
+        return res
+    res.objects = matches
+    if is_plural(phrase):
+        res.group = True
+    elif len(matches) > 1:
+        res.ambiguous = True
+    return res
