@@ -16,7 +16,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q torch==2.13.0
-	$(PIP) -e ".[ray,train,agent,dev]"
+	$(PIP) -e ".[ray,train,agent,sam,dev]"
 	bash scripts/install_system.sh
 	touch $(STAMP)
 
