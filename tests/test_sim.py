@@ -48,7 +48,7 @@ def backproject(sim, mask: np.ndarray) -> np.ndarray:
     v, u = np.nonzero(mask)
     z = sim.depth[v, u].astype(np.float64)
     k = sim.intrinsics
-    pc = np.c_[(u + 0.5 - k.cx) / k.fx * z, (v + 0.5 - k.cy) / k.fy * z, z]
+    pc = np.c_[(u - k.cx) / k.fx * z, (v - k.cy) / k.fy * z, z]
     m = sim.pose.matrix()
     return pc @ m[:3, :3].T + m[:3, 3]
 
@@ -153,7 +153,7 @@ def test_depth_backprojects_onto_boxes(scenes) -> None:
 def _ray_room_depth(sim) -> np.ndarray:
     """Exact z-depth of every pixel if it saw the bare room (floor, 4 walls, ceiling)."""
     k, m, room = sim.intrinsics, sim.pose.matrix(), sim.layout.room
-    u, v = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+    u, v = np.meshgrid(np.arange(W, dtype=float), np.arange(H, dtype=float))
     dirs_c = np.stack([(u - k.cx) / k.fx, (v - k.cy) / k.fy, np.ones_like(u)], -1)  # z = 1 per unit of depth
     dirs = dirs_c @ m[:3, :3].T
     o = m[:3, 3]

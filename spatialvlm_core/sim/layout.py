@@ -123,7 +123,9 @@ class CameraSpec(BaseModel):
         return m
 
     def intrinsics(self, width: int, height: int) -> CameraIntrinsics:
-        return CameraIntrinsics.from_fov(width, height, self.hfov_deg)
+        k = CameraIntrinsics.from_fov(width, height, self.hfov_deg)
+        # Symmetric frustum: the optical axis passes the image centre, (W-1)/2 with OpenCV pixel centres.
+        return k.model_copy(update={"cx": (width - 1) / 2, "cy": (height - 1) / 2})
 
 
 class Layout(BaseModel):

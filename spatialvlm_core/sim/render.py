@@ -114,9 +114,11 @@ class Renderer:
             cam.orthographic = 0
             cam.frustum_near, cam.frustum_far = near, far
             # Pixel edges at the near plane: rows grow downwards in the image, upwards in OpenGL.
-            cam.frustum_top = k.cy * near / k.fy
-            cam.frustum_bottom = -(self.height - k.cy) * near / k.fy
-            cam.frustum_center = (self.width / 2 - k.cx) * near / k.fx
+            # OpenCV puts pixel centres on integers, so the image edge is at -0.5 in (cx, cy) coordinates.
+            cx, cy = k.cx + 0.5, k.cy + 0.5
+            cam.frustum_top = cy * near / k.fy
+            cam.frustum_bottom = -(self.height - cy) * near / k.fy
+            cam.frustum_center = (self.width / 2 - cx) * near / k.fx
             cam.frustum_width = self.width / 2 * near / k.fx
 
     def render(

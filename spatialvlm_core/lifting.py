@@ -1,0 +1,675 @@
+"""From one image to a metric 3D scene: back-projection, outlier removal, floor, 3D boxes.
+
+Pure numpy + scipy (importable without torch).
+
+Steps of :func:`lift`:
+
+1. Back-project every valid depth pixel with the pinhole intrinsics (OpenCV camera frame).
+2. Find the floor: RANSAC planes on a subsample of the whole image, kept only if the plane normal is within
+   ``max_tilt_deg`` of the camera's prior "up" (-y in OpenCV) and the camera is above it. Several planes are
+   extracted in turn; the *lowest* one with enough support wins (a floor beats table tops), and it must have
+   most points above it. A least-squares refit on its inliers gives the final normal.
+3. Canonical frame: +z = floor normal (up), z = 0 on the floor, camera at x = y = 0, and the yaw chosen so
+   that the camera's optical axis projected on the floor is +y. So +x is "right" and +y is "in front" as
+   seen from the camera. With no credible floor the scene stays in the camera frame (``canonical=False``,
+   camera = identity, a note says why).
+4. Per object: masked pixels (grid-subsampled to ``max_points``; optional erosion by ``erode_px``) -> points
+   -> floor-bleed removal (points in the floor band outside the footprint of the object's upper part) ->
+   voxel grid -> statistical outlier removal -> connected components (k-NN radius graph) keeping the main
+   cluster (and clusters of comparable size, e.g. an object split by an occluder) -> summary, boxes, colour.
+
+Boxes are points-only: a camera sees only the front of an object, so the axis-aligned box spans the
+robust extent (``extent_percentiles``) of the visible points; the oriented box is the minimum-area rectangle
+of the footprint (convex hull of the points projected on the floor) times the same z range. Neither is
+extended behind the visible surface; ``snap_to_floor_m`` optionally drops the box bottom to z = 0 when it
+is that close to the floor (furniture legs hidden by clutter).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from spatialvlm_core.geometry import angle_between_deg, extreme_points_2d, hull_of, min_area_rect
+from spatialvlm_core.naming import color_of_mask
+from spatialvlm_core.types import (
+    Box3D,
+    CameraIntrinsics,
+    CameraPose,
+    Detection,
+    Detections,
+    DroppedObject,
+    Frame,
+    Object3D,
+    OrientedBox3D,
+    PointsSummary,
+    Scene3D,
+)
+
+CAMERA_UP = np.array([0.0, -1.0, 0.0])  # prior "up" in the OpenCV camera frame
+
+
+class LiftConfig(BaseModel):
+    """Parameters of :func:`lift` (lengths in metres)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    fallback_hfov_deg: float = Field(60.0, gt=1, lt=179)  # intrinsics prior when none are given
+    pixel_center: float = Field(0.0, ge=0, le=1)  # 0: OpenCV (centres at integers); 0.5: corner-origin intrinsics
+    min_depth: float = Field(0.05, ge=0)  # depths outside [min_depth, max_depth] are invalid
+    max_depth: float = Field(50.0, gt=0)
+    # objects
+    min_mask_pixels: int = Field(30, ge=1)  # fewer valid pixels -> object dropped
+    erode_px: int = Field(0, ge=0)  # erode masks (when they stay large enough) to shed edge pixels
+    max_points: int = Field(6000, ge=100)  # per-object pixel budget (grid subsample above it)
+    voxel_size: float = Field(0.01, gt=0)  # object voxel grid for outlier removal / clustering
+    max_voxels: int = Field(600, ge=50)  # coarser voxels for big objects (speed)
+    sor_neighbors: int = Field(6, ge=2)  # statistical outlier removal: k nearest neighbours
+    sor_std_ratio: float = Field(2.5, gt=0)  # drop voxels with mean kNN distance > mean + ratio * std
+    sor_median_floor: float = Field(5.0, gt=0)  # ...but never below this times the median (keeps rims)
+    cluster_radius: float = Field(0.05, gt=0)  # radius graph for clustering (grows with point spacing)
+    grazing_factor: float = Field(10.0, ge=0)  # cluster radius >= this many pixel footprints
+    drop_floor_bleed: bool = True  # drop mask pixels on the floor outside the object's footprint
+    secondary_cluster_frac: float = Field(0.05, ge=0, le=1)  # keep other clusters this big vs the main
+    extent_percentiles: tuple[float, float] = (0.5, 99.5)  # robust box extent
+    snap_to_floor_m: float = Field(0.0, ge=0)  # 0 = points-only boxes
+    # floor
+    plane_sample: int = Field(3000, ge=100)  # points fed to RANSAC
+    ransac_iters: int = Field(200, ge=1)
+    ransac_threshold: float = Field(0.02, gt=0)  # inlier distance at <= 3 m (grows as depth^2 beyond)
+    ransac_scales: tuple[float, ...] = (1.0, 3.0, 8.0)  # wider bands tried in turn for noisy depth
+    max_tilt_deg: float = Field(45.0, gt=0, lt=90)  # floor normal vs camera prior up (pitch+roll)
+    max_planes: int = Field(3, ge=1)  # planes extracted in turn; the lowest credible wins
+    min_plane_frac: float = Field(0.05, gt=0, lt=1)  # support needed, as a share of the sample
+    max_below_frac: float = Field(0.05, ge=0, lt=1)  # share of points allowed clearly below the floor
+    below_margin: float = Field(0.05, ge=0)
+    seed: int = 0
+
+
+@dataclass
+class FloorFit:
+    """Result of the floor search (camera frame): plane ``normal . p + offset = 0``, normal pointing up."""
+
+    normal: np.ndarray
+    offset: float  # = camera height above the floor
+    inlier_frac: float
+    below_frac: float
+    tilt_deg: float
+    confidence: float
+    band_scale: float = 1.0  # which of ``ransac_scales`` found it (floor noise level)
+
+
+# --------------------------------------------------------------------------- back-projection
+
+
+def pixel_rays(intr: CameraIntrinsics, pixel_center: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel ray factors ((u + pixel_center - cx) / fx, (v + pixel_center - cy) / fy).
+
+    ``pixel_center`` 0 is the OpenCV convention (pixel centres at integer coordinates); 0.5 suits
+    intrinsics whose coordinates start at the image corner (OpenGL-style renderers with cx = W / 2).
+    """
+    u = (np.arange(intr.width, dtype=np.float64) + pixel_center - intr.cx) / intr.fx
+    v = (np.arange(intr.height, dtype=np.float64) + pixel_center - intr.cy) / intr.fy
+    return u, v
+
+
+def backproject(depth: np.ndarray, intr: CameraIntrinsics, mask: np.ndarray | None = None,
+                pixel_center: float = 0.0) -> np.ndarray:
+    """Points (N, 3) in the OpenCV camera frame from z-depth (metres), optionally only where ``mask``.
+
+    Invalid depths (0, NaN, inf) are skipped. See :func:`pixel_rays` for ``pixel_center``.
+    """
+    if depth.shape != (intr.height, intr.width):
+        raise ValueError(f"depth shape {depth.shape} does not match intrinsics {intr.height}x{intr.width}")
+    valid = np.isfinite(depth) & (depth > 0)
+    if mask is not None:
+        valid &= mask
+    vs, us = np.nonzero(valid)
+    z = depth[vs, us].astype(np.float64)
+    ru, rv = pixel_rays(intr, pixel_center)
+    return np.stack([ru[us] * z, rv[vs] * z, z], axis=1)
+
+
+# --------------------------------------------------------------------------- point-cloud cleaning
+
+
+def voxel_downsample(points: np.ndarray, voxel: float) -> tuple[np.ndarray, np.ndarray]:
+    """Voxel-grid means. Returns (centres (M, 3), inverse (N,) voxel index of each input point)."""
+    keys = np.floor(points / voxel).astype(np.int64)
+    keys -= keys.min(axis=0)
+    dims = keys.max(axis=0) + 1
+    flat = (keys[:, 0] * dims[1] + keys[:, 1]) * dims[2] + keys[:, 2]
+    cells = int(dims[0] * dims[1] * dims[2])
+    if cells <= 4 * len(points) + 100_000:
+        # Dense counting is O(N) where sorting (np.unique) is O(N log N): the common case for objects.
+        counts = np.bincount(flat, minlength=cells)
+        occupied = np.flatnonzero(counts)
+        remap = np.zeros(cells, dtype=np.int64)
+        remap[occupied] = np.arange(len(occupied))
+        inv = remap[flat]
+        counts = counts[occupied]
+    else:
+        _, inv, counts = np.unique(flat, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+    m = len(counts)
+    centres = np.stack([np.bincount(inv, weights=points[:, j], minlength=m) for j in range(3)], axis=1)
+    return centres / counts[:, None], inv
+
+
+def _sor_threshold(md: np.ndarray, std_ratio: float, floor_factor: float) -> float:
+    # The median floor keeps the rim of a clean surface (whose neighbours all lie on one side) from being
+    # trimmed when the spread is tiny, which would bias centroids inwards.
+    return max(float(md.mean() + std_ratio * md.std()), floor_factor * float(np.median(md)))
+
+
+def statistical_inliers(points: np.ndarray, k: int, std_ratio: float, floor_factor: float = 3.0) -> np.ndarray:
+    """Boolean inliers: mean distance to the k nearest neighbours <= max(mean + std_ratio * std,
+    floor_factor * median)."""
+    n = len(points)
+    if n <= k + 1:
+        return np.ones(n, dtype=bool)
+    d, _ = cKDTree(points).query(points, k=k + 1)
+    md = d[:, 1:].mean(axis=1)
+    return md <= _sor_threshold(md, std_ratio, floor_factor)
+
+
+def _largest(labels: np.ndarray, secondary_frac: float) -> np.ndarray:
+    """Boolean mask of the largest label (plus labels >= secondary_frac of its size)."""
+    sizes = np.bincount(labels)
+    if secondary_frac > 0:
+        big = sizes >= secondary_frac * sizes.max()
+    else:
+        big = np.zeros(len(sizes), dtype=bool)
+        big[sizes.argmax()] = True
+    return big[labels]
+
+
+def _components(n: int, src: np.ndarray, dst: np.ndarray, secondary_frac: float) -> np.ndarray:
+    """Boolean mask of the largest connected component (plus those >= secondary_frac of its size)."""
+    if len(src) == 0:
+        keep = np.zeros(n, dtype=bool)
+        keep[0] = True
+        return keep
+    graph = csr_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return _largest(labels, secondary_frac)
+
+
+def _knn_components(idx: np.ndarray, edge: np.ndarray, secondary_frac: float) -> np.ndarray:
+    """Components of a k-NN graph given as neighbour indices (n, k) and an edge mask (n, k).
+
+    Built straight as CSR (fixed k per row; masked edges become harmless self-loops), which skips the
+    COO -> CSR conversion that dominates for small objects.
+    """
+    n, k = idx.shape
+    rows = np.arange(n)[:, None]
+    indices = np.where(edge, idx, rows).astype(np.int32).ravel()
+    graph = csr_matrix((np.ones(n * k), indices, np.arange(0, n * k + 1, k, dtype=np.int32)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return _largest(labels, secondary_frac)
+
+
+def main_clusters(points: np.ndarray, radius: float, secondary_frac: float) -> np.ndarray:
+    """Euclidean clustering (DBSCAN-like, min_samples 1): the largest radius-connected cluster, plus
+    clusters of at least ``secondary_frac`` of its size."""
+    n = len(points)
+    if n <= 2:
+        return np.ones(n, dtype=bool)
+    pairs = cKDTree(points).query_pairs(radius, output_type="ndarray")
+    return _components(n, pairs[:, 0], pairs[:, 1], secondary_frac)
+
+
+def drop_floor_bleed(pts: np.ndarray, band: np.ndarray | float, tol: float) -> np.ndarray:
+    """Boolean keep-mask: drop points within ``band`` of the floor (z = 0) that lie outside the footprint of
+    the object's points above the band (by more than ``tol``).
+
+    A mask that bleeds onto the floor around an object's base adds floor points that touch the object, so
+    clustering cannot cut them; the floor plane can. Points of the object's own base (under its upper body)
+    stay, and so does a flat object lying on the floor (nothing above the band).
+    """
+    low = pts[:, 2] < band
+    n_high = int((~low).sum())
+    if not low.any() or n_high < 10:
+        return np.ones(len(pts), dtype=bool)
+    hull = hull_of(extreme_points_2d(pts[~low, :2]))
+    keep = ~low
+    if len(hull) < 3:
+        return keep | ~low
+    # Inside a counter-clockwise convex polygon (grown by tol): every edge's signed distance >= -tol.
+    q = pts[low, :2]
+    e = np.roll(hull, -1, axis=0) - hull
+    en = np.linalg.norm(e, axis=1)
+    ok = en > 1e-12
+    e, h0, en = e[ok], hull[ok], en[ok]
+    cross = (e[None, :, 0] * (q[:, None, 1] - h0[None, :, 1]) - e[None, :, 1] * (q[:, None, 0] - h0[None, :, 0]))
+    keep[low] = np.all(cross / en[None, :] >= -tol, axis=1)
+    return keep
+
+
+def clean_object_points(
+    points: np.ndarray, cfg: LiftConfig, pixel_footprint: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points kept after voxel SOR + clustering (decided per voxel, applied to all points).
+
+    Returns (boolean mask over ``points``, the kept voxel centres).
+
+    One k-NN query on the voxel centres serves both steps: statistical outlier removal on the mean k-NN
+    distance, then clustering on the graph of k-NN edges shorter than a radius that scales with the point
+    spacing (far objects are sparser). ``pixel_footprint`` (metres one pixel spans at the object's depth)
+    widens the radius so surfaces seen at grazing angles up to ~84 deg (point spacing up to 10 pixel
+    footprints) stay connected. The main cluster is kept (plus comparable ones, e.g. an object split by an
+    occluder), so flying pixels and mask bleed onto the background go.
+    """
+    if len(points) < 4:
+        return np.ones(len(points), dtype=bool), points
+    # Large objects get coarser voxels so the neighbour searches stay cheap: a visible surface of N samples
+    # spaced ``pixel_footprint`` apart fills about N * footprint^2 / voxel^2 voxels.
+    voxel = max(cfg.voxel_size, pixel_footprint * math.sqrt(len(points) / cfg.max_voxels))
+    centres, inv = voxel_downsample(points, voxel)
+    if len(centres) > 2 * cfg.max_voxels:  # oblique surfaces: spacing larger than the footprint
+        voxel *= math.sqrt(len(centres) / cfg.max_voxels)
+        centres, inv = voxel_downsample(points, voxel)
+    n = len(centres)
+    k = cfg.sor_neighbors
+    if n <= k + 1:
+        return np.ones(len(points), dtype=bool), centres
+    d, idx = cKDTree(centres).query(centres, k=k + 1)
+    md = d[:, 1:].mean(axis=1)
+    inl = md <= _sor_threshold(md, cfg.sor_std_ratio, cfg.sor_median_floor)
+    spacing = float(np.median(d[inl, 1])) if inl.any() else voxel
+    radius = max(cfg.cluster_radius, 4.0 * spacing, 2.0 * voxel, cfg.grazing_factor * pixel_footprint)
+    edge = (d[:, 1:] <= radius) & inl[:, None] & inl[idx[:, 1:]]
+    keep_vox = _knn_components(idx[:, 1:], edge, cfg.secondary_cluster_frac) & inl
+    return keep_vox[inv], centres[keep_vox]
+
+
+# --------------------------------------------------------------------------- floor
+
+
+def _plane_from_3(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Batched planes through point triples p (B, 3, 3): unit normals (B, 3) and offsets (B,)."""
+    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+    norm = np.linalg.norm(n, axis=1)
+    norm[norm == 0] = np.inf
+    n = n / norm[:, None]
+    return n, -np.einsum("ij,ij->i", n, p[:, 0])
+
+
+def _refit(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """Least-squares plane (normal, offset) through points (SVD of the centred cloud)."""
+    c = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - c, full_matrices=False)
+    n = vt[2]
+    return n, float(-n @ c)
+
+
+def find_floor(points: np.ndarray, cfg: LiftConfig) -> tuple[FloorFit | None, str]:
+    """Search the lowest credible horizontal plane in camera-frame points; returns (fit or None, reason).
+
+    Tries the inlier band at ``ransac_scales`` multiples of ``ransac_threshold`` in turn, so noisy depth
+    (monocular models, far sensors) still finds its floor; a coarser band lowers the confidence.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    if len(points) < 50:
+        return None, f"too few valid depth points ({len(points)}) for a floor"
+    sample = points if len(points) <= cfg.plane_sample else points[rng.choice(len(points), cfg.plane_sample, replace=False)]
+    # Inlier band grows with depth like sensor noise does (sigma ~ depth^2), from 3 m on.
+    base = cfg.ransac_threshold * np.maximum(1.0, (sample[:, 2] / 3.0) ** 2)
+    reasons = []
+    for scale in cfg.ransac_scales:
+        fit, reason = _floor_at(sample, base * scale, cfg, rng)
+        if fit is not None:
+            fit.confidence = float(np.clip(fit.confidence / math.sqrt(scale), 0.0, 1.0))
+            fit.band_scale = scale
+            return fit, ""
+        if reason not in reasons:
+            reasons.append(reason)
+    return None, "; ".join(reasons)
+
+
+def _floor_at(sample: np.ndarray, thr: np.ndarray, cfg: LiftConfig,
+              rng: np.random.Generator) -> tuple[FloorFit | None, str]:
+    """Sequential RANSAC with per-point inlier band ``thr``; the lowest credible plane wins."""
+    n_all = len(sample)
+    cos_tilt = math.cos(math.radians(cfg.max_tilt_deg))
+    remaining = np.ones(n_all, dtype=bool)
+    candidates: list[tuple[np.ndarray, float, np.ndarray]] = []
+    for _ in range(cfg.max_planes):
+        idx = np.nonzero(remaining)[0]
+        if len(idx) < max(50, cfg.min_plane_frac * n_all):
+            break
+        tri = sample[idx[rng.integers(0, len(idx), size=(cfg.ransac_iters, 3))]]
+        normals, offsets = _plane_from_3(tri)
+        # Orient normals up (towards the camera's prior up); reject steep planes before scoring.
+        sign = np.where(normals @ CAMERA_UP < 0, -1.0, 1.0)
+        normals, offsets = normals * sign[:, None], offsets * sign
+        ok = (normals @ CAMERA_UP >= cos_tilt) & (offsets > 0)  # camera above the plane
+        if not ok.any():
+            break
+        normals, offsets = normals[ok], offsets[ok]
+        # Score hypotheses on a subset (the sample is already random), then refit on all remaining points.
+        sc = idx[:600]
+        dist = np.abs(sample[sc] @ normals.T + offsets[None, :])  # (n, B)
+        support = (dist <= thr[sc, None]).sum(axis=0) * (len(idx) / len(sc))
+        b = int(support.argmax())
+        if support[b] < cfg.min_plane_frac * n_all:
+            break
+        n, d = normals[b], offsets[b]
+        # Two least-squares refits on the inliers.
+        for _ in range(2):
+            inl = (np.abs(sample @ n + d) <= thr) & remaining
+            if inl.sum() < 3:
+                break
+            n2, d2 = _refit(sample[inl])
+            if n2 @ CAMERA_UP < 0:
+                n2, d2 = -n2, -d2
+            n, d = n2, d2
+        inl = (np.abs(sample @ n + d) <= thr) & remaining
+        if n @ CAMERA_UP >= cos_tilt and d > 0:
+            candidates.append((n, float(d), inl))
+        remaining &= ~inl
+    if not candidates:
+        return None, f"no plane within {cfg.max_tilt_deg:.0f} deg of the camera's up with enough support"
+    # Lowest plane first: the floor is farthest below the camera (largest offset = camera height).
+    candidates.sort(key=lambda c: -c[1])
+    reasons = []
+    for n, d, inl in candidates:
+        signed = sample @ n + d
+        below = float(np.mean(signed < -np.maximum(cfg.below_margin, 2 * thr)))
+        frac = float(inl.mean())
+        if below > cfg.max_below_frac:
+            reasons.append(f"plane at {d:.2f} m below camera has {below:.0%} of points under it")
+            continue
+        tilt = angle_between_deg(n, CAMERA_UP)
+        # Confidence: support (saturating at 20 % of the image), penalised by points below and tilt margin.
+        conf = min(1.0, frac / 0.2) * (1.0 - below / max(cfg.max_below_frac, 1e-9) * 0.5)
+        conf *= min(1.0, (cfg.max_tilt_deg - tilt) / 5.0 + 0.5)
+        return FloorFit(n, d, frac, below, tilt, float(np.clip(conf, 0.0, 1.0))), ""
+    return None, "; ".join(reasons)
+
+
+def canonical_from_camera(floor: FloorFit) -> np.ndarray:
+    """4x4 world_from_camera: +z = floor normal, floor z = 0, camera at x = y = 0, forward projected = +y."""
+    z = floor.normal / np.linalg.norm(floor.normal)
+    fwd = np.array([0.0, 0.0, 1.0])
+    y = fwd - (fwd @ z) * z
+    if np.linalg.norm(y) < 1e-6:  # looking straight down: image "up" becomes forward
+        y = CAMERA_UP - (CAMERA_UP @ z) * z
+        y = -y if np.linalg.norm(y) < 1e-9 else y
+    y /= np.linalg.norm(y)
+    x = np.cross(y, z)
+    m = np.eye(4)
+    m[:3, :3] = np.stack([x, y, z])  # rows: world axes expressed in camera coordinates
+    m[2, 3] = floor.offset  # camera height; p_world.z = n . p_cam + offset
+    return m
+
+
+def canonical_from_world(world_from_camera: np.ndarray) -> np.ndarray:
+    """4x4 map from a gravity-aligned world frame (+z up, floor z = 0) to this module's canonical frame.
+
+    Given the true camera pose, this is the transform ``lift`` should recover: shift the camera to x = y = 0
+    and turn about +z so the camera's forward direction projected on the floor is +y. Evals use it to bring
+    ground truth into the lifted frame.
+    """
+    m = np.asarray(world_from_camera, dtype=float)
+    fwd = m[:3, 2].copy()
+    fwd[2] = 0.0
+    if np.linalg.norm(fwd) < 1e-6:
+        fwd = -m[:3, 1].copy()
+        fwd[2] = 0.0
+    ang = math.atan2(fwd[1], fwd[0])
+    turn = math.pi / 2 - ang  # rotate forward onto +y
+    c, s = math.cos(turn), math.sin(turn)
+    out = np.eye(4)
+    out[:3, :3] = [[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]
+    out[:3, 3] = out[:3, :3] @ np.array([-m[0, 3], -m[1, 3], 0.0])
+    return out
+
+
+def gravity_error_deg(scene_camera: np.ndarray, true_world_from_camera: np.ndarray) -> float:
+    """Angle between the estimated and true up directions, both expressed in the camera frame."""
+    est_up = np.asarray(scene_camera, dtype=float)[2, :3]  # world +z in camera coordinates
+    true_up = np.asarray(true_world_from_camera, dtype=float)[2, :3]
+    return angle_between_deg(est_up, true_up)
+
+
+# --------------------------------------------------------------------------- objects
+
+
+def _erode(mask: np.ndarray, px: int) -> np.ndarray:
+    if px <= 0:
+        return mask
+    from scipy.ndimage import binary_erosion
+
+    return binary_erosion(mask, iterations=px)
+
+
+def _summary(pts: np.ndarray, q: np.ndarray) -> PointsSummary:
+    """Points summary; ``q`` holds the 2nd and 98th percentiles per axis (rows)."""
+    return PointsSummary(
+        num_points=len(pts),
+        centroid=tuple(float(v) for v in pts.mean(axis=0)),
+        std=tuple(float(v) for v in pts.std(axis=0)),
+        percentile_lo=tuple(float(v) for v in q[0]),
+        percentile_hi=tuple(float(v) for v in q[1]),
+    )
+
+
+def _object_id(det: Detection, i: int, used: set[str]) -> str:
+    base = det.gt_id or f"{det.label.strip().replace(' ', '_') or 'object'}-{i}"
+    oid, k = base, 1
+    while oid in used:
+        k += 1
+        oid = f"{base}-{k}"
+    used.add(oid)
+    return oid
+
+
+def _mask_window(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Row/column bounds (v0, v1, u0, u1) of a mask, None when empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if len(rows) == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _lift_object(
+    det: Detection,
+    oid: str,
+    depth: np.ndarray,
+    rgb: np.ndarray,
+    rays: tuple[np.ndarray, np.ndarray],
+    world_from_cam: np.ndarray,
+    canonical: bool,
+    cfg: LiftConfig,
+    valid: np.ndarray,
+    floor_band: float | None = None,
+) -> Object3D | str:
+    """One object, or the reason it is dropped. ``floor_band``: floor inlier band (m) at <= 3 m, canonical only."""
+    mask = det.mask
+    assert mask is not None
+    win = _mask_window(mask)
+    if win is None:
+        return "empty mask"
+    v0, v1, u0, u1 = win
+    sub_mask = mask[v0:v1, u0:u1]
+    n_mask = int(sub_mask.sum())
+    sub = sub_mask & valid[v0:v1, u0:u1]
+    n_valid = int(sub.sum())
+    if n_valid < cfg.min_mask_pixels:
+        return f"only {n_valid} valid depth pixels in the mask (< {cfg.min_mask_pixels}) of {n_mask} mask pixels"
+    if cfg.erode_px > 0:
+        er = _erode(sub, cfg.erode_px)
+        if int(er.sum()) >= max(cfg.min_mask_pixels, n_valid // 4):
+            sub = er
+    step = 1
+    if n_valid > cfg.max_points:
+        # Uniform pixel grid subsample: the pixel-weighted centroid and extents stay unbiased, cost drops.
+        step = math.ceil(math.sqrt(n_valid / cfg.max_points))
+        grid = np.zeros_like(sub)
+        grid[::step, ::step] = sub[::step, ::step]
+        sub = grid
+    vv, uu = np.nonzero(sub)
+    z = depth[v0:v1, u0:u1][vv, uu].astype(np.float64)
+    ru, rv = rays
+    intr_fx_fy = 1.0 / abs(float(ru[1] - ru[0]) * float(rv[1] - rv[0]))  # fx * fy from the ray steps
+    cam = np.stack([ru[uu + u0] * z, rv[vv + v0] * z, z], axis=1)
+    pts = cam @ world_from_cam[:3, :3].T + world_from_cam[:3, 3]
+    footprint_px = step * float(np.median(z)) / math.sqrt(intr_fx_fy)  # spacing of the sampled pixels
+    if floor_band is not None:
+        # The floor inlier band at these depths: mask bleed onto the floor lies inside it.
+        band = floor_band * np.maximum(1.0, (z / 3.0) ** 2)
+        pts = pts[drop_floor_bleed(pts, band, max(0.005, footprint_px, 0.5 * float(np.median(band))))]
+    keep, _ = clean_object_points(pts, cfg, footprint_px)
+    pts = pts[keep]
+    if len(pts) < min(cfg.min_mask_pixels, 4):
+        return f"only {len(pts)} points left after outlier removal"
+    q = np.percentile(pts, [cfg.extent_percentiles[0], cfg.extent_percentiles[1], 2.0, 98.0], axis=0)
+    lo, hi = q[0].copy(), q[1].copy()
+    color, _ = color_of_mask(rgb[v0:v1, u0:u1], sub_mask)
+    attrs = {"color": color} if color else {}
+    footprint: list[tuple[float, float]] = []
+    height = None
+    if canonical:
+        if cfg.snap_to_floor_m > 0 and 0 < lo[2] <= cfg.snap_to_floor_m:
+            lo[2] = 0.0
+        # Footprint: hull of the points inside the robust extent, pre-filtered to extreme points.
+        inside = np.all((pts[:, :2] >= lo[:2]) & (pts[:, :2] <= hi[:2]), axis=1)
+        xy = pts[inside, :2] if inside.sum() >= 3 else pts[:, :2]
+        hull = hull_of(extreme_points_2d(xy))
+        footprint = [(float(a), float(b)) for a, b in hull]
+        (cx, cy), (length, width), yaw = min_area_rect(hull, is_hull=True)
+        obb = OrientedBox3D(center=(cx, cy, float((lo[2] + hi[2]) / 2)),
+                            size=(length, width, float(hi[2] - lo[2])), yaw=yaw)
+        height = float(lo[2])
+    else:
+        c = (lo + hi) / 2
+        obb = OrientedBox3D(center=tuple(float(v) for v in c), size=tuple(float(v) for v in hi - lo), yaw=0.0)
+    return Object3D(
+        id=oid,
+        name=det.label,
+        caption=f"the {color} {det.label}" if color else f"the {det.label}",
+        aabb=Box3D.from_min_max(lo, hi),
+        obb=obb,
+        centroid=tuple(float(v) for v in pts.mean(axis=0)),
+        footprint=footprint,
+        height_above_floor=height,
+        points=_summary(pts, q[2:]),
+        attributes=attrs,
+        score=float(det.score),
+        box_2d=det.box_xyxy,
+    )
+
+
+def _resolve_intrinsics(frame: Frame, intrinsics: CameraIntrinsics | None, depth: np.ndarray,
+                        cfg: LiftConfig, notes: list[str]) -> CameraIntrinsics:
+    h, w = depth.shape
+    intr = intrinsics or frame.intrinsics
+    if intr is None:
+        intr = CameraIntrinsics.from_fov(w, h, cfg.fallback_hfov_deg)
+        notes.append(f"no intrinsics: assumed {cfg.fallback_hfov_deg:.0f} deg horizontal field of view")
+    if (intr.width, intr.height) != (w, h):
+        raise ValueError(f"intrinsics are for {intr.width}x{intr.height} but depth is {w}x{h}")
+    return intr
+
+
+def lift(
+    frame: Frame,
+    detections: Detections,
+    depth: np.ndarray | None = None,
+    intrinsics: CameraIntrinsics | None = None,
+    config: LiftConfig | None = None,
+) -> Scene3D:
+    """Lift masked detections to a metric, gravity-aligned ``Scene3D`` (see the module docstring).
+
+    ``depth`` (z-depth in metres, HxW) defaults to ``frame.depth``; ``intrinsics`` to ``frame.intrinsics``,
+    else a field-of-view prior (noted in ``Scene3D.notes``). Every detection must carry a mask. Objects with
+    too few valid points are listed in ``Scene3D.dropped`` with the reason.
+    """
+    cfg = config or LiftConfig()
+    notes: list[str] = []
+    if depth is None:
+        depth = frame.depth
+    if depth is None:
+        raise ValueError(f"frame {frame.image_id!r} has no depth: pass depth= or run a depth backend first")
+    depth = np.asarray(depth)
+    h, w = frame.rgb.shape[:2]
+    if depth.ndim != 2 or depth.shape != (h, w):
+        raise ValueError(f"depth shape {depth.shape} does not match frame {frame.image_id!r} rgb {(h, w)}")
+    if (detections.height, detections.width) != (h, w):
+        raise ValueError(f"detections are for {detections.width}x{detections.height}, frame is {w}x{h}")
+    for i, d in enumerate(detections.items):
+        if d.mask is None:
+            raise ValueError(f"detections.items[{i}] ({d.label!r}) has no mask: run a segmenter before lift")
+    intr = _resolve_intrinsics(frame, intrinsics, depth, cfg, notes)
+
+    depth = depth.astype(np.float32, copy=False)
+    valid = np.isfinite(depth) & (depth >= cfg.min_depth) & (depth <= cfg.max_depth)
+    n_valid = int(valid.sum())
+    if n_valid == 0:
+        raise ValueError(f"depth of frame {frame.image_id!r} has no valid pixels (all 0/NaN/out of range)")
+    if n_valid < 0.5 * depth.size:
+        notes.append(f"only {n_valid / depth.size:.0%} of depth pixels are valid")
+
+    # Floor from a strided subsample of all valid pixels (enough for RANSAC, cheap to back-project).
+    stride = max(1, int(math.sqrt(depth.size / (4 * cfg.plane_sample))))
+    sub_valid = np.zeros_like(valid)
+    sub_valid[::stride, ::stride] = valid[::stride, ::stride]
+    floor, reason = find_floor(backproject(depth, intr, sub_valid, cfg.pixel_center), cfg)
+    if floor is not None:
+        world_from_cam = canonical_from_camera(floor)
+        canonical, confidence = True, floor.confidence
+    else:
+        world_from_cam = np.eye(4)
+        canonical, confidence = False, 0.0
+        notes.append(f"no credible floor plane ({reason}): scene is in the camera frame")
+
+    objects: list[Object3D] = []
+    dropped: list[DroppedObject] = []
+    used: set[str] = set()
+    if len(detections) == 0:
+        notes.append("no detections")
+    gt_mask_ids = {}
+    if frame.ground_truth is not None:
+        gt_mask_ids = {o.id: o.mask_id for o in frame.ground_truth.scene.objects}
+    rays = pixel_rays(intr, cfg.pixel_center)
+    floor_band = None
+    if floor is not None and cfg.drop_floor_bleed:
+        floor_band = cfg.ransac_threshold * floor.band_scale
+    for i, det in enumerate(detections.items):
+        oid = _object_id(det, i, used)
+        res = _lift_object(det, oid, depth, frame.rgb, rays, world_from_cam, canonical, cfg, valid, floor_band)
+        if isinstance(res, str):
+            dropped.append(DroppedObject(id=oid, reason=res))
+            continue
+        if det.gt_id is not None and det.gt_id in gt_mask_ids:
+            res.mask_id = gt_mask_ids[det.gt_id]
+        objects.append(res)
+
+    provenance = {
+        "stage": "lift",
+        "config": cfg.model_dump(),
+        "detections_backend": detections.backend,
+    }
+    if floor is not None:
+        provenance["floor"] = {"tilt_deg": floor.tilt_deg, "inlier_frac": floor.inlier_frac,
+                               "below_frac": floor.below_frac, "camera_height": floor.offset}
+    return Scene3D(
+        scene_id=frame.image_id,
+        objects=objects,
+        canonical=canonical,
+        gravity_confidence=confidence,
+        camera=CameraPose.from_matrix(world_from_cam),
+        intrinsics=intr,
+        image_source=frame.source,
+        dropped=dropped,
+        notes=notes,
+        provenance=provenance,
+    )
