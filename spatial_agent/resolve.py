@@ -2,7 +2,8 @@
 
 Rules, in order:
 1. exact caption match (articles ignored) -> that object;
-2. every word of the phrase found in an object's caption/name/attributes (singular forms, a few synonyms);
+2. every word of the phrase found in an object's caption/name/attributes (singular forms, a few synonyms,
+   compound heads: "chair" finds an armchair);
 3. a plural phrase ("the chairs", "all chairs") resolves to the whole group of matches, and measurements
    against a group take the minimum over its members (the nearest chair is what blocks the path);
 4. a singular phrase matching several objects is ambiguous (no guessing).
@@ -50,9 +51,14 @@ def _norm(word: str) -> str:
     return SYNONYMS.get(s, SYNONYMS.get(word, s))
 
 
+# Compound nouns whose head is a word of its own: an armchair is a chair, a bookshelf a shelf.
+_HEADS = ("chair", "shelf", "stand", "case", "table", "lamp")
+
+
 def _vocab(obj: Object3D) -> set[str]:
     words = _words(obj.caption) + _words(obj.name) + [w for v in obj.attributes.values() for w in _words(v)]
-    return {_norm(w) for w in words} | {w.lower() for w in words}
+    vocab = {_norm(w) for w in words} | {w.lower() for w in words}
+    return vocab | {h for w in vocab for h in _HEADS if w.endswith(h) and w != h}
 
 
 @dataclass

@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Modules that contribute subcommands; heavy imports happen inside their handlers, not here.
-SUBCOMMAND_MODULES: list[str] = ["spatialvlm_core.sim.cli"]
+SUBCOMMAND_MODULES: list[str] = ["spatialvlm_core.sim.cli", "spatialvlm_core.reconstruct"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -174,14 +174,19 @@ def point_in_polygon(pt: Sequence[float], poly: np.ndarray) -> bool:
     return inside
 
 
-def _point_segment_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Distances from points p (N, 2) to segment ab."""
+def _closest_on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Closest points on segment ab to each of the points p (N, 2)."""
     ab = b - a
     denom = float(np.dot(ab, ab))
     if denom == 0:
-        return np.linalg.norm(p - a, axis=-1)
+        return np.broadcast_to(a, p.shape).copy()
     t = np.clip(((p - a) @ ab) / denom, 0.0, 1.0)
-    return np.linalg.norm(p - (a + t[:, None] * ab), axis=-1)
+    return a + t[:, None] * ab
+
+
+def _point_segment_dist(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distances from points p (N, 2) to segment ab."""
+    return np.linalg.norm(p - _closest_on_segment(p, a, b), axis=-1)
 
 
 def _segments_intersect(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.ndarray) -> bool:
@@ -193,30 +198,44 @@ def _segments_intersect(a0: np.ndarray, a1: np.ndarray, b0: np.ndarray, b1: np.n
     return ((d1 > 0) != (d2 > 0)) and ((d3 > 0) != (d4 > 0)) and d1 * d2 < 0 and d3 * d4 < 0
 
 
-def polygon_distance(p: np.ndarray, q: np.ndarray) -> float:
-    """Minimal distance between two simple polygons (or polylines/points); 0 when they touch or overlap."""
+def _edges(p: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(p[i], p[(i + 1) % len(p)]) for i in range(len(p))] if len(p) > 1 else [(p[0], p[0])]
+
+
+def polygon_closest_points(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Closest pair of points between two simple polygons (or polylines/points) and their distance.
+
+    When the polygons touch or overlap the distance is 0 and both points are one shared point.
+    """
     p = np.asarray(p, dtype=float).reshape(-1, 2)
     q = np.asarray(q, dtype=float).reshape(-1, 2)
     if len(p) == 0 or len(q) == 0:
         raise ValueError("polygon_distance needs non-empty polygons")
     # Containment (one inside the other) means overlap.
     if len(q) >= 3 and point_in_polygon(p[0], q):
-        return 0.0
+        return p[0], p[0], 0.0
     if len(p) >= 3 and point_in_polygon(q[0], p):
-        return 0.0
-    pe = [(p[i], p[(i + 1) % len(p)]) for i in range(len(p))] if len(p) > 1 else [(p[0], p[0])]
-    qe = [(q[i], q[(i + 1) % len(q)]) for i in range(len(q))] if len(q) > 1 else [(q[0], q[0])]
+        return q[0], q[0], 0.0
+    pe, qe = _edges(p), _edges(q)
     for a0, a1 in pe:
         for b0, b1 in qe:
             if _segments_intersect(a0, a1, b0, b1):
-                return 0.0
+                return a0, a0, 0.0
     # Disjoint: the minimum is attained at a vertex of one polygon against an edge of the other.
-    best = math.inf
-    for a0, a1 in qe:
-        best = min(best, float(_point_segment_dist(p, a0, a1).min()))
-    for a0, a1 in pe:
-        best = min(best, float(_point_segment_dist(q, a0, a1).min()))
+    best: tuple[np.ndarray, np.ndarray, float] = (p[0], q[0], math.inf)
+    for verts, edges, swap in ((p, qe, False), (q, pe, True)):
+        for a0, a1 in edges:
+            on_edge = _closest_on_segment(verts, a0, a1)
+            d = np.linalg.norm(verts - on_edge, axis=-1)
+            i = int(d.argmin())
+            if d[i] < best[2]:
+                best = (on_edge[i], verts[i], float(d[i])) if swap else (verts[i], on_edge[i], float(d[i]))
     return best
+
+
+def polygon_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Minimal distance between two simple polygons (or polylines/points); 0 when they touch or overlap."""
+    return polygon_closest_points(p, q)[2]
 
 
 # --------------------------------------------------------------------------- intervals and boxes
@@ -278,6 +297,11 @@ def footprint_gap(a: Object3D, b: Object3D) -> float:
     This is the free-space clearance between objects ("can a 1 m wide robot pass between them?").
     """
     return polygon_distance(footprint_of(a), footprint_of(b))
+
+
+def footprint_closest_points(a: Object3D, b: Object3D) -> tuple[np.ndarray, np.ndarray, float]:
+    """Where the footprint gap is measured: the closest points on a's and b's footprints, and the gap."""
+    return polygon_closest_points(footprint_of(a), footprint_of(b))
 
 
 def center_distance(a: Object3D, b: Object3D) -> float:

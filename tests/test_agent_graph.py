@@ -209,3 +209,19 @@ def test_vlm_tool_renders_questions() -> None:
     r = SpatialAgent(tool=VLMTool(vlm)).ask(None, "Can a 1 m wide robot fit between the sofa and the chairs?")
     assert vlm.questions == ["What is the free-space gap between the sofa and the chairs?"]
     assert r.decision is True
+
+
+def test_compound_nouns_resolve_to_their_head() -> None:
+    from spatial_agent.resolve import resolve
+    from spatial_agent.testing import box_object
+    from spatialvlm_core.types import Scene3D
+
+    scene = Scene3D(scene_id="s", canonical=True, objects=[
+        box_object("a1", "armchair", (0, 3), (0.8, 3.8), caption="the red armchair"),
+        box_object("a2", "armchair", (2, 3), (2.8, 3.8), caption="the green armchair"),
+        box_object("s", "sofa", (-3, 3), (-1, 3.9), caption="the blue sofa"),
+    ])
+    r = resolve(scene, "the chairs")
+    assert r.group and {o.id for o in r.objects} == {"a1", "a2"}
+    assert resolve(scene, "the chair").ambiguous
+    assert [o.id for o in resolve(scene, "the red chair").objects] == ["a1"]

@@ -140,3 +140,17 @@ def test_rotations() -> None:
     np.testing.assert_allclose(rot_z(math.pi / 2) @ [1, 0, 0], [0, 1, 0], atol=1e-12)
     with pytest.raises(ValueError):
         rotation_between(np.zeros(3), np.ones(3))
+
+
+def test_polygon_closest_points_agree_with_distance() -> None:
+    from spatialvlm_core.geometry import polygon_closest_points
+
+    sq = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float)
+    other = sq + np.array([3.0, 0.5])
+    pa, pb, d = polygon_closest_points(sq, other)
+    assert d == pytest.approx(2.0)
+    assert pa[0] == pytest.approx(1.0) and pb[0] == pytest.approx(3.0)
+    assert np.linalg.norm(pa - pb) == pytest.approx(d)
+    pa, pb, d = polygon_closest_points(other, sq)  # symmetric, points swap sides
+    assert d == pytest.approx(2.0) and pa[0] == pytest.approx(3.0) and pb[0] == pytest.approx(1.0)
+    assert polygon_closest_points(sq, sq + 0.5)[2] == 0.0
