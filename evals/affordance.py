@@ -22,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from spatial_agent.agent import SpatialAgent
@@ -136,34 +137,27 @@ def _procedural(seed: int) -> Case:
 
 
 def _sim(seed: int) -> Case | None:
-    """A MuJoCo scene from the sim helper when available (None otherwise)."""
-    try:
-        from spatialvlm_core.sim import SimConfig, generate_scene
-    except ImportError:
-        return None
+    """A MuJoCo living room with a sofa-armchair gap drawn from the seed; None when no layout fits it."""
+    from spatialvlm_core.sim import SimConfig, generate_scene
+
     r = random.Random(seed)
-    out = generate_scene(seed, SimConfig(gap=("sofa", "armchair", round(r.uniform(0.3, 2.0), 3))))
-    frame = out if isinstance(out, Frame) else getattr(out, "frame", None)
-    scene = out if isinstance(out, Scene3D) else getattr(out, "scene", None)
-    if scene is None and frame is not None and frame.ground_truth is not None:
-        scene = frame.ground_truth.scene
-    if scene is None:
-        raise TypeError(f"generate_scene returned {type(out).__name__} without a scene")
-    return Case(scene=scene, frame=frame)
+    try:
+        sim = generate_scene(seed, SimConfig(gap=("sofa", "armchair", round(r.uniform(0.3, 2.0), 3))))
+    except ValueError:  # a rare seed whose room cannot hold the requested gap: the next seed is used
+        return None
+    return Case(scene=sim.scene, frame=sim.frame())
 
 
 def make_cases(n: int, seed: int, source: str) -> tuple[list[Case], str]:
-    if source in ("auto", "sim"):
-        try:
-            first = _sim(seed)
-        except Exception as e:  # the sim is someone else's module: fall back, and say why
-            if source == "sim":
-                raise
-            first = None
-            print(f"[affordance] sim unavailable ({type(e).__name__}: {e}); using procedural scenes")
-        if first is not None:
-            return [first] + [c for s in range(seed + 1, seed + n) if (c := _sim(s)) is not None], "sim"
-    return [_procedural(s) for s in range(seed, seed + n)], "procedural"
+    if source == "procedural":
+        return [_procedural(s) for s in range(seed, seed + n)], "procedural"
+    cases: list[Case] = []
+    s = seed
+    while len(cases) < n:
+        if (c := _sim(s)) is not None:
+            cases.append(c)
+        s += 1
+    return cases, "sim"
 
 
 # --------------------------------------------------------------------------- questions with exact truth
@@ -308,38 +302,26 @@ def run_row(name: str, items: list[Item], cases: list[Case], make_agent: Callabl
     return res
 
 
-def _gt_depth_reconstruct() -> Callable[[Any], Scene3D] | None:
-    try:
-        from spatialvlm_core.reconstruct import reconstruct
-    except ImportError:
-        return None
+def _gt_depth_reconstruct(frame: Frame) -> Scene3D:
+    """The image pipeline on exact inputs: ground-truth masks + sensor depth -> lifted, canonicalised boxes."""
+    from spatialvlm_core.reconstruct import reconstruct
 
-    def rec(frame: Frame) -> Scene3D:
-        return reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor")
-
-    return rec
+    return reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor")
 
 
 def _learned_tool() -> SpatialTool | None:
-    try:
-        from pathlib import Path
+    """The shipped default SpatialVLM, when a checkpoint is installed."""
+    from spatial_agent.tools import VLMTool
+    from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
 
-        from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
-
-        if not Path(DEFAULT_MODEL_DIR).is_dir():
-            return None
-        from spatial_agent.tools import VLMTool
-
-        return VLMTool(SpatialVLM.load())
-    except ImportError:
-        return None
+    return VLMTool(SpatialVLM.load()) if Path(DEFAULT_MODEL_DIR).is_dir() else None
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=40)
     ap.add_argument("--seed", type=int, default=HELD_OUT_SEED)
-    ap.add_argument("--source", choices=["auto", "sim", "procedural"], default="auto")
+    ap.add_argument("--source", choices=["sim", "procedural"], default="sim")
     ap.add_argument("--show-failures", action="store_true")
     args = ap.parse_args(argv)
 
@@ -351,14 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[RowResult] = []
     rows.append(run_row("rules + geometric (GT scene)", items, cases,
                         lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene)), lambda c: None))
-    rec = _gt_depth_reconstruct()
-    if rec is None or source != "sim":
+    if source != "sim":
         rows.append(RowResult(name="rules + geometric (GT-depth recon)",
-                              skipped="needs spatialvlm_core.reconstruct and sim frames"
-                              if rec is None else "needs sim frames (procedural scenes have no images)"))
+                              skipped="needs sim frames (procedural scenes have no images)"))
     else:
         rows.append(run_row("rules + geometric (GT-depth recon)", items, cases,
-                            lambda c: SpatialAgent(tool=GeometricTool(reconstruct=rec)), lambda c: c.frame))
+                            lambda c: SpatialAgent(tool=GeometricTool(reconstruct=_gt_depth_reconstruct)),
+                            lambda c: c.frame))
     from spatial_agent.planners.openai_planner import OpenAIPlanner
 
     if OpenAIPlanner.from_env() is None:

@@ -6,7 +6,9 @@ Rules, in order:
    compound heads: "chair" finds an armchair);
 3. a plural phrase ("the chairs", "all chairs") resolves to the whole group of matches, and measurements
    against a group take the minimum over its members (the nearest chair is what blocks the path);
-4. a singular phrase matching several objects is ambiguous (no guessing).
+4. a singular phrase matching several objects is ambiguous (no guessing);
+5. when nothing matches every word, a singular phrase whose head noun names exactly one object resolves to it
+   (``relaxed``): perceived colours differ from the ones a person says.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Resolution:
     objects: list[Object3D] = field(default_factory=list)
     group: bool = False
     ambiguous: bool = False
+    relaxed: bool = False  # matched on the head noun only (the attributes did not agree)
 
     @property
     def found(self) -> bool:
@@ -101,6 +104,13 @@ def resolve(scene: Scene3D, phrase: str) -> Resolution:
     wanted = {_norm(w) for w in words}
     matches = [o for o in candidates if wanted <= _vocab(o)]
     if not matches:
+        # Attributes are perceived, so a colour may differ ("beige" seen as "brown"): the head noun alone still
+        # names the object when exactly one candidate has it (never for a group or when several share it).
+        head = _norm(words[-1])
+        by_head = [o for o in candidates if head in _vocab(o)]
+        if len(by_head) == 1 and not is_plural(phrase):
+            res.objects = by_head
+            res.relaxed = True
         return res
     res.objects = matches
     if is_plural(phrase):

@@ -225,3 +225,19 @@ def test_compound_nouns_resolve_to_their_head() -> None:
     assert r.group and {o.id for o in r.objects} == {"a1", "a2"}
     assert resolve(scene, "the chair").ambiguous
     assert [o.id for o in resolve(scene, "the red chair").objects] == ["a1"]
+
+
+def test_head_noun_fallback_only_when_unique() -> None:
+    from spatial_agent.resolve import resolve
+    from spatial_agent.testing import box_object
+    from spatialvlm_core.types import Scene3D
+
+    scene = Scene3D(scene_id="s", canonical=True, objects=[
+        box_object("t", "coffee table", (0, 3), (1, 3.6), caption="the brown coffee table"),
+        box_object("a1", "armchair", (2, 3), (2.8, 3.8), caption="the red armchair"),
+        box_object("a2", "armchair", (4, 3), (4.8, 3.8), caption="the green armchair"),
+    ])
+    r = resolve(scene, "the beige coffee table")
+    assert r.relaxed and [o.id for o in r.objects] == ["t"]
+    assert not resolve(scene, "the blue armchair").found  # two armchairs: no guessing
+    assert not resolve(scene, "the piano").found

@@ -27,6 +27,7 @@ WALL_MARGIN = 0.01  # gap between a wall-side object and the wall (m)
 MIN_FORWARD = 1.3  # objects closer than this (along the view) would fill the frame or fall below it
 VIEW_MARGIN = 0.8  # use this fraction of the horizontal half-fov for placement (roll eats the corners)
 ATTEMPTS = 12
+GAP_PAIR_TRIES = 16
 TRIES_PER_OBJECT = 60
 MAX_ROOM_SIDE = 12.0
 
@@ -197,18 +198,21 @@ class _Placer:
         f_max = float((self.room.depth - WALL_MARGIN - depth - cam_xy[1]) / max(self.view.fwd[1], 1e-6))
         if f_need > f_max:
             raise _Retry
-        f = float(self.rng.uniform(max(f_need, 2.2), max(f_need, 2.2, f_max * 0.9))) if f_need < f_max else f_need
         u = self.view.right  # local +x of both objects (yaw faces the camera)
-        # Shift sideways a little so the gap is not always dead centre.
-        lateral = float(self.rng.uniform(-0.3, 0.3)) * max(0.0, f * self.view.tan - total / 2)
-        centre = cam_xy + self.view.fwd * f + u * lateral
-        pa = centre + u * (-gap / 2 - hia[0])
-        pb = centre + u * (gap / 2 - lob[0])
-        oa = oa.model_copy(update={"pos": (float(pa[0]), float(pa[1]), 0.0)})
-        ob = ob.model_copy(update={"pos": (float(pb[0]), float(pb[1]), 0.0)})
-        for o in (oa, ob):
-            if not _footprint_ok(o.footprint(), self.room) or not self.view.contains(o.footprint(), 1.0):
-                raise _Retry
+        # Several draws of distance and sideways shift: a wide pair in a narrow room fits only some of them.
+        for _ in range(GAP_PAIR_TRIES):
+            f = float(self.rng.uniform(max(f_need, 2.2), max(f_need, 2.2, f_max * 0.9))) if f_need < f_max else f_need
+            # The shift keeps the nearer (front) corners inside the view wedge too.
+            slack = max(0.0, (f - depth / 2) * self.view.tan - total / 2)
+            centre = cam_xy + self.view.fwd * f + u * float(self.rng.uniform(-0.3, 0.3)) * slack
+            pa = centre + u * (-gap / 2 - hia[0])
+            pb = centre + u * (gap / 2 - lob[0])
+            oa = oa.model_copy(update={"pos": (float(pa[0]), float(pa[1]), 0.0)})
+            ob = ob.model_copy(update={"pos": (float(pb[0]), float(pb[1]), 0.0)})
+            if all(_footprint_ok(o.footprint(), self.room) and self.view.contains(o.footprint(), 1.0) for o in (oa, ob)):
+                break
+        else:
+            raise _Retry
         oa, ob = self._commit(oa), self._commit(ob)
         # Keep the gap and the floor in front of it (towards the camera) free, so the gap stays visible.
         v = self.view.fwd
