@@ -19,7 +19,6 @@ import argparse
 import math
 import os
 import re
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spatial_agent.reward_io import load_frames
 from spatial_agent.reward_shaping import SHAPINGS, SMOOTHINGS, Shaping, Smoothing, shape, smooth
 from spatial_agent.tools import GeometricTool, with_article
+from spatialvlm_core.atomic import atomic_write_text
 from spatialvlm_core.types import Answer, Frame, Scene3D
 from spatialvlm_core.units import to_meters
 
@@ -129,17 +129,7 @@ class RewardTrace(BaseModel):
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write JSON atomically (temporary file + rename)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(self.model_dump_json(indent=1))
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return p
+        return atomic_write_text(path, self.model_dump_json(indent=1))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RewardTrace:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from spatialvlm_core.atomic import atomic_dir
 from spatialvlm_core.sim.layout import Layout
 from spatialvlm_core.sim.scene import SimScene
 from spatialvlm_core.types import CameraIntrinsics, CameraPose, Scene3D
@@ -39,29 +38,10 @@ def _write_files(sim: SimScene, d: Path) -> None:
 def save_scene(sim: SimScene, out_dir: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Write ``sim`` to ``out_dir`` atomically; returns the folder. Unwritable parent -> PermissionError."""
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (overwrite=False)")
-    parent = out.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as e:
-        raise PermissionError(f"cannot write scene folder {out}: {e}") from e
-    try:
+    with atomic_dir(out, "scene folder") as tmp:
         _write_files(sim, tmp)
-        if out.exists():
-            # Swap: move the old folder aside first so the new one lands with a single rename.
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            os.replace(out, old / "scene")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

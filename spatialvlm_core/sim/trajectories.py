@@ -26,14 +26,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.atomic import atomic_dir
 from spatialvlm_core.sim.catalog import COLORS, get_category, sample_dims
 from spatialvlm_core.sim.layout import CameraSpec, Layout, PlacedObject, Room
 from spatialvlm_core.sim.mjcf import build_mjcf, object_body_xml
@@ -507,16 +506,9 @@ def save_trajectory(traj: Trajectory, out_dir: str | os.PathLike[str], *, overwr
     from PIL import Image
 
     out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"{out} exists and is not a folder")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (overwrite=False)")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    except OSError as e:
-        raise PermissionError(f"cannot write trajectory folder {out}: {e}") from e
-    try:
+    with atomic_dir(out, "trajectory folder") as tmp:
         (tmp / "frames").mkdir()
         for i, rgb in enumerate(traj.frames):
             Image.fromarray(rgb).save(tmp / "frames" / f"{i:03d}.png")
@@ -524,16 +516,6 @@ def save_trajectory(traj: Trajectory, out_dir: str | os.PathLike[str], *, overwr
         np.savez_compressed(tmp / "instances.npz", instances=np.stack(traj.instances).astype(np.int32))
         meta = traj.model_dump(mode="json", exclude={"frames", "depth", "instances"})
         (tmp / _META).write_text(json.dumps(meta, indent=1))
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, old / "t")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
