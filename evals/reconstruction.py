@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.lifting import LiftConfig, canonical_from_world, gravity_error_deg, lift
-from spatialvlm_core.reconstruct import GroundTruthDetector
+from spatialvlm_core.perception.detect_gt import GroundTruthDetector
 from spatialvlm_core.types import Frame
 
 HELD_OUT_SEED = 10000

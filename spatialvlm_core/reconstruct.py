@@ -2,9 +2,8 @@
 
 Backends come from ``spatialvlm_core.perception`` (``create_detector`` / ``create_segmenter`` /
 ``create_depth``) by name, or are passed as ready objects (the pipeline builds them once per worker).
-Three need no model and are built in here, so a synthetic frame reconstructs with no perception module:
-``detector="ground-truth"`` (boxes + masks from ``frame.ground_truth``), ``segmenter="ground-truth"`` (masks
-from the instance image) and ``depth="sensor"`` (``frame.depth``).
+Three need no model: ``detector="ground-truth"`` (boxes + masks from ``frame.ground_truth``),
+``segmenter="ground-truth"`` (masks from the instance image) and ``depth="sensor"`` (``frame.depth``).
 
 Backend call protocol (first method found is used): detectors ``detect(frame)``; segmenters
 ``segment(frame, detections)``; depth ``predict(frame)`` / ``estimate(frame)`` returning metres HxW (or an
@@ -16,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,93 +22,18 @@ import numpy as np
 
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.naming import Captioner, ClipLike, name_objects
-from spatialvlm_core.types import CameraIntrinsics, Detection, Detections, Frame, Scene3D
+from spatialvlm_core.types import CameraIntrinsics, Detections, Frame, Scene3D
 
-# --------------------------------------------------------------------------- built-in backends
-
-
-class GroundTruthDetector:
-    """Detections (with exact masks) read from a synthetic frame's ground truth."""
-
-    name = "ground-truth"
-
-    def __init__(self, min_pixels: int = 1) -> None:
-        self.min_pixels = min_pixels
-
-    def detect(self, frame: Frame) -> Detections:
-        gt = frame.ground_truth
-        if gt is None:
-            raise ValueError(f"detector 'ground-truth' needs frame.ground_truth; frame {frame.image_id!r} has none")
-        h, w = frame.rgb.shape[:2]
-        items = []
-        for o in gt.scene.objects:
-            if o.mask_id is None:
-                continue
-            m = gt.instances == o.mask_id
-            n = int(m.sum())
-            if n < self.min_pixels:
-                continue  # not visible in this view
-            vs, us = np.nonzero(m)
-            items.append(Detection(label=o.name, score=1.0, mask=m, gt_id=o.id,
-                                   box_xyxy=(float(us.min()), float(vs.min()), float(us.max() + 1), float(vs.max() + 1))))
-        return Detections(image_id=frame.image_id, width=w, height=h, items=items, backend=self.name)
-
-
-class GroundTruthSegmenter:
-    """Masks from the instance image for detections that carry ``gt_id`` (synthetic frames)."""
-
-    name = "ground-truth"
-
-    def segment(self, frame: Frame, detections: Detections) -> Detections:
-        gt = frame.ground_truth
-        if gt is None:
-            raise ValueError(f"segmenter 'ground-truth' needs frame.ground_truth; frame {frame.image_id!r} has none")
-        ids = {o.id: o.mask_id for o in gt.scene.objects}
-        items = []
-        for d in detections.items:
-            mid = ids.get(d.gt_id or "")
-            mask = gt.instances == mid if mid is not None else np.zeros(gt.instances.shape, bool)
-            items.append(d.model_copy(update={"mask": mask}))
-        return detections.model_copy(update={"items": items})
-
-
-class SensorDepth:
-    """The frame's own metric depth (RGB-D sensor or simulator)."""
-
-    name = "sensor"
-
-    def predict(self, frame: Frame) -> np.ndarray:
-        if frame.depth is None:
-            raise ValueError(f"depth 'sensor' needs frame.depth; frame {frame.image_id!r} has none "
-                             "(pass --depth D.npy or choose a monocular depth model)")
-        return frame.depth
-
-
-_BUILTIN: dict[str, dict[str, Callable[[], Any]]] = {
-    "detector": {"ground-truth": GroundTruthDetector},
-    "segmenter": {"ground-truth": GroundTruthSegmenter},
-    "depth": {"sensor": SensorDepth},
-}
+# --------------------------------------------------------------------------- backends
 
 
 def _resolve(kind: str, spec: Any, **kwargs: Any) -> Any:
-    """A backend object from a name (perception registry first, then built-ins) or the object itself."""
+    """A backend object from a registry name (``spatialvlm_core.perception``) or the object itself."""
     if not isinstance(spec, str):
         return spec
-    known: list[str] = sorted(_BUILTIN[kind])
-    try:
-        from spatialvlm_core import perception
+    from spatialvlm_core import perception
 
-        registry = {"detector": perception.DETECTORS, "segmenter": perception.SEGMENTERS,
-                    "depth": perception.DEPTH}[kind]
-        if spec in registry:
-            return getattr(perception, f"create_{kind}")(spec, **kwargs)
-        known = sorted({*known, *registry.names()})
-    except (ImportError, AttributeError):  # perception not available: built-ins only
-        pass
-    if spec in _BUILTIN[kind]:
-        return _BUILTIN[kind][spec](**kwargs)
-    raise ValueError(f"unknown {kind} backend {spec!r}; known: {known}")
+    return getattr(perception, f"create_{kind}")(spec, **kwargs)
 
 
 def _call(backend: Any, methods: tuple[str, ...], *args: Any) -> Any:

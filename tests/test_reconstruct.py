@@ -12,6 +12,9 @@ from test_lifting_scenes import room_scene
 
 from spatialvlm_core import reconstruct as rc
 from spatialvlm_core.geometry import obb_aabb
+from spatialvlm_core.perception import DETECTORS
+from spatialvlm_core.perception.detect_gt import GroundTruthDetector
+from spatialvlm_core.perception.segment_gt import GroundTruthSegmenter
 from spatialvlm_core.types import (
     Detections,
     Frame,
@@ -55,10 +58,10 @@ def test_reconstruct_accepts_backend_objects_and_runs_segmenter_only_when_needed
         name = "boxes"
 
         def detect(self, f: Frame) -> Detections:
-            d = rc.GroundTruthDetector().detect(f)
+            d = GroundTruthDetector().detect(f)
             return d.model_copy(update={"items": [i.model_copy(update={"mask": None}) for i in d.items]})
 
-    class Seg(rc.GroundTruthSegmenter):
+    class Seg(GroundTruthSegmenter):
         def segment(self, f: Frame, d: Detections) -> Detections:
             calls.append("seg")
             return super().segment(f, d)
@@ -88,13 +91,13 @@ def test_reconstruct_cli_writes_scene_and_picture(tmp_path, monkeypatch) -> None
     k = sc.intrinsics
     (tmp_path / "k.json").write_text(json.dumps({"K": k.matrix().tolist()}))
 
-    class MaskDetector(rc.GroundTruthDetector):  # the image file carries no ground truth: close over it
+    class MaskDetector(GroundTruthDetector):  # the image file carries no ground truth: close over it
         name = "masks"
 
         def detect(self, f: Frame) -> Detections:
             return super().detect(f.model_copy(update={"ground_truth": frame.ground_truth}))
 
-    monkeypatch.setitem(rc._BUILTIN["detector"], "masks", MaskDetector)
+    monkeypatch.setitem(DETECTORS._factories, "masks", MaskDetector)
     parser = argparse.ArgumentParser()
     rc.register(parser.add_subparsers(dest="command"))
     out = tmp_path / "out" / "scene.json"

@@ -17,6 +17,7 @@ from spatialvlm_core.perception import (  # noqa: F401  (imported for their regi
     detect_hf,
     detect_yolox,
     segment_box_depth,
+    segment_gt,
     segment_sam,
 )
 from spatialvlm_core.perception.base import (
