@@ -64,6 +64,32 @@ def _plot(frame_rgb: np.ndarray, scene, gap_pair: tuple[str, str] | None, out: P
     return out
 
 
+def _living_room(seed: int, cfg):
+    """The first scene from ``seed`` on showing one sofa and two or more armchairs, all clear of the placed gap.
+
+    "The chairs" is then a group whose nearest member to the sofa is the one placed at the controlled gap.
+    """
+    from spatialvlm_core.geometry import polygon_distance
+    from spatialvlm_core.sim import render_scene, sample_layout
+
+    for s in range(seed, seed + 200):
+        try:
+            layout = sample_layout(s, cfg)
+        except ValueError:
+            continue
+        sofas = [o for o in layout.objects if o.category == "sofa"]
+        chairs = [o for o in layout.objects if o.category == "armchair"]
+        if len(sofas) != 1 or len(chairs) < 2 or layout.gap is None:
+            continue
+        gaps = [polygon_distance(sofas[0].footprint(), c.footprint()) for c in chairs]
+        if min(gaps) < layout.gap["gap_m"] - 1e-6:
+            continue
+        sim = render_scene(layout, cfg.width, cfg.height)
+        if sum(o.name == "armchair" for o in sim.scene.objects) >= 2:  # both armchairs in view
+            return s, sim
+    raise RuntimeError(f"no living room showing a sofa and two armchairs in seeds {seed}..{seed + 199}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=0)
@@ -76,14 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     from spatial_agent import SpatialAgent
     from spatial_agent.tools import GeometricTool
     from spatialvlm_core.reconstruct import reconstruct
-    from spatialvlm_core.sim import SimConfig, generate_scene
+    from spatialvlm_core.sim import SimConfig
 
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = SimConfig(width=640, height=480, room="living_room", gap=("sofa", "armchair", args.gap))
-    sim = generate_scene(seed=args.seed, config=cfg)
+    seed, sim = _living_room(args.seed, cfg)
     frame = sim.frame()
     Image.fromarray(sim.rgb).save(args.out / "rgb.png")
-    print(f"Rendered a {cfg.width}x{cfg.height} living room (seed {args.seed}); ground truth:")
+    print(f"Rendered a {cfg.width}x{cfg.height} living room (seed {seed}); ground truth:")
     for o in sim.scene.objects:
         w, d, h = o.obb.size
         print(f"  {o.id}  {o.caption:<28s} {w:4.2f} x {d:4.2f} x {h:4.2f} m")
