@@ -1,6 +1,6 @@
 """`spatial-agent` command: one ``register(subparsers)`` function per subcommand.
 
-Other modules add subcommands by exposing ``register``; ``spatial_agent.reward`` is picked up when present.
+Other modules add subcommands by exposing ``register`` and being listed in ``SUBCOMMAND_MODULES``.
 """
 
 from __future__ import annotations
@@ -13,31 +13,52 @@ from pathlib import Path
 from typing import Any
 
 
-def _agent(scene: str | None, planner: str) -> Any:
-    from spatial_agent.agent import SpatialAgent
-    from spatial_agent.tools import GeometricTool
+def _tool(args: argparse.Namespace) -> Any:
+    """The tool the flags ask for: a given scene, an RGB-D reconstruction, a checkpoint, or the default."""
+    from spatial_agent.tools import GeometricTool, VLMTool
     from spatialvlm_core.types import Scene3D
 
-    tool = None
+    scene = getattr(args, "scene", None)
     if scene:
         path = Path(scene)
         if not path.is_file():
             raise FileNotFoundError(f"scene file not found: {path}")
         try:
-            tool = GeometricTool(scene=Scene3D.model_validate_json(path.read_text()))
+            return GeometricTool(scene=Scene3D.model_validate_json(path.read_text()))
         except ValueError as e:
             raise ValueError(f"{path} is not a valid Scene3D JSON: {e}") from e
+    if getattr(args, "depth", None):
+        from spatial_agent.agent import load_frame
+        from spatialvlm_core.reconstruct import load_depth, load_intrinsics, reconstruct
+
+        frame = load_frame(args.image)
+        depth = load_depth(args.depth)
+        w, h = frame.size
+        k = load_intrinsics(args.intrinsics, w, h) if args.intrinsics else None
+        frame = frame.model_copy(update={"depth": depth, "intrinsics": k})
+        return GeometricTool(scene=reconstruct(frame, detector=args.detector, segmenter="box-depth", depth="sensor"))
+    if getattr(args, "model", None):
+        from spatialvlm_core.infer import SpatialVLM
+
+        return VLMTool(SpatialVLM.load(args.model))
+    return None  # SpatialAgent's default tool
+
+
+def _agent(args: argparse.Namespace) -> Any:
+    from spatial_agent.agent import SpatialAgent
+
     plan = None
-    if planner == "openai":
+    if args.planner == "openai":
         from spatial_agent.planners.openai_planner import OpenAIPlanner
 
         plan = OpenAIPlanner()
-    return SpatialAgent(tool=tool, planner=plan)
+    return SpatialAgent(tool=_tool(args), planner=plan)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    agent = _agent(args.scene, args.planner)
-    result = agent.ask(args.image, args.question)
+    if not Path(args.image).is_file():
+        raise FileNotFoundError(f"image not found: {args.image}")
+    result = _agent(args).ask(args.image, args.question)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
@@ -50,7 +71,12 @@ def register_ask(subparsers: Any) -> None:
     p.add_argument("image")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the full result with its trace as JSON")
-    p.add_argument("--scene", default=None, help="Scene3D JSON of the image: answer geometrically from it")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--scene", default=None, help="Scene3D JSON of the image: answer geometrically from it")
+    src.add_argument("--depth", default=None, help="metric depth (.npy, metres) of the image: reconstruct, then measure")
+    src.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (default: the shipped model)")
+    p.add_argument("--intrinsics", default=None, help="with --depth: intrinsics JSON (fx, fy, cx, cy or K)")
+    p.add_argument("--detector", default="yolox-onnx", help="with --depth: detector backend name")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules",
                    help="rules (embedded, offline) or openai (env SPATIAL_AGENT_BASE_URL/_MODEL/_API_KEY)")
     p.set_defaults(func=_cmd_ask)
@@ -59,19 +85,21 @@ def register_ask(subparsers: Any) -> None:
 def _cmd_mcp(args: argparse.Namespace) -> int:
     from spatial_agent.adapters import mcp_server
 
-    mcp_server(_agent(args.scene, args.planner)).run("stdio")
+    mcp_server(_agent(args)).run("stdio")
     return 0
 
 
 def register_mcp(subparsers: Any) -> None:
     p = subparsers.add_parser("mcp", help="serve the agent as an MCP tool over stdio")
-    p.add_argument("--scene", default=None)
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--scene", default=None, help="Scene3D JSON: every question is answered from it")
+    src.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (default: the shipped model)")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules")
     p.set_defaults(func=_cmd_mcp)
 
 
 REGISTRARS: list[Callable[[Any], None]] = [register_ask, register_mcp]
-OPTIONAL_MODULES = ("spatial_agent.reward",)  # each may define register(subparsers)
+SUBCOMMAND_MODULES = ("spatial_agent.reward",)  # each defines register(subparsers)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,13 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for reg in REGISTRARS:
         reg(sub)
-    for name in OPTIONAL_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        if hasattr(mod, "register"):
-            mod.register(sub)
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(name).register(sub)
     return parser
 
 

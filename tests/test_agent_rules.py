@@ -93,3 +93,10 @@ def test_not_spatial_is_refused(q: str) -> None:
 def test_empty_question_is_an_error() -> None:
     with pytest.raises(ValueError, match="question"):
         P.plan("   ")
+
+
+def test_existential_phrasing_names_the_object() -> None:
+    from spatial_agent.planners.rules import clean_phrase
+
+    assert clean_phrase("there a piano") == "a piano"
+    assert clean_phrase("there is a lamp") == "a lamp"

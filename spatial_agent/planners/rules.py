@@ -72,6 +72,7 @@ def clean_phrase(p: str) -> str:
     p = _CUT.sub("", p)
     p = re.sub(r"\bone another\b|\beach other\b", "", p)
     p = re.sub(r"^(?:(?:reach|touch|grab|get to|pick up|access|hit|and|to)\s+)+", "", p)  # "reach grab the X"
+    p = re.sub(r"^there\s+(?:is|are|'s)?\s*", "", p)  # "is there a piano taller ..." -> "a piano"
     return p.strip(" ,'\"")
 
 
