@@ -14,6 +14,7 @@ import sys
 SUBCOMMAND_MODULES: list[str] = [
     "spatialvlm_core.sim.cli",
     "spatialvlm_core.reconstruct",
+    "spatialvlm_core.pipeline",
     "spatialvlm_core.train",
     "spatialvlm_core.infer",
 ]

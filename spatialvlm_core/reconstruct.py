@@ -27,7 +27,7 @@ from spatialvlm_core.types import CameraIntrinsics, Detections, Frame, Scene3D
 # --------------------------------------------------------------------------- backends
 
 
-def _resolve(kind: str, spec: Any, **kwargs: Any) -> Any:
+def resolve_backend(kind: str, spec: Any, **kwargs: Any) -> Any:
     """A backend object from a registry name (``spatialvlm_core.perception``) or the object itself."""
     if not isinstance(spec, str):
         return spec
@@ -68,16 +68,16 @@ def reconstruct(
 
     Masks already on the detections are kept (the segmenter only runs when some are missing).
     """
-    det_b = _resolve("detector", detector)
+    det_b = resolve_backend("detector", detector)
     dets: Detections = _call(det_b, ("detect",), frame)
     if not isinstance(dets, Detections):
         raise TypeError(f"detector {_backend_name(det_b)} returned {type(dets).__name__}, expected Detections")
-    dep_b = _resolve("depth", depth)
+    dep_b = resolve_backend("depth", depth)
     dmap = _call(dep_b, ("predict", "estimate"), frame)
     dmap = np.asarray(getattr(dmap, "depth", dmap), dtype=np.float32)
     seg_name = "-"
     if any(d.mask is None for d in dets.items):
-        seg_b = _resolve("segmenter", segmenter)
+        seg_b = resolve_backend("segmenter", segmenter)
         seg_name = _backend_name(seg_b)
         # Depth-aware segmenters see the depth through the frame.
         seg_frame = frame if frame.depth is not None else frame.model_copy(update={"depth": dmap})
