@@ -1,0 +1,473 @@
+"""GeometricVLM: the SpatialVLM tool interface (``ask(image, question) -> Answer``) answered by geometry.
+
+It reads the generated question text back into (question type, objects): every template of the question-type
+registry is compiled into a regex whose ``{A}``/``{B}``/``{C}`` slots capture captions, ``{rel}``/``{adj}``
+capture the relation phrase (and so the polarity), ``{width}`` a stated length and ``{plural}`` a category.
+Captions are resolved against a reconstruction (``Scene3D``) of the image, the answer is computed with the
+registry's own truth function and phrased with its answer templates and ``format_length``. So it is the
+oracle / cross-check the learned model is measured against: with the reconstruction the questions were made
+from it is exact up to the human rounding of the answer.
+
+The "image" may be a ``Scene3D`` (used as is), a ``Frame`` (reconstructed with the configured backends, by
+default ground-truth detections/masks and sensor depth; pass a depth backend object to corrupt the depth),
+a key of the ``scenes`` mapping given at construction (e.g. a dataset's image path), a synthetic scene
+folder, or an image file/array (then the configured backends must work without ground truth).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from spatialvlm_core.questions import REGISTRY, format_length
+from spatialvlm_core.questions import templates as T
+from spatialvlm_core.questions.geometry_ops import SceneContext
+from spatialvlm_core.questions.question_types import plural
+from spatialvlm_core.questions.registry import QuestionType
+from spatialvlm_core.types import Answer, Frame, Object3D, Scene3D
+from spatialvlm_core.units import to_meters
+
+# How each quantitative type states its number (the registry keeps this inside its builders).
+CLOCK_TYPES = frozenset({"clock_direction", "relative_clock"})
+DEGREE_TYPES = frozenset({"bearing"})
+COUNT_TYPES = frozenset({"count", "stack_count", "side_by_side_count"})
+
+_CAPTION_SLOTS = ("A", "B", "C")
+_SLOT = re.compile(r"\{([A-Za-z_]+)\}")
+_TRAIL = re.compile(r"[\s?.!]+$")
+_SPACES = re.compile(r"\s+")
+
+
+def quantity_kind(qtype: str) -> Literal["length", "count", "deg", "clock"]:
+    """How a quantitative type's value is stated."""
+    if qtype in CLOCK_TYPES:
+        return "clock"
+    if qtype in DEGREE_TYPES:
+        return "deg"
+    if qtype in COUNT_TYPES:
+        return "count"
+    return "length"
+
+
+# --------------------------------------------------------------------------- question patterns
+@dataclass(frozen=True)
+class QuestionPattern:
+    """One compiled question template."""
+
+    qtype: str
+    index: int  # position in the type's question_templates
+    regex: re.Pattern[str]
+    literal_len: int  # characters of fixed text: more specific templates win ties
+    anchor: str  # longest fixed chunk (lower case): a cheap prefilter
+
+
+class ParsedQuestion(BaseModel):
+    """A question matched to a template: its type and the raw slot texts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    qtype: str
+    template: int
+    slots: dict[str, str] = Field(default_factory=dict)
+    literal_len: int = 0
+
+
+def _norm(text: str) -> str:
+    return _TRAIL.sub("", _SPACES.sub(" ", text.strip()))
+
+
+def _slot_regex(qt: QuestionType, slot: str) -> str:
+    if slot in _CAPTION_SLOTS or slot in ("width", "plural"):
+        return f"(?P<{slot}>.+?)"
+    if slot in ("rel", "adj"):
+        if not qt.phrases:
+            raise ValueError(f"question type {qt.name}: template slot {{{slot}}} but no phrases")
+        return f"(?P<{slot}>" + "|".join(re.escape(p) for p in sorted(qt.phrases, key=len, reverse=True)) + ")"
+    raise ValueError(f"question type {qt.name}: unknown template slot {{{slot}}}")
+
+
+def compile_template(qt: QuestionType, index: int) -> QuestionPattern:
+    template = _norm(qt.question_templates[index])
+    parts: list[str] = []
+    literals: list[str] = []
+    pos = 0
+    seen: set[str] = set()
+    for m in _SLOT.finditer(template):
+        lit = template[pos:m.start()]
+        literals.append(lit)
+        parts.append(re.escape(lit).replace(r"\ ", r"\s+"))
+        slot = m.group(1)
+        # A slot used twice must capture the same text the second time.
+        parts.append(f"(?P={slot})" if slot in seen else _slot_regex(qt, slot))
+        seen.add(slot)
+        pos = m.end()
+    literals.append(template[pos:])
+    parts.append(re.escape(template[pos:]).replace(r"\ ", r"\s+"))
+    anchor = max((s.strip().lower() for s in literals), key=len)
+    return QuestionPattern(qt.name, index, re.compile("".join(parts), re.IGNORECASE | re.DOTALL),
+                           sum(len(s) for s in literals), anchor)
+
+
+@functools.cache
+def question_patterns() -> tuple[QuestionPattern, ...]:
+    """Every template of every registered type, compiled once."""
+    return tuple(compile_template(qt, i) for qt in REGISTRY.values() for i in range(len(qt.question_templates)))
+
+
+def match_question(question: str, qtypes: Sequence[str] | None = None) -> list[ParsedQuestion]:
+    """All (type, template) readings of ``question``, most specific template first."""
+    text = _norm(question)
+    low = text.lower()
+    allowed = set(qtypes) if qtypes is not None else None
+    out = []
+    for p in question_patterns():
+        if (allowed is not None and p.qtype not in allowed) or p.anchor not in low:
+            continue
+        m = p.regex.fullmatch(text)
+        if m is not None:
+            slots = {k: v.strip() for k, v in m.groupdict().items() if v is not None}
+            out.append(ParsedQuestion(qtype=p.qtype, template=p.index, slots=slots, literal_len=p.literal_len))
+    out.sort(key=lambda r: -r.literal_len)
+    return out
+
+
+# --------------------------------------------------------------------------- caption resolution
+_ARTICLES = frozenset({"the", "a", "an"})
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in re.findall(r"[a-z0-9']+", text.lower()) if t not in _ARTICLES]
+
+
+def resolve_caption(text: str, objects: Sequence[Object3D], fuzzy: bool = True) -> tuple[Object3D | None, bool]:
+    """(object, exact) for a caption: exact (case-insensitive, article-free) match first; else, with
+    ``fuzzy``, the object whose category is named and whose caption shares the most words (a unique best
+    with Jaccard >= 0.5), so a noisy reconstruction's "the larger red chair" still finds "the red chair"."""
+    want = " ".join(_tokens(text))
+    exact = [o for o in objects if " ".join(_tokens(o.caption)) == want]
+    if len(exact) == 1:
+        return exact[0], True
+    if len(exact) > 1:  # same caption twice: prefer the one questions may name
+        named = [o for o in exact if not o.ambiguous]
+        return (named[0], True) if len(named) == 1 else (None, False)
+    if not fuzzy:
+        return None, False
+    words = set(want.split())
+    scored = []
+    for o in objects:
+        if not set(_tokens(o.name)) <= words:
+            continue
+        cap = set(_tokens(o.caption))
+        scored.append((len(words & cap) / max(1, len(words | cap)), o))
+    scored.sort(key=lambda s: -s[0])
+    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
+        return scored[0][1], False
+    return None, False
+
+
+# --------------------------------------------------------------------------- results
+class GeometricResult(BaseModel):
+    """What the geometric backend worked out for one question (``answer`` is what ``ask`` returns)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    answer: Answer
+    qtype: str | None = None
+    object_ids: list[str] = Field(default_factory=list)
+    exact: float | bool | str | None = None  # before rounding: SI value, bool, or winning object id
+    exact_captions: bool = True  # False: some caption was matched fuzzily
+    error: str | None = None
+
+
+ImageLike = Any  # Scene3D | Frame | str | Path | np.ndarray | PIL.Image
+DepthBackend = Any  # a name or an object with predict(frame) -> HxW metres
+
+
+class GeometricVLM:
+    """Answers generated spatial questions from a 3D reconstruction (see the module docstring).
+
+    ``units`` picks metric or imperial phrasing of lengths; ``hedge`` allows "about"; ``seed`` fixes the
+    template choice (answers use the first template of each bank unless ``vary_templates``).
+    """
+
+    def __init__(
+        self,
+        *,
+        detector: Any = "ground-truth",
+        segmenter: Any = "ground-truth",
+        depth: DepthBackend = "sensor",
+        scenes: Mapping[str, Scene3D] | None = None,
+        units: Literal["metric", "imperial"] = "metric",
+        hedge: bool = False,
+        vary_templates: bool = False,
+        seed: int = 0,
+        fuzzy_captions: bool = True,
+        name: str = "geometric",
+        reconstruct_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        if units not in ("metric", "imperial"):
+            raise ValueError(f"units must be 'metric' or 'imperial', got {units!r}")
+        self.detector, self.segmenter, self.depth = detector, segmenter, depth
+        self.scenes: dict[str, Scene3D] = {str(k): v for k, v in (scenes or {}).items()}
+        self.units = units
+        self.hedge = hedge
+        self.vary_templates = vary_templates
+        self.seed = seed
+        self.fuzzy_captions = fuzzy_captions
+        self.source = name
+        self.reconstruct_kwargs = dict(reconstruct_kwargs or {})
+        self._cache: dict[str, tuple[Scene3D, SceneContext]] = {}
+
+    # ------------------------------------------------------------------ images -> scenes
+    def scene_for(self, image: ImageLike) -> Scene3D:
+        """The reconstruction this backend answers from (cached per image id / path)."""
+        return self._context(image)[0]
+
+    def _context(self, image: ImageLike) -> tuple[Scene3D, SceneContext]:
+        if isinstance(image, Scene3D):
+            key = f"scene:{id(image)}"
+            if key not in self._cache:
+                self._cache[key] = (image, SceneContext.build(image))
+            return self._cache[key]
+        key = self._key(image)
+        if key not in self._cache:
+            scene = self.scenes.get(key) if key is not None else None
+            if scene is None:
+                scene = self._reconstruct(self._frame(image))
+            if key is None:
+                return scene, SceneContext.build(scene)
+            self._cache[key] = (scene, SceneContext.build(scene))
+        return self._cache[key]
+
+    @staticmethod
+    def _key(image: ImageLike) -> str | None:
+        if isinstance(image, Frame):
+            return f"frame:{image.image_id}"
+        if isinstance(image, (str, Path)):
+            return str(image)
+        return None  # arrays / PIL images carry no identity: not cached
+
+    def _frame(self, image: ImageLike) -> Frame:
+        if isinstance(image, Frame):
+            return image
+        if isinstance(image, (str, Path)):
+            p = Path(image)
+            if p.is_dir():
+                from spatialvlm_core.sim import load_scene
+
+                return load_scene(p).frame()
+            if not p.is_file():
+                raise FileNotFoundError(f"GeometricVLM: image not found and not a registered scene: {p}")
+            from PIL import Image
+
+            with Image.open(p) as im:
+                rgb = np.asarray(im.convert("RGB"))
+            return Frame(image_id=p.stem, rgb=rgb, source=str(p))
+        if isinstance(image, np.ndarray):
+            return Frame(image_id="array", rgb=image)
+        if hasattr(image, "convert"):  # PIL image
+            return Frame(image_id="image", rgb=np.asarray(image.convert("RGB")))
+        raise ValueError(f"GeometricVLM: cannot use an image of type {type(image).__name__} "
+                         "(give a Scene3D, a Frame, a scene folder, an image path or an array)")
+
+    def _reconstruct(self, frame: Frame) -> Scene3D:
+        from spatialvlm_core.reconstruct import reconstruct
+
+        return reconstruct(frame, detector=self.detector, segmenter=self.segmenter, depth=self.depth,
+                           **self.reconstruct_kwargs)
+
+    # ------------------------------------------------------------------ answering
+    def ask(self, image: ImageLike, question: str) -> Answer:
+        return self.explain(image, question).answer
+
+    def ask_batch(self, images: Sequence[ImageLike], questions: Sequence[str]) -> list[Answer]:
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
+        return [self.ask(im, q) for im, q in zip(images, questions, strict=True)]
+
+    def explain(self, image: ImageLike, question: str) -> GeometricResult:
+        """The answer plus how it was found (type, objects, exact value before rounding)."""
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question is empty")
+        return self.answer_scene(self._context(image)[1], question)
+
+    def answer_scene(self, scene: Scene3D | SceneContext, question: str) -> GeometricResult:
+        ctx = scene if isinstance(scene, SceneContext) else SceneContext.build(scene)
+        readings = match_question(question)
+        if not readings:
+            return self._fail("Cannot answer: the question matches none of the known question templates.")
+        best: tuple[int, int, ParsedQuestion, list[Object3D], bool] | None = None
+        for r in readings:
+            resolved = self._resolve(r, ctx)
+            if resolved is None:
+                continue
+            objs, exact = resolved
+            rank = (2 if exact else 1, r.literal_len)
+            if best is None or rank > best[:2]:
+                best = (*rank, r, objs, exact)
+        if best is None:
+            names = sorted({v for r in readings for k, v in r.slots.items() if k in _CAPTION_SLOTS})
+            return self._fail(f"Cannot answer: could not find {', '.join(repr(n) for n in names)} in the image.",
+                              qtype=readings[0].qtype)
+        _, _, reading, objs, exact = best
+        try:
+            res = self._compute(reading, objs, ctx)
+        except (ValueError, ZeroDivisionError, IndexError) as e:
+            return self._fail(f"Cannot answer: {e}", qtype=reading.qtype)
+        res.exact_captions = exact
+        return res
+
+    def _fail(self, text: str, qtype: str | None = None) -> GeometricResult:
+        return GeometricResult(answer=Answer(text=text, source=self.source), qtype=qtype, error=text)
+
+    def _resolve(self, r: ParsedQuestion, ctx: SceneContext) -> tuple[list[Object3D], bool] | None:
+        """Objects for the caption slots (in A, B, C order); None when one cannot be found."""
+        objs: list[Object3D] = []
+        exact = True
+        for slot in _CAPTION_SLOTS:
+            if slot not in r.slots:
+                continue
+            o, ex = resolve_caption(r.slots[slot], ctx.scene.objects, fuzzy=self.fuzzy_captions)
+            if o is None or any(o.id == x.id for x in objs):
+                return None
+            objs.append(o)
+            exact &= ex
+        if "plural" in r.slots:  # count: every object of that category (none: the answer is zero)
+            want = " ".join(_tokens(r.slots["plural"]))
+            same = [o for o in ctx.scene.objects if " ".join(_tokens(plural(o.name))) == want]
+            objs = same[:1]
+            exact = bool(same)
+        if "width" in r.slots:
+            from spatialvlm_core.questions import parse_answer
+
+            if parse_answer(r.slots["width"]).meters is None:
+                return None
+        return objs, exact
+
+    def _pick(self, bank: tuple[str, ...], question: str) -> str:
+        if not self.vary_templates:
+            return bank[0]
+        return bank[random.Random(f"{self.seed}|{question}").randrange(len(bank))]
+
+    def _length(self, meters: float, question: str) -> tuple[str, float, str]:
+        rng = random.Random(f"{self.seed}|len|{question}")
+        return format_length(max(0.0, float(meters)), rng, self.units, hedge=self.hedge)
+
+    def _compute(self, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext) -> GeometricResult:
+        qt = REGISTRY[r.qtype]
+        question = r.qtype + "|" + "|".join(r.slots.values())  # seeds template / hedge choices
+        caps = {k: o.caption for k, o in zip(_CAPTION_SLOTS, objs, strict=False)}
+        if qt.kind == "predicate":
+            return self._predicate(qt, r, objs, ctx, caps, question)
+        if qt.kind == "choice":
+            return self._choice(qt, r, objs, ctx, caps)
+        return self._quantity(qt, r, objs, ctx, caps, question)
+
+    def _predicate(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
+                   caps: dict[str, str], question: str) -> GeometricResult:
+        ids = [o.id for o in objs]
+        raw = qt.truth(ctx, ids)
+        slots = dict(caps)
+        if qt.name == "fits_between_predicate":
+            from spatialvlm_core.questions import parse_answer
+
+            width = parse_answer(r.slots["width"]).meters
+            assert width is not None  # checked in _resolve
+            gap = float(raw)  # type: ignore[arg-type]
+            holds = gap > width
+            slots["value"] = self._length(gap, question)[0]
+            exact: float | bool = holds
+        elif qt.name == "between_predicate":
+            holds = bool(raw)
+            exact = holds
+        else:
+            said = r.slots["rel"].lower()
+            holds = bool(raw) if said == qt.phrases[0].lower() else not bool(raw)
+            other = qt.phrases[1] if said == qt.phrases[0].lower() else qt.phrases[0]
+            slots.update(rel=said, opp=other)
+            exact = holds
+        bank = qt.answer_templates if holds else qt.negative_answer_templates
+        text = T.render(self._pick(bank, question), **slots)
+        return GeometricResult(answer=Answer(text=text, boolean=holds, source=self.source), qtype=qt.name,
+                               object_ids=ids, exact=exact)
+
+    def _choice(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
+                caps: dict[str, str]) -> GeometricResult:
+        ids = [o.id for o in objs]
+        if not ctx.scene.objects:
+            raise ValueError("no objects in the reconstruction")
+        if "adj" in r.slots:  # binary choice: truth names the winner under phrases[0]
+            win_id = str(qt.truth(ctx, ids))
+            adj = r.slots["adj"].lower()
+            if adj != qt.phrases[0].lower():
+                win_id = ids[1] if win_id == ids[0] else ids[0]
+            winner = ctx.scene.get(win_id)
+            loser = ctx.scene.get(ids[1] if win_id == ids[0] else ids[0])
+            rel_idx = 0 if adj == qt.phrases[0].lower() else 1
+            # The relation phrase that goes with the adjective ("more to the left" -> "to the left of").
+            rel = _relation_phrase(qt.name, rel_idx)
+            text = T.render(self._pick(qt.answer_templates, adj + win_id), X=winner.caption, Y=loser.caption,
+                            adj=adj, rel=rel)
+        else:  # open choice ("which object is tallest / closest to A")
+            win_id = str(qt.truth(ctx, ids))
+            winner = ctx.scene.get(win_id)
+            text = T.render(self._pick(qt.answer_templates, win_id), X=winner.caption, **caps)
+            ids = [*ids, win_id]
+        return GeometricResult(answer=Answer(text=text, source=self.source), qtype=qt.name, object_ids=ids,
+                               exact=win_id)
+
+    def _quantity(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
+                  caps: dict[str, str], question: str) -> GeometricResult:
+        ids = [o.id for o in objs]
+        kind = quantity_kind(qt.name)
+        slots = dict(caps)
+        if qt.name == "count" and not objs:
+            exact = 0.0
+        else:
+            exact = float(qt.truth(ctx, ids))  # type: ignore[arg-type]
+        if not math.isfinite(exact):
+            raise ValueError(f"{qt.name} is undefined for these objects (value {exact})")
+        meters: float | None = None
+        if kind == "length":
+            vtext, value, unit = self._length(exact, question)
+            meters = to_meters(value, unit)
+        elif kind == "count":
+            value, unit = float(round(exact)), "count"
+            vtext = str(int(value))
+            if "plural" in r.slots:
+                slots["plural"] = r.slots["plural"]
+        elif kind == "clock":
+            value, unit = float(_hour_of(exact)), "o'clock"
+            vtext = f"{int(value)} o'clock"
+        else:
+            signed = ctx.m(objs[0]).bearing_deg
+            value, unit = float(5 * round(abs(signed) / 5)), "deg"
+            vtext = f"{int(value)} degrees " + ("to the right" if signed > 0 else "to the left")
+        text = T.render(self._pick(qt.answer_templates, question), value=vtext, **slots)
+        ans = Answer(text=text, value=value, unit=None if unit == "count" else unit, meters=meters,
+                     source=self.source)
+        return GeometricResult(answer=ans, qtype=qt.name, object_ids=ids, exact=exact)
+
+
+def _hour_of(clock_value: float) -> int:
+    """Clock hour 1..12 of an exact clock value (as ``rounded_clock`` states it)."""
+    h = round(clock_value) % 12
+    return 12 if h == 0 else int(h)
+
+
+def _relation_phrase(choice_qtype: str, index: int) -> str:
+    """The predicate phrase of a binary choice's relation ("left_right_choice", 0 -> "to the left of")."""
+    pred = REGISTRY.get(choice_qtype.removesuffix("_choice") + "_predicate")
+    if pred is None or len(pred.phrases) < 2:
+        return ""
+    return pred.phrases[index]
+
