@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spatialvlm_core.questions import REGISTRY, QAConfig, generate_qa, parse_answer, perturb_scene
+from spatialvlm_core.questions.generator import SYMMETRIC_TYPES
 from spatialvlm_core.questions.testing import make_box_object, make_scene, random_scene
 from spatialvlm_core.types import QAPair, Scene3D
 
@@ -150,3 +151,39 @@ def test_perturb_scene_and_label_noise() -> None:
     noisy_qa = generate_qa(scene, n=20, seed=1, config=QAConfig(allow=["width"], label_noise=0.05))
     assert [q.truth for q in clean] != [q.truth for q in noisy_qa]
     assert noisy_qa[0].provenance["label_noise"] == 0.05
+
+
+def test_count_asked_once_per_category_name() -> None:
+    # Four distinguishable chairs and a table: "how many chairs?" has one answer however the chair is sampled.
+    objs = [make_box_object(f"c{i}", "chair", f"the {c} chair", (-2.0 + 1.2 * i, 2.0 + 0.3 * i, 0.45),
+                            (0.5, 0.5, 0.9)) for i, c in enumerate(("red", "blue", "green", "white"))]
+    objs.append(make_box_object("t", "table", "the table", (0.0, 4.0, 0.4), (1.6, 0.9, 0.8)))
+    scene = make_scene(objs)
+    for seed in range(5):
+        counts = generate_qa(scene, n=40, seed=seed, config=QAConfig(allow=["count"]))
+        names = [scene.get(q.object_ids[0]).name for q in counts]
+        assert sorted(names) == ["chair", "table"], [q.question for q in counts]
+        by_name = {scene.get(q.object_ids[0]).name: q.value for q in counts}
+        assert by_name == {"chair": 4.0, "table": 1.0}
+
+
+def test_mirror_questions_not_repeated(corpus: list[tuple[Scene3D, list[QAPair]]]) -> None:
+    assert {"left_right_predicate", "left_right_choice", "distance"} <= SYMMETRIC_TYPES
+    n_sym = 0
+    for _, qas in corpus:
+        keys = [(q.qtype, frozenset(q.object_ids)) for q in qas if q.qtype in SYMMETRIC_TYPES]
+        n_sym += len(keys)
+        assert len(keys) == len(set(keys)), [q.question for q in qas]
+        counts = [q.question for q in qas if q.qtype == "count"]
+        assert len(counts) == len(set(counts)), counts
+    assert n_sym > 1000
+
+
+def test_mirror_dedupe_on_a_dense_scene() -> None:
+    # Three objects, left/right only: 3 unordered pairs x 2 types is all there is to ask.
+    objs = [make_box_object(k, k, f"the {k}", (x, 3.0, 0.5), (0.4, 0.4, 1.0))
+            for k, x in (("lamp", -1.5), ("sofa", 0.0), ("desk", 1.5))]
+    scene = make_scene(objs)
+    qas = generate_qa(scene, n=50, seed=0, config=QAConfig(allow=["left_right_predicate", "left_right_choice"]))
+    pairs = [(q.qtype, frozenset(q.object_ids)) for q in qas]
+    assert len(pairs) == len(set(pairs)) == 6

@@ -35,6 +35,14 @@ from spatialvlm_core.questions.quantities import format_length, parse_answer
         ("The chair is 3 meters from 2 tables", 3.0, "m", 3.0),
         ("nineteen feet", 19.0, "ft", 5.7912),
         ("a quarter of a meter", 0.25, "m", 0.25),
+        # metre + centimetre compounds are one length, like feet + inches
+        ("3 meters and 20 centimeters", 3.2, "m", 3.2),
+        ("1 m 50 cm", 1.5, "m", 1.5),
+        ("about 2 metres and 5 cm apart", 2.05, "m", 2.05),
+        ("one meter and forty centimetres", 1.4, "m", 1.4),
+        # hedged openings with "not" still carry the number
+        ("Not sure, maybe 3 m", 3.0, "m", 3.0),
+        ("not quite 2m", 2.0, "m", 2.0),
     ],
 )
 def test_parse_lengths(text: str, value: float, unit: str, meters: float) -> None:
@@ -60,6 +68,18 @@ def test_parse_lengths(text: str, value: float, unit: str, meters: float) -> Non
         ("There are 3 in the room", 3.0, None, None),
         ("I count five.", 5.0, None, None),
         ("From the red chair, the table is at 9 o'clock.", 9.0, "o'clock", None),
+        # "not" is a no only on its own; hedges are not denials
+        ("Not sure, maybe 3", 3.0, None, None),
+        ("not quite", None, None, None),
+        ("Not.", None, None, False),
+        ("Not, it is behind the sofa.", None, None, False),
+        ("Not really.", None, None, False),
+        ("No, it is not.", None, None, False),
+        # "right"/"left" name a side in left/right answers, they are not yes/no
+        ("Right, the chair", None, None, None),
+        ("Right.", None, None, None),
+        ("Left, the lamp.", None, None, None),
+        ("Yes, to the right.", None, None, True),
     ],
 )
 def test_parse_other(text: str, value: float | None, unit: str | None, boolean: bool | None) -> None:

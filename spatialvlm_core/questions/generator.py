@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from spatialvlm_core.questions import question_types as _types  # noqa: F401  (registers the 38 types)
 from spatialvlm_core.questions.geometry_ops import SceneContext
 from spatialvlm_core.questions.noise import perturb_scene
-from spatialvlm_core.questions.registry import REGISTRY, QuestionType, Request
+from spatialvlm_core.questions.registry import REGISTRY, Draft, QuestionType, Request
 from spatialvlm_core.types import Object3D, QAPair, Scene3D
 
 GENERATOR_VERSION = "1"
@@ -104,7 +104,7 @@ def generate_qa(scene: Scene3D, n: int | None = None, seed: int = 0, config: QAC
                       units="imperial" if rng.random() < config.imperial_share else "metric",
                       margin_scale=config.margin_scale, hedge=config.hedge)
         draft = qt.build(ctx, objs, req) if objs is not None else None
-        key = (qt.name, tuple(draft.object_ids)) if draft is not None else ("", ())
+        key = dedupe_key(qt, draft, ctx) if draft is not None else ("", ())
         if draft is None or key in seen:
             failures[qt.name] = failures.get(qt.name, 0) + 1
             if failures[qt.name] >= config.max_failures_per_type:
@@ -141,6 +141,34 @@ def generate_qa(scene: Scene3D, n: int | None = None, seed: int = 0, config: QAC
             },
         ))
     return out
+
+
+# Types whose question about (A, B) is the mirror of the one about (B, A): "is A left of B?" vs "is B left
+# of A?", "which is higher, A or B?" vs "B or A?", "how far apart are A and B?". Keyed on sorted ids.
+_RELATION_FAMILIES = ("left_right", "above_below", "front_behind", "closer", "bigger", "taller", "wider")
+SYMMETRIC_TYPES: frozenset[str] = frozenset(
+    [f"{r}_{k}" for r in _RELATION_FAMILIES for k in ("predicate", "choice")]
+    + ["fits_between_predicate", "distance", "horizontal_distance", "vertical_distance", "gap", "min_distance",
+       "elevation_difference", "height_difference", "farther_by", "stack_count", "side_by_side_count"]
+)
+
+
+def dedupe_key(qt: QuestionType, draft: Draft, ctx: SceneContext) -> tuple[str, tuple[str, ...]]:
+    """What makes two questions in one scene the same question.
+
+    ``count`` is about a category name, not the sampled object: four chairs give one "how many chairs?".
+    Symmetric pair types ignore object order, so a mirror of a question already asked is not asked again;
+    ``between_predicate`` is symmetric in its two end points only. Other types key on ids in order
+    (``relative_clock`` from A and from B are different questions).
+    """
+    ids = tuple(draft.object_ids)
+    if qt.name == "count":
+        return qt.name, (ctx.scene.get(ids[0]).name,)
+    if qt.name in SYMMETRIC_TYPES:
+        return qt.name, tuple(sorted(ids))
+    if qt.name == "between_predicate":
+        return qt.name, (ids[0], *sorted(ids[1:]))
+    return qt.name, ids
 
 
 def _deficit(share: float, total: int, hits: int) -> float:

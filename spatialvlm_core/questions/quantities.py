@@ -156,13 +156,20 @@ _ONE_AS_NUMBER = re.compile(
 _FEET_INCHES = re.compile(
     rf"(?<![\w.])({_NUM})\s*(?:feet|foot|ft\.?|')\s*(?:and\s+)?({_NUM})\s*(?:inches|inch|in\.?|\"|'')(?![a-z])"
 )
+# "3 meters and 20 centimeters" / "1 m 50 cm": one length, reported in metres.
+_METERS_CM = re.compile(
+    rf"(?<![\w.])({_NUM})\s*(?:meters?|m)\s*(?:,\s*)?(?:and\s+)?({_NUM})\s*(?:centimeters?|cms?)(?![a-z])"
+)
 _QUANTITY = re.compile(
     rf"(?<![\w.])(-?{_NUM})(?:\s*(?:-|–|to|or)\s*({_NUM}))?\s*({_OTHER_RE}|{_LENGTH_RE})?(?![a-z])"
 )
 # "3 in the room" is not three inches.
 _IN_NOT_UNIT = re.compile(r"\s+(?:the|a|an|this|that|front|total|my|your|its|their|all)\b")
-_YES = re.compile(r"^\W*(yes|yeah|yep|yup|correct|true|indeed|affirmative|right)\b")
-_NO = re.compile(r"^\W*(no|nope|not|false|incorrect|negative|wrong)\b")
+# "right"/"left" are not yes/no words: "Right, the chair" answers a left/right choice. A bare "not" counts
+# as no only when it stands alone ("Not.", "not, it is behind") or as "not really"/"not at all"; "Not sure,
+# maybe 3 m" and "not quite 2m" are hedges, not denials.
+_YES = re.compile(r"^\W*(yes|yeah|yep|yup|correct|true|indeed|affirmative)\b")
+_NO = re.compile(r"^\W*(?:(no|nope|false|incorrect|negative|wrong)\b|not(?:\s+(?:really|at\s+all))?\s*(?:[,.;!]|$))")
 
 
 def _normalise(text: str) -> str:
@@ -220,6 +227,9 @@ def parse_answer(text: str, source: str = "") -> Answer:
     for m in _FEET_INCHES.finditer(t):
         candidates.append((m.start(), float(m.group(1)) + float(m.group(2)) / 12, "ft"))
     covered = [(m.start(), m.end()) for m in _FEET_INCHES.finditer(t)]
+    for m in _METERS_CM.finditer(t):
+        candidates.append((m.start(), float(m.group(1)) + float(m.group(2)) / 100, "m"))
+        covered.append((m.start(), m.end()))
     for m in _QUANTITY.finditer(t):
         if any(a <= m.start() < b for a, b in covered):
             continue
