@@ -9,6 +9,9 @@ Rows (each skipped with a reason when its ingredients are missing):
 
 Scenes come from ``spatialvlm_core.sim.generate_scene(seed, SimConfig(gap=...))`` when it exists (its
 provenance gap is the truth); otherwise from a procedural generator here with exact boxes.
+Truth definitions match the agent's: reach / "within R of" is the minimal distance between the two objects'
+boxes (``geometry.box_distance``), not centre to centre. "Fit under X" has no yes/no truth from boxes (they hide
+the space beneath an object): the correct answer is an honest refusal, and only that counts as a hit.
 Metrics: accuracy, sub-query validity (planned kinds as expected and every sub-answer usable), planner calls per
 question, latency. Run: ``.venv/bin/python -m evals.affordance [--scenes 40] [--seed 100000]``.
 """
@@ -85,7 +88,7 @@ TALLER = [
 @dataclass
 class Item:
     question: str
-    truth: bool
+    truth: bool | None  # None: the honest answer is a refusal (the boxes cannot settle it)
     kinds: list[str]
     scene_idx: int
     family: str
@@ -215,7 +218,7 @@ def make_items(cases: list[Case], seed: int) -> list[Item]:
         else:
             pa, pb = r.sample(floor, 2) if len(floor) >= 2 else r.sample(list(objs.values()), 2)
 
-        def add(tpl: str, truth: bool, kinds: list[str], family: str, a: Object3D, b: Object3D | None,
+        def add(tpl: str, truth: bool | None, kinds: list[str], family: str, a: Object3D, b: Object3D | None,
                 stated: str, i: int = i) -> None:
             q = tpl.format(a=a.caption, b=b.caption if b else "", L=stated)
             items.append(Item(question=q, truth=truth, kinds=kinds, scene_idx=i, family=family))
@@ -230,9 +233,10 @@ def make_items(cases: list[Case], seed: int) -> list[Item]:
         add(tpl, _cmp(gap, op, m), ["gap"], "clearance", pa, pb, s)
 
         x, y = r.sample(list(objs.values()), 2)
-        d = geometry.center_distance(x, y)
-        s, m = _say(_threshold(d, r.random() < 0.5, False, r), r)
-        add(r.choice(REACH), d <= m, ["distance"], "reach", x, y, s)
+        d = geometry.box_distance(x, y)  # reach is to the nearest point of the object, as the agent measures it
+        if d > 0.05:  # touching objects have no threshold "10-40% away" from 0
+            s, m = _say(_threshold(d, r.random() < 0.5, False, r), r)
+            add(r.choice(REACH), d <= m, ["closest"], "reach", x, y, s)
 
         surface = by_name.get("table") or by_name.get("desk")
         if surface is not None:
@@ -241,7 +245,7 @@ def make_items(cases: list[Case], seed: int) -> list[Item]:
             add(r.choice(FIT_ON), w >= m, ["width"], "fit_on", surface, None, s)
             h = surface.aabb.size[2]
             s, m = _say(_threshold(h, r.random() < 0.5, True, r), r)
-            add(r.choice(FIT_UNDER), h >= m, ["height"], "fit_under", surface, None, s)
+            add(r.choice(FIT_UNDER), None, [], "fit_under", surface, None, s)
         door = by_name.get("door")
         if door is not None:
             w = max(door.obb.size[0], door.obb.size[1])
@@ -292,7 +296,10 @@ def run_row(name: str, items: list[Item], cases: list[Case], make_agent: Callabl
         kinds = [q.kind for q in out.plan.subqueries] if out.plan and not out.plan.refusal else []
         ok_valid = kinds == it.kinds and out.error is None
         res.valid += ok_valid
-        hit = out.decision is it.truth
+        if it.truth is None:  # expected: an explicit refusal, no made-up yes/no
+            hit = out.decision is None and out.error is None and bool(out.plan and out.plan.refusal)
+        else:
+            hit = out.decision is it.truth
         res.correct += hit
         fam = res.by_family.setdefault(it.family, [0, 0])
         fam[0] += hit
@@ -327,8 +334,9 @@ def main(argv: list[str] | None = None) -> int:
 
     cases, source = make_cases(args.scenes, args.seed, args.source)
     items = make_items(cases, args.seed)
-    yes = sum(it.truth for it in items)
-    print(f"# Affordance eval: {len(items)} yes/no questions ({yes} yes) over {len(cases)} {source} scenes, "
+    yes = sum(it.truth is True for it in items)
+    refuse = sum(it.truth is None for it in items)
+    print(f"# Affordance eval: {len(items)} questions ({yes} yes, {refuse} expecting a refusal) over {len(cases)} {source} scenes, "
           f"seeds {args.seed}..{args.seed + args.scenes - 1}")
     rows: list[RowResult] = []
     rows.append(run_row("rules + geometric (GT scene)", items, cases,

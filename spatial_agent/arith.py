@@ -57,7 +57,7 @@ def _substitute_units(expr: str) -> tuple[str, dict[str, Quantity]]:
         name = f"{_LITERAL_PREFIX}{len(bound)}"
         unit = UNIT_ALIASES[m.group(2).lower()]
         number = float(m.group(0)[: m.start(2) - m.start(0)].strip())
-        bound[name] = Quantity(number * METERS_PER_UNIT[unit], 1)
+        bound[name] = _check(Quantity(number * METERS_PER_UNIT[unit], 1))
         return f" {name} "
 
     return _NUM_UNIT.sub(repl, expr), bound
@@ -109,7 +109,11 @@ class _Evaluator:
         v = node.value
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ArithError(f"only numbers are allowed as literals, got {v!r}")
-        return _check(Quantity(float(v), 0, literal=True))
+        try:
+            f = float(v)
+        except OverflowError:  # a huge int literal: float() raises instead of giving inf
+            raise ArithError(f"number {str(v)[:20]}... is out of range") from None
+        return _check(Quantity(f, 0, literal=True))
 
     def _Name(self, node: ast.Name) -> Value:
         if node.id in ("True", "False"):
@@ -199,7 +203,10 @@ def evaluate(expr: str, env: Mapping[str, float | Quantity | bool] | None = None
     for k, v in (env or {}).items():
         if k.startswith("_"):
             raise ArithError(f"quantity name {k!r} must not start with an underscore")
-        names[k] = v if isinstance(v, Quantity | bool) else Quantity(float(v), 0)
+        try:
+            names[k] = v if isinstance(v, Quantity | bool) else Quantity(float(v), 0)
+        except (OverflowError, TypeError, ValueError) as e:
+            raise ArithError(f"quantity {k!r} is not a usable number: {e}") from None
     text, bound = _substitute_units(expr)
     names.update(bound)
     try:

@@ -113,11 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from spatial_agent.planners.base import PlannerError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"spatial-agent: error: {e}", file=sys.stderr)
+    except (FileNotFoundError, ValueError, PlannerError) as e:  # PlannerError: endpoint down, garbage replies
+        msg = " ".join(str(e).split())  # one line, even when the endpoint's message spans several
+        print(f"spatial-agent: error: {msg}", file=sys.stderr)
         return 2
 
 

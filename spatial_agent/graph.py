@@ -162,7 +162,7 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> An
             env[q.id] = val
         try:
             out = evaluate(s.plan.compute, env)
-        except ArithError as e:
+        except (ArithError, OverflowError) as e:  # OverflowError: defence in depth, arith maps its own
             step = Step(node="compute", error=f"cannot evaluate {s.plan.compute!r}: {e}")
             return {"failure": step.error, "steps": [*s.steps, step]}
         step = Step(node="compute", detail=f"{s.plan.compute} -> {out}")

@@ -2,13 +2,16 @@
 
 Rules, in order:
 1. exact caption match (articles ignored) -> that object;
-2. every word of the phrase found in an object's caption/name/attributes (singular forms, a few synonyms,
-   compound heads: "chair" finds an armchair);
+2. the phrase's head noun (its last word, singular, a few synonyms) must be the object's head noun (the last
+   word of its ``name``; compound heads allowed: "chair" finds an armchair, "shelf" a bookshelf), and every
+   other word of the phrase must be found in the object's caption/name/attributes. So "the table" does not
+   match "the white table lamp" (a lamp);
 3. a plural phrase ("the chairs", "all chairs") resolves to the whole group of matches, and measurements
    against a group take the minimum over its members (the nearest chair is what blocks the path);
 4. a singular phrase matching several objects is ambiguous (no guessing);
-5. when nothing matches every word, a singular phrase whose head noun names exactly one object resolves to it
-   (``relaxed``): perceived colours differ from the ones a person says.
+5. when nothing matches every word, a singular phrase resolves to the one object with its head noun that
+   agrees with the most other words, if that object is unique (``relaxed``): perceived colours differ from the ones a person says. Existence questions never use it;
+6. "desk" -> "table" is a fallback only: tried when no object has "desk" as its head noun.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ _ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", 
 _GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some"}
 # A few everyday synonyms -> the category names scenes use.
 SYNONYMS: dict[str, str] = {
-    "couch": "sofa", "settee": "sofa", "tv": "television", "fridge": "refrigerator", "desk": "table",
+    "couch": "sofa", "settee": "sofa", "tv": "television", "fridge": "refrigerator",
     "bookcase": "bookshelf", "shelves": "shelf", "doorway": "door", "seat": "chair", "plant": "plant",
 }
+# Looser synonyms, tried only when the strict head noun names nothing (a desk is usually its own category).
+FALLBACK_SYNONYMS: dict[str, str] = {"desk": "table"}
 _IRREGULAR = {"shelves": "shelf", "people": "person", "boxes": "box", "benches": "bench", "couches": "couch"}
 
 
@@ -61,6 +66,18 @@ def _vocab(obj: Object3D) -> set[str]:
     words = _words(obj.caption) + _words(obj.name) + [w for v in obj.attributes.values() for w in _words(v)]
     vocab = {_norm(w) for w in words} | {w.lower() for w in words}
     return vocab | {h for w in vocab for h in _HEADS if w.endswith(h) and w != h}
+
+
+def head_noun(obj: Object3D) -> str:
+    """The object's category noun: the last word of its name, singular ("coffee_table" -> "table")."""
+    words = _words(obj.name) or _words(obj.caption)
+    return _norm(words[-1]) if words else ""
+
+
+def _head_matches(head: str, obj: Object3D) -> bool:
+    """Phrase head vs object head: equal, or the object's head is a compound ending in it (armchair ~ chair)."""
+    oh = head_noun(obj)
+    return oh == head or (head in _HEADS and oh.endswith(head))
 
 
 @dataclass
@@ -101,16 +118,22 @@ def resolve(scene: Scene3D, phrase: str) -> Resolution:
     if len(exact) == 1:
         res.objects = exact
         return res
-    wanted = {_norm(w) for w in words}
-    matches = [o for o in candidates if wanted <= _vocab(o)]
+    head = _norm(words[-1])
+    if head in FALLBACK_SYNONYMS and not any(_head_matches(head, o) for o in candidates):
+        head = FALLBACK_SYNONYMS[head]
+    modifiers = {_norm(w) for w in words[:-1]}
+    by_head = [o for o in candidates if _head_matches(head, o)]
+    matches = [o for o in by_head if modifiers <= _vocab(o)]
     if not matches:
-        # Attributes are perceived, so a colour may differ ("beige" seen as "brown"): the head noun alone still
-        # names the object when exactly one candidate has it (never for a group or when several share it).
-        head = _norm(words[-1])
-        by_head = [o for o in candidates if head in _vocab(o)]
-        if len(by_head) == 1 and not is_plural(phrase):
-            res.objects = by_head
-            res.relaxed = True
+        # Attributes are perceived, so a colour may differ ("beige" seen as "brown"): among the objects with the
+        # head noun, the one agreeing with the most other words still names it when it is the only best one
+        # ("the white coffee table" -> the grey coffee table, not the side table); never for a group or a tie.
+        if by_head and not is_plural(phrase):
+            score = [len(modifiers & _vocab(o)) for o in by_head]
+            best = [o for o, sc in zip(by_head, score, strict=True) if sc == max(score)]
+            if len(best) == 1:
+                res.objects = best
+                res.relaxed = True
         return res
     res.objects = matches
     if is_plural(phrase):

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from spatialvlm_core.types import Answer
 
-SubQueryKind = Literal["distance", "gap", "width", "height", "depth", "elevation", "size_compare", "exists"]
+SubQueryKind = Literal["distance", "closest", "gap", "width", "height", "depth", "elevation", "size_compare", "exists"]
 # Kinds that need a second object.
-PAIR_KINDS: frozenset[str] = frozenset({"distance", "gap", "size_compare"})
+PAIR_KINDS: frozenset[str] = frozenset({"distance", "closest", "gap", "size_compare"})
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")  # no leading underscore: arith reserves those names
 
@@ -23,7 +23,8 @@ class _Model(BaseModel):
 class SubQuery(_Model):
     """One atomic measurement. ``a``/``b`` are object phrases as the user wrote them ("the red chair", "chairs").
 
-    Semantics (metres): distance = centre-to-centre; gap = free-space clearance between floor footprints;
+    Semantics (metres): distance = centre-to-centre; closest = minimal distance between the two objects' boxes
+    (0 when touching; what "within R of", "at least D from" and reach mean); gap = free-space clearance between floor footprints;
     width = longer horizontal side; depth = shorter horizontal side; height = vertical extent;
     elevation = bottom of the object above the floor; size_compare = volume(a) / volume(b) (boolean: a bigger);
     exists = number of matching objects (boolean: at least one).

@@ -35,6 +35,7 @@ class SpatialTool(Protocol):
 # --------------------------------------------------------------------------- rendering sub-queries as text
 _TEMPLATES: dict[str, str] = {
     "distance": "What is the distance between {a} and {b}?",
+    "closest": "How close do {a} and {b} come to each other at their nearest points?",
     "gap": "What is the free-space gap between {a} and {b}?",
     "width": "How wide is {a}?",
     "height": "How tall is {a}?",
@@ -154,7 +155,7 @@ class GeometricTool:
 
     ``scene``: one fixed scene (e.g. ``--scene scene.json``); otherwise ``reconstruct(image) -> Scene3D``.
     An image that already is a ``Scene3D`` is used as is. Group semantics (plural phrases): pair measures
-    (distance, gap) take the minimum over members; width/height/depth the largest member; elevation the lowest.
+    (distance, closest, gap) take the minimum over members; width/height/depth the largest member; elevation the lowest.
     """
 
     name = "geometric"
@@ -205,14 +206,17 @@ class GeometricTool:
     def _measure(self, scene: Scene3D, q: SubQuery) -> Answer:
         ra = resolve(scene, q.a)
         if q.kind == "exists":
-            n = len(ra.objects)
+            # Only strict matches count: the relaxed head-noun fallback would say "yes" to a blue sofa when the
+            # sofa is grey (it is there to forgive colour noise when measuring, not to confirm existence).
+            n = 0 if ra.relaxed else len(ra.objects)
+            seen = f" (I see {ra.describe()})" if ra.relaxed else ""
             text = (f"Yes, there {'is' if n == 1 else 'are'} {n} matching object{'s' if n != 1 else ''}."
-                    if n else f"No, I cannot find {_indefinite(q.a)} in the image")
+                    if n else f"No, I cannot find {_indefinite(q.a)} in the image{seen}")
             return Answer(text=text, value=float(n), unit="count", boolean=n > 0, source=self.name)
         if not ra.found:
             return self._missing(ra)
         a_objs = ra.objects
-        if q.kind in ("distance", "gap", "size_compare"):
+        if q.kind in ("distance", "closest", "gap", "size_compare"):
             rb = resolve(scene, q.b or "")
             if not rb.found:
                 return self._missing(rb)
@@ -229,9 +233,11 @@ class GeometricTool:
                 return Answer(text=f"{'Yes' if bigger else 'No'}, {with_article(q.a)} is {word} than "
                               f"{with_article(q.b or '')}.", value=va / vb, unit=None, boolean=bigger,
                               source=self.name)
-            fn = geometry.center_distance if q.kind == "distance" else geometry.footprint_gap
+            fn = {"distance": geometry.center_distance, "closest": geometry.box_distance,
+                  "gap": geometry.footprint_gap}[q.kind]
             m = min(fn(x, y) for x, y in pairs)
-            label = "distance" if q.kind == "distance" else "free-space gap"
+            label = {"distance": "distance", "closest": "closest distance",
+                     "gap": "free-space gap"}[q.kind]
             text = f"The {label} between {with_article(q.a)} and {with_article(q.b or '')} is {_fmt(m)}."
             return Answer(text=text, value=round(m, 6), unit="m", meters=m, source=self.name)
         if q.kind == "elevation":

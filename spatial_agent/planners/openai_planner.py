@@ -44,8 +44,11 @@ def extract_json_object(text: str) -> dict[str, Any]:
         for i in range(start, len(text)):
             c = text[i]
             if in_str:
-                esc = (c == "\\") and not esc
-                if c == '"' and not esc:
+                if esc:  # the escaped character, whatever it is, never ends the string
+                    esc = False
+                elif c == "\\":
+                    esc = True
+                elif c == '"':
                     in_str = False
                 continue
             if c == '"':

@@ -33,7 +33,9 @@ _FLUFF = re.compile(
     r"\s*(?:,|\bin (?:the|this) (?:image|picture|photo|room|scene)\b|\bhere\b|\bplease\b|"
     r"\bright now\b|\bwithout (?:touching|hitting|bumping).*|\bside by side\b|\bat once\b).*$"
 )
-_CUT = re.compile(r"\s+(?:with|having|whose|that has|which has|if|when|so that)\b.*$")
+# Trailing clauses that describe, not name, the object: "the shelf mounted on the wall" -> "the shelf".
+_CUT = re.compile(r"\s+(?:with|having|whose|that has|which has|if|when|so that|mounted|placed|hung|hanging|"
+                  r"located|standing|positioned)\b.*$")
 _ARTICLE = re.compile(r"^(?:the|a|an|this|that|these|those|my|our)\s+")
 
 
@@ -153,8 +155,9 @@ def _reach(t: str, L: float | None) -> Plan | None:
                 a, b = _obj(m.group("a")), _obj(m.group("b"))
             except _NoMatch:
                 continue
-            sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
-            tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} (centre to centre), "
+            # Reach is to the nearest point of the object, not its centre: minimal box-to-box distance.
+            sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
+            tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} at the closest points, "
                    f"and the reach is {_fmt_len(L)}.")
             return _decision_plan(sq, f"d <= {L:.6g} m", tpl)
     return None
@@ -174,7 +177,7 @@ def _apart(t: str, L: float | None) -> Plan | None:
         r"no more|no less|not more|not less|above|below|within)\b.*<l>",
         r"^(?:is|are) (?P<a>.+?) (?:further|farther|closer|nearer) (?:away )?(?:from|to) (?P<b>.+?) than <l>",
     ]
-    for pat in pats:
+    for i, pat in enumerate(pats):
         m = re.search(pat, t)
         if m:
             try:
@@ -182,8 +185,13 @@ def _apart(t: str, L: float | None) -> Plan | None:
             except _NoMatch:
                 continue
             op = _cmp_in(t, ">") or ">"
-            sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
-            tpl = (f"{{decision}}: {_the(a)} and {_the(b)} are {{d}} apart (centre to centre); "
+            if i == 2:  # "is the distance between A and B ...": the user named the (centre-to-centre) distance
+                sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
+                how = "apart (centre to centre)"
+            else:  # "within / at least D from / apart": how close the two objects actually come
+                sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
+                how = "apart at the closest points"
+            tpl = (f"{{decision}}: {_the(a)} and {_the(b)} are {{d}} {how}; "
                    f"the question asks for {_OP_WORDS[op]} {_fmt_len(L)}.")
             return _decision_plan(sq, f"d {op} {L:.6g} m", tpl)
     return None
@@ -294,9 +302,14 @@ def _fit_object(t: str, L: float | None) -> Plan | None:
             a = _obj(m.group("a"))
         except _NoMatch:
             continue
+        under = kind == "height" and bool(re.search(r"\b(?:under|underneath|beneath|below)\b", t))
         if kind == "width" and pat.startswith(r"^(?:is|are) (?P<a>.+?) (?:wide") and re.search(
                 r"\b(?:under|beneath|below)\b", t):
-            kind = "height"
+            under = True
+        if under:
+            # A box hides the space beneath an object (legs, an open base): its height is not the clearance.
+            return Plan(refusal=f"I can't measure the clearance under {_the(a)} from its bounding box, so I "
+                                f"can't tell whether something {_fmt_len(L)} tall fits under it.")
         sid = "w" if kind == "width" else "h"
         adj = "wide" if kind == "width" else "tall"
         sq = [SubQuery(id=sid, kind=kind, a=a)]  # type: ignore[arg-type]
@@ -344,7 +357,8 @@ _VALUE_PATS: list[tuple[str, str]] = [
     (r"^how (?:tall|high) (?:is|are) (?P<a>.+?)(?P<e> " + _ELEV + ")?$", "height"),
     (r"^how deep (?:is|are) (?P<a>.+)$", "depth"),
     (r"^how (?:high|far) (?:above|off|from|over) the (?:floor|ground) (?:is|are) (?P<a>.+)$", "elevation"),
-    (r"^(?:what is|what's) the (?P<w>width|length|height|depth|elevation) of (?P<a>.+)$", "dim"),
+    (r"^(?:what is|what's) the (?P<w>width|length|height|depth|elevation) of (?P<a>.+?)(?P<e> " + _ELEV + ")?$",
+     "dim"),
 ]
 
 
@@ -363,7 +377,7 @@ def _value(t: str, L: float | None) -> Plan | None:
             continue
         if kind == "dim":
             kind = {"length": "width"}.get(gd["w"], gd["w"])
-        if kind == "height" and gd.get("e"):
+        if kind in ("height", "width", "depth") and gd.get("e"):
             kind = "elevation"
         sq = [SubQuery(id="v", kind=kind, a=a, b=b)]  # type: ignore[arg-type]
         what = {"distance": f"the distance between {_the(a)} and {_the(b or '')}",
@@ -374,13 +388,21 @@ def _value(t: str, L: float | None) -> Plan | None:
     return None
 
 
+_RELATION = re.compile(
+    r"\s+(?:on top of|on|in front of|inside|in|next to|beside|by|under|underneath|beneath|below|above|over|near|"
+    r"behind|against|between|close to|to the (?:left|right) of|left of|right of)\s.*$")
+
+
 def _exists(t: str, L: float | None) -> Plan | None:
     m = re.search(r"^(?:is there|are there|do you see|can you see|does the (?:image|picture|photo|room) "
                   r"(?:have|contain|show)|is anything like) (?:a |an |any |some )?(?P<a>.+)$", t)
     if not m:
         return None
+    # "a red mug on the table" asks about a mug: the relation would otherwise be read as part of its name
+    # (and the table would then answer for it).
+    phrase = _RELATION.sub("", m.group("a"))
     try:
-        a = _obj(m.group("a"))
+        a = _obj(phrase)
     except _NoMatch:
         return None
     return Plan(subqueries=[SubQuery(id="n", kind="exists", a=a)], compute="n >= 1",
@@ -388,6 +410,55 @@ def _exists(t: str, L: float | None) -> Plan | None:
 
 
 RULES: list[Rule] = [_reach, _apart, _between, _size_vs_length, _fit_object, _object_vs_object, _value, _exists]
+
+
+# --------------------------------------------------------------------------- negation and several conditions
+_NEG = re.compile(r"\bnot\s+(?!(?:more|less) than\b)")  # "not more than" is a comparator, not a negation
+_FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
+_COND_START = (r"(?:(?:not |no )?(?:more|less|at least|at most|over|under|above|below|within|greater|smaller|"
+               r"wider|narrower|taller|shorter|higher|lower|longer|deeper|shallower|bigger|larger|further|"
+               r"farther|closer|nearer)\b)")
+_TWO_CONDS = re.compile(rf"^(?P<v>is|are) (?P<a>.+?) (?P<c1>{_COND_START}.*?) (?P<conj>and|or) "
+                        rf"(?:(?:is|are) )?(?:it |they )?(?P<c2>{_COND_START}.*)$")
+
+
+def _negate(plan: Plan) -> Plan | None:
+    """The plan of the negated question: a single comparison has its operator flipped, else ``not (...)``."""
+    if plan.refusal or not re.search(r"[<>=]|\band\b|\bor\b", plan.compute):
+        return None  # a value question has no yes/no to flip
+    m = re.fullmatch(r"\s*([A-Za-z]\w*)\s*(>=|<=|>|<)\s*([^<>=]+)", plan.compute)
+    tpl = plan.answer_template
+    if m:
+        op = m.group(2)
+        compute = f"{m.group(1)} {_FLIP[op]} {m.group(3).strip()}"
+        if tpl and f"asks for {_OP_WORDS[op]} " in tpl:
+            tpl = tpl.replace(f"asks for {_OP_WORDS[op]} ", f"asks for {_OP_WORDS[_FLIP[op]]} ")
+        elif tpl:
+            tpl = f"{tpl} (The question asks whether it is not.)"
+    else:
+        compute = f"not ({plan.compute})"
+        tpl = f"{tpl} (The question asks whether it is not.)" if tpl else None
+    return plan.model_copy(update={"compute": compute, "answer_template": tpl})
+
+
+def _rename(plan: Plan, suffix: str) -> Plan:
+    """Sub-query ids made unique across two plans (``w`` -> ``w1``), in compute and template too."""
+    ids = [q.id for q in plan.subqueries]
+
+    def sub(text: str, braces: bool) -> str:
+        for i in ids:
+            text = re.sub(rf"\{{{i}\}}" if braces else rf"\b{i}\b", f"{{{i}{suffix}}}" if braces else f"{i}{suffix}",
+                          text)
+        return text
+
+    return Plan(subqueries=[q.model_copy(update={"id": q.id + suffix}) for q in plan.subqueries],
+                compute=sub(plan.compute, False),
+                answer_template=sub(plan.answer_template, True) if plan.answer_template else None)
+
+
+def _clause(tpl: str | None) -> str:
+    body = (tpl or "").replace("{decision}: ", "").replace("{decision}", "").strip().rstrip(".")
+    return body
 
 
 class RulePlanner:
@@ -400,9 +471,51 @@ class RulePlanner:
             raise ValueError("question must be a non-empty string")
         text, lengths = extract_lengths(normalise(question))
         text = text.replace("<L>", "<l>")
+        negated = bool(_NEG.search(text))
+        if negated:
+            text = re.sub(r"\s+", " ", _NEG.sub("", text)).strip()
+        plan = self._conditions(text, lengths)
+        if plan is None:
+            plan = self._single(text, lengths)
+        if negated and not plan.refusal:
+            flipped = _negate(plan)
+            if flipped is None:
+                return Plan(refusal=f"I can't answer the negated question {question.strip()!r}; please ask it "
+                                    "without 'not'.")
+            plan = flipped
+        return plan
+
+    def _single(self, text: str, lengths: list[float]) -> Plan:
+        if len(lengths) > 1:
+            # A rule reads one stated length; answering on the first of several would silently drop the rest.
+            return Plan(refusal="The question states several lengths; I can only check one condition at a time, "
+                                "so please ask about each one separately.")
         length = lengths[0] if lengths else None
         for rule in RULES:
             plan = rule(text, length)
             if plan is not None:
                 return plan
         return Plan(refusal=REFUSAL)
+
+    def _conditions(self, text: str, lengths: list[float]) -> Plan | None:
+        """ "Is the sofa wider than 1 m and taller than 1 m?": both conditions, joined with and/or."""
+        m = _TWO_CONDS.search(text)
+        if not m:
+            return None
+        c1, c2 = m.group("c1"), m.group("c2")
+        n1, n2 = c1.count("<l>"), c2.count("<l>")
+        if n1 > 1 or n2 > 1 or n1 + n2 != len(lengths):
+            return None
+        subject = f"{m.group('v')} {m.group('a')}"
+        p1 = self._single(f"{subject} {c1}", lengths[:n1])
+        p2 = self._single(f"{subject} {c2}", lengths[n1:])
+        if p1.refusal or p2.refusal:
+            return Plan(refusal="The question has two conditions and I could not plan both of them; please ask "
+                                "about each one separately.")
+        p1, p2 = _rename(p1, "1"), _rename(p2, "2")
+        conj = m.group("conj")
+        tpl = f"{{decision}}: {_clause(p1.answer_template)}; {_clause(p2.answer_template)} (both must hold)." \
+            if conj == "and" else \
+            f"{{decision}}: {_clause(p1.answer_template)}; {_clause(p2.answer_template)} (either may hold)."
+        return Plan(subqueries=[*p1.subqueries, *p2.subqueries], compute=f"({p1.compute}) {conj} ({p2.compute})",
+                    answer_template=tpl)
