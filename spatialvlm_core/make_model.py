@@ -1,32 +1,73 @@
-"""`make model`: build (or take) a spatial QA dataset, train the ``tiny`` preset with a fixed seed, score it
-on held-out data and ship it under ``spatialvlm_core/assets/default_model/`` (safetensors, <= 30 MB)."""
+"""`make model`: render a synthetic spatial QA dataset (sim -> reconstruct -> generate_qa), train the ``tiny``
+preset with a fixed seed, score it on a held-out split (different scene seeds) and ship it under
+``spatialvlm_core/assets/default_model/`` (safetensors + config + tokenizer, eval.json / eval.md beside them).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 from spatialvlm_core.infer import DEFAULT_MODEL_DIR
 
 SEED = 0
+EVAL_SEED = 1  # held-out scenes: seeds 1_000_003 + i, disjoint from training's 0 + i
 MAX_BYTES = 30 * 1024 * 1024
+DEFAULT_CACHE = Path(os.environ.get("SPATIALVLM_CACHE", Path.home() / ".cache" / "spatialvlm")) / "simdata"
 
 
-def build_dataset(out: Path, n_images: int, seed: int, source: str | None = None) -> Path:
-    """The pipeline's dataset from ``source`` (e.g. a folder of rendered sim scenes), else the numpy toy
-    dataset (same format) when no source is given."""
-    if source is not None:
-        from spatialvlm_core.pipeline import PipelineConfig, synth_dataset
+def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: float = 0.0,
+               progress: bool = True) -> tuple[Path, Path]:
+    """(train, held-out) datasets rendered from the synthetic world; cached by their config."""
+    from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
 
-        synth_dataset(source, out, PipelineConfig(seed=seed, limit=n_images))
-        return out
-    from spatialvlm_core.model.toydata import write_toy_dataset
+    train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
+                                                    label_noise=label_noise), progress)
+    held = cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16), progress)
+    return train, held
 
-    print("no --source given: training on the toy box dataset")
-    return write_toy_dataset(out, n_images=n_images, seed=seed)
+
+def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[str, Any]) -> str:
+    bar = {"qualitative_accuracy": 0.85, "parse_rate": 0.99, "within_50_200": 0.75, "within_90_110": 0.25}
+    lines = ["# Default SpatialVLM (tiny preset): held-out synthetic split", "",
+             f"Command: `python -m spatialvlm_core.make_model` ({json.dumps(args)})", "",
+             f"Training: {summary['steps']} steps, {summary['examples']} QA rows, "
+             f"{summary['elapsed_s'] / 60:.1f} min on CPU, final loss {summary['final_loss']:.3f}", "",
+             "| metric | value | bar |", "|---|---|---|"]
+    for k in ("qualitative_accuracy", "predicate_accuracy", "choice_accuracy", "parse_rate", "within_50_200",
+              "within_90_110", "median_rel_error", "n_qualitative", "n_quantitative"):
+        v = scores[k]
+        lines.append(f"| {k} | {v:.3f} | {'>= ' + format(bar[k], '.2f') if k in bar else ''} |")
+    lines += ["", "Per question type (qualitative: accuracy; quantitative: within [0.5x, 2x]):", "",
+              "| type | n | score |", "|---|---|---|"]
+    for t, d in scores.get("per_type", {}).items():
+        lines.append(f"| {t} | {d['n']} | {d['score']:.3f} |")
+    return "\n".join(lines) + "\n"
+
+
+def _eval_only(args: argparse.Namespace) -> int:
+    """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
+    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.infer import SpatialVLM
+    from spatialvlm_core.model.evaluate import evaluate
+
+    prev = args.out / "eval.json"
+    if not prev.is_file():
+        raise FileNotFoundError(f"--eval-only: {prev} not found (run make_model first)")
+    summary = json.loads(prev.read_text())["train"]
+    held = args.eval_data or sim_splits(args.cache, args.scenes, args.eval_scenes)[1]
+    scores = evaluate(SpatialVLM.load(args.out), load_qa_dataset(held), per_type=True)
+    prev.write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
+    (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
+                                                                       if k not in ("out", "cache", "eval_only")}))
+    print(json.dumps(scores, indent=2))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,35 +77,53 @@ def main(argv: list[str] | None = None) -> int:
     from spatialvlm_core.train import TrainConfig, train
 
     ap = argparse.ArgumentParser(prog="make_model", description=__doc__)
-    ap.add_argument("--data", type=Path, help="existing dataset dir (default: synthesise one)")
-    ap.add_argument("--source", help="pipeline source to synthesise the dataset from (sim scene folders)")
-    ap.add_argument("--eval-data", type=Path, help="held-out dataset dir (default: synthesise one)")
+    ap.add_argument("--data", type=Path, help="existing training dataset dir (default: render one)")
+    ap.add_argument("--eval-data", type=Path, help="held-out dataset dir (default: render one)")
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
-    ap.add_argument("--images", type=int, default=4000)
-    ap.add_argument("--steps", type=int, default=2500)
+    ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where rendered datasets are kept")
+    ap.add_argument("--scenes", type=int, default=3000, help="training scenes")
+    ap.add_argument("--eval-scenes", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
     args = ap.parse_args(argv)
+    if args.eval_only:
+        return _eval_only(args)
+    if args.steps <= 0 or args.scenes <= 0 or args.eval_scenes <= 0:
+        raise ValueError("--steps, --scenes and --eval-scenes must be positive")
 
+    t0 = time.perf_counter()
+    if args.data is None or args.eval_data is None:
+        train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes)
+    data = args.data or train_dir
+    eval_data = args.eval_data or held_dir
+    print(f"data ready in {time.perf_counter() - t0:.0f} s: train {data}, held-out {eval_data}")
     with tempfile.TemporaryDirectory(prefix="spatialvlm-make-model-") as tmp:
-        work = Path(tmp)
-        data = args.data or build_dataset(work / "train", args.images, SEED, args.source)
-        eval_data = args.eval_data or build_dataset(work / "eval", 100, SEED + 1000)
-        cfg = TrainConfig(data=str(data), out=str(work / "run"), preset="tiny", steps=args.steps,
-                          batch_size=args.batch_size, lr=2e-3, seed=SEED, checkpoint_every=500, resume=False)
+        run = Path(tmp) / "run"
+        cfg = TrainConfig(data=str(data), out=str(run), preset="tiny", steps=args.steps, batch_size=args.batch_size,
+                          lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=10**9, resume=False,
+                          eval_data=str(eval_data), eval_every=300, eval_max=300)
         summary = train(cfg)
-        scores = evaluate(SpatialVLM.load(work / "run"), load_qa_dataset(eval_data))
+        scores = evaluate(SpatialVLM.load(run), load_qa_dataset(eval_data), per_type=True)
         print(json.dumps({"train": summary, "eval": scores}, indent=2))
         if args.out.exists():
             shutil.rmtree(args.out)
         args.out.mkdir(parents=True)
         for name in ("config.json", "model.safetensors", "tokenizer", "train_config.json", "metrics.jsonl"):
-            src = work / "run" / name
-            (shutil.copytree if src.is_dir() else shutil.copy2)(src, args.out / name)
-        (args.out / "eval.json").write_text(json.dumps(scores, indent=2))
+            src = run / name
+            (shutil.copytree if src.is_dir() else shutil.copyfile)(src, args.out / name)  # no 0600 temp modes
+    # The temp paths in train_config.json mean nothing to a user: keep the recipe, not the paths.
+    tc = json.loads((args.out / "train_config.json").read_text())
+    tc.update(data="<make_model sim train split>", out=str(DEFAULT_MODEL_DIR.name), eval_data="<held-out split>")
+    (args.out / "train_config.json").write_text(json.dumps(tc, indent=2))
+    (args.out / "eval.json").write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
+    (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
+                                                                       if k not in ("out", "cache")}))
     size = (args.out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"{args.out}/model.safetensors is {size / 2**20:.1f} MB, over the 30 MB limit")
-    print(f"wrote {args.out} ({size / 2**20:.1f} MB)")
+    print(f"wrote {args.out} ({size / 2**20:.1f} MB) in {(time.perf_counter() - t0) / 60:.1f} min")
     return 0
 
 

@@ -45,7 +45,11 @@ class TrainConfig(BaseModel):
     spatial_fraction: float = Field(default=1.0, gt=0, le=1)  # paper study: share of spatial data
     freeze_vision: bool | None = None  # paper study: frozen vs unfrozen vision tower (None: preset default)
     lm_mode: Literal["full", "frozen", "lora"] | None = None
+    init_vision: str | None = None  # checkpoint dir whose vision tower initialises a fresh model (frozen study)
     max_examples: int | None = None
+    eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
+    eval_every: int = Field(default=500, gt=0)
+    eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
     tensorboard: bool = False
@@ -143,8 +147,30 @@ def build_model(cfg: TrainConfig, texts: list[str]) -> Any:
     if cfg.lm_mode is not None:
         overrides["lm_mode"] = cfg.lm_mode
     if cfg.preset in list_presets():
-        return create_model(cfg.preset, tokenizer_texts=texts, **overrides)
-    return create_model(cfg.preset, **overrides)
+        model = create_model(cfg.preset, tokenizer_texts=texts, **overrides)
+    else:
+        model = create_model(cfg.preset, **overrides)
+    if cfg.init_vision:
+        _load_vision(model, Path(cfg.init_vision))
+    return model
+
+
+def _load_vision(model: Any, ckpt: Path) -> None:
+    """Copy the ``vision.*`` weights of checkpoint ``ckpt`` into ``model`` (same tower architecture)."""
+    from safetensors.torch import load_file
+
+    from spatialvlm_core.model.base import WEIGHTS_FILE
+
+    f = ckpt / WEIGHTS_FILE
+    if not f.is_file():
+        raise FileNotFoundError(f"init_vision: {f} not found")
+    state = {k[len("vision."):]: v for k, v in load_file(str(f)).items() if k.startswith("vision.")}
+    if not hasattr(model, "vision") or not state:
+        raise ValueError(f"init_vision: {f} has no vision tower weights for this model")
+    try:
+        model.vision.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"init_vision: the tower in {f} does not match the preset: {e}") from e
 
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
@@ -198,6 +224,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         except ImportError:
             print("tensorboard is not installed; metrics go to metrics.jsonl only")
 
+    eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
     images = ImageCache(model.preset.vision.image_size if is_composed else None)
     t0 = time.perf_counter()
@@ -234,6 +261,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     writer.add_scalar("samples_per_s", sps, done)
                 bar.set_postfix(loss=f"{loss_val:.4f}", sps=f"{sps:.1f}")
                 window_t, window_n = time.perf_counter(), 0
+            if eval_examples and (done % cfg.eval_every == 0 or done == cfg.steps):
+                scores = _eval_now(model, eval_examples)
+                mf.write(json.dumps({"step": done, "eval": scores}) + "\n")
+                mf.flush()
+                if cfg.progress:
+                    bar.write(f"step {done} eval: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
             if done % cfg.checkpoint_every == 0 and done < cfg.steps:
                 _save_checkpoint(model, opt, sched, scaler, out, done, cfg.keep_checkpoints)
     if writer is not None:
@@ -242,6 +275,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     model.save(out)
     return {"out": str(out), "final_loss": loss_val, "steps": cfg.steps, "examples": len(examples),
             "elapsed_s": time.perf_counter() - t0}
+
+
+def _eval_now(model: Any, examples: list[Any]) -> dict[str, float]:
+    """Score the model on the fixed held-out subset, then return it to training mode."""
+    from spatialvlm_core.infer import SpatialVLM
+    from spatialvlm_core.model.evaluate import evaluate
+
+    scores = evaluate(SpatialVLM(model), examples)
+    model.train()
+    keep = ("qualitative_accuracy", "parse_rate", "within_50_200", "within_90_110")
+    return {k: round(float(scores[k]), 4) for k in keep}
 
 
 def _save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, step: int, keep: int) -> None:

@@ -99,5 +99,5 @@ def test_hf_idefics3_checkpoint_by_path(tmp_path: Path) -> None:
     out = m.generate(ims, qs, max_new_tokens=3)
     m.save(tmp_path / "ck")
     tool = SpatialVLM.load(tmp_path / "ck")
-    assert [a.text for a in tool.ask_batch(ims, qs)] == [t.strip() for t in m.generate(ims, qs, max_new_tokens=16)]
+    assert [a.text for a in tool.ask_batch(ims, qs)] == [t.strip() for t in m.generate(ims, qs, max_new_tokens=m.preset.max_answer_tokens)]
     assert len(out) == 2

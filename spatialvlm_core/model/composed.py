@@ -55,26 +55,41 @@ def smollm2_dir() -> Path:
 
 
 class VisionTower(nn.Module):
-    """Conv stem (each stage halves the resolution) -> grid tokens + learned positions -> ViT layers."""
+    """CNN (each stage halves the resolution) -> grid tokens + 2D positions -> ViT layers.
+
+    Two coordinate channels (x, y in [-1, 1]) enter with the pixels and each token gets a row and a column
+    embedding: the LM must tell *where* an object is (left/right, high/low, near/far), not only what is there.
+    """
 
     def __init__(self, cfg: VisionConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        c_in = 3
+        c_in = 5  # RGB + x/y coordinates
         for c in cfg.channels:
-            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(8 if c % 8 == 0 else 1, c), nn.GELU()]
+            g = 8 if c % 8 == 0 else 1
+            layers += [nn.Conv2d(c_in, c, 3, stride=2, padding=1), nn.GroupNorm(g, c), nn.GELU(),
+                       nn.Conv2d(c, c, 3, padding=1), nn.GroupNorm(g, c), nn.GELU()]
             c_in = c
         self.stem = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(cfg.grid))
         self.dim = c_in
-        self.pos = nn.Parameter(torch.randn(1, cfg.grid * cfg.grid, c_in) * 0.02)
-        block = nn.TransformerEncoderLayer(
-            c_in, cfg.num_heads, 4 * c_in, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
-        )
-        self.blocks = nn.TransformerEncoder(block, cfg.num_layers, enable_nested_tensor=False)
+        self.grid = cfg.grid
+        self.row = nn.Parameter(torch.randn(cfg.grid, 1, c_in) * 0.02)
+        self.col = nn.Parameter(torch.randn(1, cfg.grid, c_in) * 0.02)
+        self.blocks: nn.Module = nn.Identity()
+        if cfg.num_layers > 0:
+            block = nn.TransformerEncoderLayer(
+                c_in, cfg.num_heads, 4 * c_in, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            )
+            self.blocks = nn.TransformerEncoder(block, cfg.num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c_in)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        x = self.stem(pixel_values).flatten(2).transpose(1, 2) + self.pos
+        b, _, h, w = pixel_values.shape
+        ys = torch.linspace(-1, 1, h, device=pixel_values.device, dtype=pixel_values.dtype)
+        xs = torch.linspace(-1, 1, w, device=pixel_values.device, dtype=pixel_values.dtype)
+        coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1])[None].expand(b, 2, h, w)
+        x = self.stem(torch.cat([pixel_values, coords], 1)).flatten(2).transpose(1, 2)
+        x = x + (self.row + self.col).reshape(1, self.grid * self.grid, self.dim)
         return self.norm(self.blocks(x))
 
 

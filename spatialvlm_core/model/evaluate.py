@@ -1,39 +1,98 @@
-"""Scoring a model on QA examples: the paper's metric for quantitative answers (prediction within
-[0.5x, 2x] of the truth), plus relative error and predicate accuracy."""
+"""Scoring a model on QA examples.
+
+Qualitative: predicates (parsed yes/no equals the truth) and two-way choices (the right caption is the first
+candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed), the paper's
+metric (prediction within [0.5x, 2x] of the truth), the tighter [0.9x, 1.1x] and the median relative error.
+Auxiliary rows (``provenance.aux``, e.g. grounding "locate" rows) are not scored.
+"""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
 
 from spatialvlm_core.data import QAExample
+from spatialvlm_core.types import Answer, QAPair
+
+LENGTH_UNITS = ("m", "cm", "mm", "ft", "in", "yd", "km")
 
 
-def evaluate(tool: Any, examples: list[QAExample]) -> dict[str, float]:
+def _core(caption: str) -> str:
+    c = caption.strip().lower()
+    return c[4:] if c.startswith("the ") else c
+
+
+def choice_correct(qa: QAPair, text: str) -> bool:
+    """The right caption occurs in ``text`` and no other offered caption occurs before it."""
+    if not qa.choice:
+        return False
+    t = text.lower()
+    right = t.find(_core(qa.choice))
+    if right < 0:
+        return False
+    others = [_core(c) for c in qa.provenance.get("captions", []) if _core(c) != _core(qa.choice)]
+    return all(t.find(o) < 0 or t.find(o) > right for o in others)
+
+
+def score_one(qa: QAPair, ans: Answer) -> dict[str, Any]:
+    """Per-example outcome: {"group": qualitative|quantitative, ...}; empty for unscored rows."""
+    if qa.provenance.get("aux"):
+        return {}
+    if qa.kind == "predicate":
+        return {"group": "qualitative", "ok": ans.boolean is not None and ans.boolean == qa.truth_bool}
+    if qa.kind == "choice":
+        return {"group": "qualitative", "ok": choice_correct(qa, ans.text)}
+    if qa.unit in LENGTH_UNITS:
+        truth = qa.truth if qa.truth is not None else qa.value
+        if not truth:
+            return {}
+        if ans.meters is None or ans.meters <= 0:
+            return {"group": "quantitative", "valid": False, "w2": False, "w11": False}
+        r = ans.meters / truth
+        return {"group": "quantitative", "valid": True, "w2": 0.5 <= r <= 2.0, "w11": 0.9 <= r <= 1.1,
+                "rel": abs(ans.meters - truth) / truth}
+    return {}
+
+
+def evaluate(tool: Any, examples: list[QAExample], per_type: bool = False) -> dict[str, Any]:
     """``tool`` is a ``SpatialVLM`` (anything with ``ask_batch``); examples need their QAPair."""
-    exs = [e for e in examples if e.qa is not None]
+    exs = [e for e in examples if e.qa is not None and not e.qa.provenance.get("aux")]
     answers = tool.ask_batch([str(e.image) for e in exs], [e.question for e in exs])
-    within, rel, parsed, pred_ok, n_pred = [], [], 0, 0, 0
+    qual: list[bool] = []
+    pred: list[bool] = []
+    choice: list[bool] = []
+    quant: list[dict[str, Any]] = []
+    by_type: dict[str, list[float]] = defaultdict(list)
     for e, a in zip(exs, answers, strict=True):
         qa = e.qa
         assert qa is not None
-        if qa.kind == "quantitative" and qa.unit in ("m", "cm", "mm", "ft", "in", "yd", "km"):
-            truth = qa.truth if qa.truth is not None else qa.value
-            if a.meters is not None and truth:
-                parsed += 1
-                within.append(0.5 <= a.meters / truth <= 2.0)
-                rel.append(abs(a.meters - truth) / truth)
-            else:
-                within.append(False)
-        elif qa.kind == "predicate":
-            n_pred += 1
-            pred_ok += int(a.boolean is not None and a.boolean == qa.truth_bool)
-    return {
-        "n_quantitative": float(len(within)),
-        "within_50_200": float(np.mean(within)) if within else float("nan"),
+        s = score_one(qa, a)
+        if s.get("group") == "qualitative":
+            qual.append(s["ok"])
+            (pred if qa.kind == "predicate" else choice).append(s["ok"])
+            by_type[qa.qtype].append(float(s["ok"]))
+        elif s.get("group") == "quantitative":
+            quant.append(s)
+            by_type[qa.qtype].append(float(s["w2"]))
+
+    def mean(xs: list[Any]) -> float:
+        return float(np.mean(xs)) if xs else float("nan")
+
+    rel = [q["rel"] for q in quant if q["valid"]]
+    out: dict[str, Any] = {
+        "n_qualitative": float(len(qual)),
+        "qualitative_accuracy": mean(qual),
+        "n_predicate": float(len(pred)),
+        "predicate_accuracy": mean(pred),
+        "choice_accuracy": mean(choice),
+        "n_quantitative": float(len(quant)),
+        "parse_rate": mean([q["valid"] for q in quant]),
+        "within_50_200": mean([q["w2"] for q in quant]),
+        "within_90_110": mean([q["w11"] for q in quant]),
         "median_rel_error": float(np.median(rel)) if rel else float("nan"),
-        "parse_rate": parsed / len(within) if within else float("nan"),
-        "n_predicate": float(n_pred),
-        "predicate_accuracy": pred_ok / n_pred if n_pred else float("nan"),
     }
+    if per_type:
+        out["per_type"] = {k: {"n": len(v), "score": mean(v)} for k, v in sorted(by_type.items())}
+    return out
