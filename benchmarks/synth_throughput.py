@@ -62,7 +62,7 @@ def end_to_end(src: Path, out: Path, runner: str, workers: int) -> tuple[float, 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--scenes", type=int, default=96)
+    p.add_argument("--scenes", type=int, default=480)
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--height", type=int, default=192)
     p.add_argument("--qa-seconds", type=float, default=3.0)
