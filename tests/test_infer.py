@@ -101,3 +101,15 @@ def test_hf_idefics3_checkpoint_by_path(tmp_path: Path) -> None:
     tool = SpatialVLM.load(tmp_path / "ck")
     assert [a.text for a in tool.ask_batch(ims, qs)] == [t.strip() for t in m.generate(ims, qs, max_new_tokens=m.preset.max_answer_tokens)]
     assert len(out) == 2
+
+
+def test_to_pil_accepts_frames() -> None:
+    import numpy as np
+
+    from spatialvlm_core.model.base import to_pil
+    from spatialvlm_core.types import Frame
+
+    rgb = np.zeros((6, 8, 3), np.uint8)
+    rgb[1, 2] = (10, 20, 30)
+    im = to_pil(Frame(image_id="f", rgb=rgb))
+    assert im.size == (8, 6) and im.getpixel((2, 1)) == (10, 20, 30)

@@ -11,6 +11,7 @@ from PIL import Image
 from torch import nn
 
 from spatialvlm_core.model.presets import ModelPreset
+from spatialvlm_core.types import Frame
 
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
 CONFIG_FILE = "config.json"
@@ -23,7 +24,9 @@ def format_prompt(question: str) -> str:
 
 
 def to_pil(image: Any) -> Image.Image:
-    """PIL image from a PIL image, an HxWx3 uint8 array or a path; clear error otherwise."""
+    """PIL image from a PIL image, an HxWx3 uint8 array, a ``Frame`` or a path; clear error otherwise."""
+    if isinstance(image, Frame):
+        image = image.rgb
     if isinstance(image, Image.Image):
         return image.convert("RGB")
     if isinstance(image, np.ndarray):
@@ -39,7 +42,7 @@ def to_pil(image: Any) -> Image.Image:
                 return im.convert("RGB")
         except (OSError, Image.DecompressionBombError) as e:
             raise ValueError(f"cannot read image {p}: {e}") from e
-    raise ValueError(f"unsupported image type {type(image).__name__}: pass a PIL image, an HxWx3 array or a path")
+    raise ValueError(f"unsupported image type {type(image).__name__}: pass a PIL image, an HxWx3 array, a Frame or a path")
 
 
 class SpatialVLMModel(nn.Module):
