@@ -132,6 +132,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  tool: {k} -> {a.text}")
         print(f"A: {r.answer}   [{r.planner_calls} planner call(s), {r.latency_s * 1000:.0f} ms]")
 
+    # Cross-check (DESIGN.md): the learned SpatialVLM answers the first sub-query from pixels alone.
+    from spatial_agent.tools import VLMTool
+    from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
+
+    first = agent.ask(frame, QUESTION)
+    if first.plan is not None and first.plan.subqueries and Path(DEFAULT_MODEL_DIR).is_dir():
+        sq = first.plan.subqueries[0]
+        learned = VLMTool(SpatialVLM.load()).measure(frame, sq)
+        geo = first.sub_answers[sq.id]
+        if learned.meters is not None and geo.meters:
+            verdict = f"ratio {learned.meters / geo.meters:.2f} to the geometric answer"
+        else:
+            verdict = "no usable number"
+        print(f"\nCross-check, learned SpatialVLM (default checkpoint) on {sq.kind}({sq.a}, {sq.b}): "
+              f"{learned.text!r} -> {verdict}")
+
     # Ground-truth detections keep their ids through lifting, so the placed pair is found by id.
     ids = {o.id for o in scene.objects}
     pair = (truth["a"], truth["b"]) if {truth["a"], truth["b"]} <= ids else None

@@ -1,0 +1,19 @@
+"""`make demo` end to end: living room -> RGB-D reconstruction -> agent answer + picture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from spatialvlm_core.demo import main
+
+
+def test_demo_answers_the_fit_question_and_draws_the_gap(tmp_path: Path, capsys) -> None:
+    assert main(["--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    first = next(line for line in out.splitlines() if line.startswith("A: "))
+    # The demo places a 1.3 m gap, so a 1 m robot fits (the reconstruction measures it from depth).
+    assert first.startswith("A: Yes") and "1.30 m" in first
+    assert "Cross-check" in out
+    assert Image.open(tmp_path / "demo.png").size[0] > 800
