@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from spatialvlm_core.types import Box3D, Object3D, OrientedBox3D, Scene3D
+from spatialvlm_core.questions.testing import make_box_object
+from spatialvlm_core.types import Object3D, Scene3D
 
 
 def box_object(obj_id: str, name: str, xy_min: tuple[float, float], xy_max: tuple[float, float],
@@ -13,14 +14,9 @@ def box_object(obj_id: str, name: str, xy_min: tuple[float, float], xy_max: tupl
     (x0, y0), (x1, y1) = xy_min, xy_max
     if x1 < x0 or y1 < y0 or z[1] < z[0]:
         raise ValueError(f"box_object {obj_id}: max must be >= min")
-    c = ((x0 + x1) / 2, (y0 + y1) / 2, (z[0] + z[1]) / 2)
+    center = ((x0 + x1) / 2, (y0 + y1) / 2, (z[0] + z[1]) / 2)
     size = (x1 - x0, y1 - y0, z[1] - z[0])
-    obb = OrientedBox3D(center=c, size=size, yaw=yaw)
-    corners = obb.corners_xy()
-    lo, hi = corners.min(axis=0), corners.max(axis=0)
-    aabb = Box3D.from_min_max([lo[0], lo[1], z[0]], [hi[0], hi[1], z[1]])
-    return Object3D(id=obj_id, name=name, caption=caption or f"the {name}", aabb=aabb, obb=obb, centroid=c,
-                    footprint=[(float(x), float(y)) for x, y in corners], height_above_floor=z[0])
+    return make_box_object(obj_id, name, caption or f"the {name}", center, size, yaw=yaw)
 
 
 def living_room(gap: float = 1.2, scene_id: str = "living-room") -> Scene3D:
