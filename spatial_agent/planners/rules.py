@@ -10,7 +10,7 @@ Anything else is refused with "I can only answer spatial questions about the ima
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from spatial_agent.schema import Plan, SubQuery
 from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES
@@ -89,6 +89,18 @@ def _obj(p: str) -> str:
     return p
 
 
+def _matches(patterns: list[str], t: str, slots: tuple[str, ...] = ("a",)) -> Iterator[tuple[re.Match[str], list[str]]]:
+    """Each pattern that matches ``t`` and whose object slots clean up to real phrases, with those phrases."""
+    for pat in patterns:
+        m = re.search(pat, t)
+        if not m:
+            continue
+        try:
+            yield m, [_obj(m.group(g)) for g in slots]
+        except _NoMatch:
+            continue
+
+
 def _the(p: str) -> str:
     return p if _ARTICLE.match(p) else f"the {p}"
 
@@ -148,18 +160,12 @@ def _reach(t: str, L: float | None) -> Plan | None:
         r" (?P<b>.+)$",
         r"^(?:is|are) (?P<a>.+?) (?:close|near) enough to (?P<b>.+?) (?:for|to be reached by) .*<l>",
     ]
-    for pat in pats:
-        m = re.search(pat, t)
-        if m:
-            try:
-                a, b = _obj(m.group("a")), _obj(m.group("b"))
-            except _NoMatch:
-                continue
-            # Reach is to the nearest point of the object, not its centre: minimal box-to-box distance.
-            sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
-            tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} at the closest points, "
-                   f"and the reach is {_fmt_len(L)}.")
-            return _decision_plan(sq, f"d <= {L:.6g} m", tpl)
+    for _m, (a, b) in _matches(pats, t, ("a", "b")):
+        # Reach is to the nearest point of the object, not its centre: minimal box-to-box distance.
+        sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
+        tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} at the closest points, "
+               f"and the reach is {_fmt_len(L)}.")
+        return _decision_plan(sq, f"d <= {L:.6g} m", tpl)
     return None
 
 
@@ -256,14 +262,7 @@ def _size_vs_length(t: str, L: float | None) -> Plan | None:
         r"^(?:is|are) (?P<a>.+?) (?:mounted|placed|hung|hanging|positioned|sitting|located|set)? ?(?:more than|"
         r"less than|at least|at most|over|under|higher than|lower than) <l>(?P<e> " + _ELEV + ")",
     ]
-    for pat in pats:
-        m = re.search(pat, t)
-        if not m:
-            continue
-        try:
-            a = _obj(m.group("a"))
-        except _NoMatch:
-            continue
+    for m, (a,) in _matches(pats, t):
         gd = m.groupdict()
         if gd.get("e") or (gd.get("w") == "elevation") or re.search(_ELEV, t):
             kind = "elevation"
