@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -71,3 +71,23 @@ def check_fraction(value: float, field: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{field} must be in [0, 1], got {value}")
     return float(value)
+
+
+_B = TypeVar("_B", bound="InMemoryModel")
+
+
+class InMemoryModel:
+    """``Backend.from_model(*parts, **options)``: wrap already-built model parts (tests, notebooks) without loading.
+
+    A backend's ``__init__`` loads its parts from a path or hub id and hands them to ``_setup``; this builds the
+    same object from parts the caller already has.
+    """
+
+    def _setup(self, *parts: Any, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def from_model(cls: type[_B], *parts: Any, **kwargs: Any) -> _B:
+        self = cls.__new__(cls)
+        self._setup(*parts, **kwargs)
+        return self

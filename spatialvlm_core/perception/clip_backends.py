@@ -7,7 +7,13 @@ from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.perception._common import load_pretrained, resolve_source, to_pil, torch_device
+from spatialvlm_core.perception._common import (
+    InMemoryModel,
+    load_pretrained,
+    resolve_source,
+    to_pil,
+    torch_device,
+)
 from spatialvlm_core.perception.registry import CLIP
 
 
@@ -24,7 +30,7 @@ def _features(out: Any) -> Any:
 
 
 @CLIP.register("transformers", "hf", "clip")
-class TransformersClip:
+class TransformersClip(InMemoryModel):
     name = "transformers"
     default_model = "openai/clip-vit-base-patch32"
 
@@ -36,11 +42,6 @@ class TransformersClip:
         processor = load_pretrained(transformers.CLIPProcessor, source, "CLIP processor")
         self._setup(net, processor, device=device, batch_size=batch_size)
 
-    @classmethod
-    def from_model(cls, model: Any, processor: Any, **kwargs: Any) -> TransformersClip:
-        self = cls.__new__(cls)
-        self._setup(model, processor, **kwargs)
-        return self
 
     def _setup(self, model: Any, processor: Any, *, device: str = "cpu", batch_size: int = 32) -> None:
         if batch_size < 1:
@@ -82,7 +83,7 @@ class TransformersClip:
 
 
 @CLIP.register("open-clip", "openclip")
-class OpenClip:
+class OpenClip(InMemoryModel):
     """open_clip model by name + pretrained tag, or a local checkpoint file as ``pretrained``.
 
     open_clip needs torchvision at import time; where it is missing or broken the constructor raises
@@ -109,11 +110,6 @@ class OpenClip:
         model, _, preprocess = open_clip.create_model_and_transforms(model_name, pretrained=pretrained, device=device)
         self._setup(model, preprocess, open_clip.get_tokenizer(model_name), device=device, batch_size=batch_size)
 
-    @classmethod
-    def from_model(cls, model: Any, preprocess: Any, tokenizer: Any, **kwargs: Any) -> OpenClip:
-        self = cls.__new__(cls)
-        self._setup(model, preprocess, tokenizer, **kwargs)
-        return self
 
     def _setup(self, model: Any, preprocess: Any, tokenizer: Any, *, device: str = "cpu", batch_size: int = 32) -> None:
         self.device = torch_device(device)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.perception._common import (
+    InMemoryModel,
     load_image_processor,
     load_pretrained,
     resolve_source,
@@ -38,7 +39,7 @@ class SensorDepth:
         return np.asarray(frame.depth, dtype=np.float32)
 
 
-class HFDepth:
+class HFDepth(InMemoryModel):
     """A transformers depth-estimation model plus its image processor."""
 
     name = "hf-depth"
@@ -67,9 +68,8 @@ class HFDepth:
     @classmethod
     def from_model(cls, model: Any, processor: Any, **kwargs: Any) -> HFDepth:
         """Wrap an in-memory model and processor (tests, notebooks)."""
-        self = cls.__new__(cls)
-        self._setup(model, processor, source="<in-memory>", **kwargs)
-        return self
+        kwargs.setdefault("source", "<in-memory>")
+        return super().from_model(model, processor, **kwargs)
 
     def _setup(
         self,

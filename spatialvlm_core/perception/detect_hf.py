@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.perception._common import (
+    InMemoryModel,
     check_fraction,
     load_pretrained,
     resolve_source,
@@ -29,7 +30,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
 
 
-class HFOpenVocabDetector:
+class HFOpenVocabDetector(InMemoryModel):
     name = "hf-detector"
     default_model = ""
     model_class = ""
@@ -52,11 +53,6 @@ class HFOpenVocabDetector:
         self._setup(net, processor, score_threshold=score_threshold, nms_iou=nms_iou,
                     max_detections=max_detections, default_queries=default_queries, device=device)
 
-    @classmethod
-    def from_model(cls, model: Any, processor: Any, **kwargs: Any) -> HFOpenVocabDetector:
-        self = cls.__new__(cls)
-        self._setup(model, processor, **kwargs)
-        return self
 
     def _setup(
         self,

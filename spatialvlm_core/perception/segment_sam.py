@@ -11,7 +11,13 @@ from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.perception._common import load_pretrained, resolve_source, to_pil, torch_device
+from spatialvlm_core.perception._common import (
+    InMemoryModel,
+    load_pretrained,
+    resolve_source,
+    to_pil,
+    torch_device,
+)
 from spatialvlm_core.perception.registry import SEGMENTERS
 from spatialvlm_core.types import Detection, Detections, Frame
 
@@ -40,7 +46,7 @@ def _import_segment_anything() -> Any:
 
 
 @SEGMENTERS.register("sam", "segment-anything")
-class SamSegmenter:
+class SamSegmenter(InMemoryModel):
     name = "sam"
 
     def __init__(self, checkpoint: str | Path, model_type: str = "vit_b", *, device: str = "cpu") -> None:
@@ -52,12 +58,6 @@ class SamSegmenter:
             raise ValueError(f"unknown SAM model_type {model_type!r}; known: {sorted(sa.sam_model_registry)}")
         self._setup(sa.sam_model_registry[model_type](checkpoint=str(path)), device=device)
 
-    @classmethod
-    def from_model(cls, sam: Any, **kwargs: Any) -> SamSegmenter:
-        """Wrap an in-memory ``segment_anything.modeling.Sam``."""
-        self = cls.__new__(cls)
-        self._setup(sam, **kwargs)
-        return self
 
     def _setup(self, sam: Any, *, device: str = "cpu") -> None:
         sa = _import_segment_anything()
@@ -77,7 +77,7 @@ class SamSegmenter:
 
 
 @SEGMENTERS.register("sam-hf")
-class SamHFSegmenter:
+class SamHFSegmenter(InMemoryModel):
     name = "sam-hf"
     default_model = "facebook/sam-vit-base"
 
@@ -89,11 +89,6 @@ class SamHFSegmenter:
         processor = load_pretrained(transformers.SamProcessor, source, "SAM processor")
         self._setup(net, processor, device=device, mask_threshold=mask_threshold)
 
-    @classmethod
-    def from_model(cls, model: Any, processor: Any, **kwargs: Any) -> SamHFSegmenter:
-        self = cls.__new__(cls)
-        self._setup(model, processor, **kwargs)
-        return self
 
     def _setup(self, model: Any, processor: Any, *, device: str = "cpu", mask_threshold: float = 0.0) -> None:
         self.device = torch_device(device)
