@@ -23,13 +23,19 @@ DEFAULT_CACHE = Path(os.environ.get("SPATIALVLM_CACHE", Path.home() / ".cache" /
 
 
 def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: float = 0.0,
-               progress: bool = True) -> tuple[Path, Path]:
-    """(train, held-out) datasets rendered from the synthetic world; cached by their config."""
+               progress: bool = True, workers: int = 1, dense_grid: int = 8) -> tuple[Path, Path]:
+    """(train, held-out) datasets rendered from the synthetic world; cached by their config.
+
+    The training split carries dense per-token vision targets (``dense_grid`` x ``dense_grid``); the held-out
+    split has images and questions only.
+    """
     from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
 
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
-                                                    label_noise=label_noise), progress)
-    held = cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16), progress)
+                                                    label_noise=label_noise, workers=workers,
+                                                    dense_grid=dense_grid), progress)
+    held = cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
+                                                   workers=workers), progress)
     return train, held
 
 
@@ -48,6 +54,13 @@ def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[st
               "| type | n | score |", "|---|---|---|"]
     for t, d in scores.get("per_type", {}).items():
         lines.append(f"| {t} | {d['n']} | {d['score']:.3f} |")
+    check = scores.get("image_use")
+    if check:
+        lines += ["", "Image-use check (first 600 held-out rows; the same questions with the images shuffled across "
+                  "rows: a model that reads the image must lose accuracy):", "",
+                  "| metric | true images | shuffled images |", "|---|---|---|"]
+        for k, v in check["true_images"].items():
+            lines.append(f"| {k} | {v:.3f} | {check['shuffled_images'][k]:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -55,14 +68,17 @@ def _eval_only(args: argparse.Namespace) -> int:
     """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
     from spatialvlm_core.data import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate
+    from spatialvlm_core.model.evaluate import evaluate, image_use_check
 
     prev = args.out / "eval.json"
     if not prev.is_file():
         raise FileNotFoundError(f"--eval-only: {prev} not found (run make_model first)")
     summary = json.loads(prev.read_text())["train"]
     held = args.eval_data or sim_splits(args.cache, args.scenes, args.eval_scenes)[1]
-    scores = evaluate(SpatialVLM.load(args.out), load_qa_dataset(held), per_type=True)
+    tool = SpatialVLM.load(args.out)
+    held_examples = load_qa_dataset(held)
+    scores = evaluate(tool, held_examples, per_type=True)
+    scores["image_use"] = image_use_check(tool, held_examples[:600])
     prev.write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
     (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
                                                                        if k not in ("out", "cache", "eval_only")}))
@@ -73,7 +89,7 @@ def _eval_only(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from spatialvlm_core.data import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate
+    from spatialvlm_core.model.evaluate import evaluate, image_use_check
     from spatialvlm_core.train import TrainConfig, train
 
     ap = argparse.ArgumentParser(prog="make_model", description=__doc__)
@@ -81,11 +97,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-data", type=Path, help="held-out dataset dir (default: render one)")
     ap.add_argument("--out", type=Path, default=DEFAULT_MODEL_DIR)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where rendered datasets are kept")
-    ap.add_argument("--scenes", type=int, default=3000, help="training scenes")
+    ap.add_argument("--scenes", type=int, default=5000, help="training scenes")
     ap.add_argument("--eval-scenes", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=1500)
+    ap.add_argument("--steps", type=int, default=5000)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
+    ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
+    ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
     args = ap.parse_args(argv)
     if args.eval_only:
@@ -95,17 +114,20 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     if args.data is None or args.eval_data is None:
-        train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes)
+        train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes, workers=args.workers)
     data = args.data or train_dir
     eval_data = args.eval_data or held_dir
     print(f"data ready in {time.perf_counter() - t0:.0f} s: train {data}, held-out {eval_data}")
     with tempfile.TemporaryDirectory(prefix="spatialvlm-make-model-") as tmp:
-        run = Path(tmp) / "run"
+        run = args.work or Path(tmp) / "run"
         cfg = TrainConfig(data=str(data), out=str(run), preset="tiny", steps=args.steps, batch_size=args.batch_size,
-                          lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=10**9, resume=False,
-                          eval_data=str(eval_data), eval_every=300, eval_max=300)
+                          lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
+                          eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight)
         summary = train(cfg)
-        scores = evaluate(SpatialVLM.load(run), load_qa_dataset(eval_data), per_type=True)
+        tool = SpatialVLM.load(run)
+        held_examples = load_qa_dataset(eval_data)
+        scores = evaluate(tool, held_examples, per_type=True)
+        scores["image_use"] = image_use_check(tool, held_examples[:600])
         print(json.dumps({"train": summary, "eval": scores}, indent=2))
         if args.out.exists():
             shutil.rmtree(args.out)
@@ -119,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "train_config.json").write_text(json.dumps(tc, indent=2))
     (args.out / "eval.json").write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
     (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
-                                                                       if k not in ("out", "cache")}))
+                                                                       if k not in ("out", "cache", "work")}))
     size = (args.out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"{args.out}/model.safetensors is {size / 2**20:.1f} MB, over the 30 MB limit")

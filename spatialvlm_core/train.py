@@ -47,6 +47,9 @@ class TrainConfig(BaseModel):
     lm_mode: Literal["full", "frozen", "lora"] | None = None
     init_vision: str | None = None  # checkpoint dir whose vision tower initialises a fresh model (frozen study)
     max_examples: int | None = None
+    # Weight of the per-token vision loss on datasets that carry dense targets (<stem>.dense.npz beside the
+    # images, see model/dense_targets.py); 0 trains on the answers alone.
+    dense_weight: float = Field(default=1.0, ge=0)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
@@ -180,6 +183,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     from spatialvlm_core.data import ImageCache, load_qa_dataset, mix_datasets
     from spatialvlm_core.model import load_checkpoint
+    from spatialvlm_core.model.dense_targets import DenseCache
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -227,6 +231,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
     images = ImageCache(model.preset.vision.image_size if is_composed else None)
+    dense = DenseCache()
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress, desc="train")
@@ -237,6 +242,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 idx = batch_indices(len(examples), cfg.seed, step, micro, cfg.batch_size, cfg.grad_accum)
                 ex = [examples[i] for i in idx]
                 batch = model.encode([images(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex])
+                if cfg.dense_weight > 0:
+                    batch.update(model.dense_batch([dense(e.image) for e in ex]), dense_weight=cfg.dense_weight)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
                     loss = model.loss(batch) / cfg.grad_accum
                 scaler.scale(loss).backward()
@@ -254,6 +261,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 sps = window_n / max(1e-9, time.perf_counter() - window_t)
                 rec = {"step": done, "loss": round(loss_val, 6), "lr": sched.get_last_lr()[0],
                        "samples_per_s": round(sps, 2), "elapsed_s": round(time.perf_counter() - t0, 2)}
+                for k, v in getattr(model, "last_losses", {}).items():
+                    rec[f"loss_{k}"] = round(v, 6)  # last micro-batch's parts (answer tokens, dense vision)
                 mf.write(json.dumps(rec) + "\n")
                 mf.flush()
                 if writer is not None:
@@ -308,7 +317,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--preset", default="tiny", help="preset name or image-text-to-text checkpoint")
     p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
     for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
-                      ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int)):
+                      ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
+                      ("dense-weight", float)):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])

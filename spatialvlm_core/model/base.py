@@ -57,6 +57,13 @@ class SpatialVLMModel(nn.Module):
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         raise NotImplementedError
 
+    def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
+        """Extra batch entries for per-token vision targets (one per row, None where the image has none).
+
+        Backends without a dense head return ``{}`` and train on the answers alone.
+        """
+        return {}
+
     @torch.no_grad()
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
         """Greedy decoding."""

@@ -82,6 +82,8 @@ class VisionTower(nn.Module):
             )
             self.blocks = nn.TransformerEncoder(block, cfg.num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c_in)
+        # Per-token class logits + log depth + floor height (training signal only; see dense_targets.py).
+        self.dense_head = nn.Linear(c_in, cfg.dense_classes + 2) if cfg.dense_classes > 0 else None
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         b, _, h, w = pixel_values.shape
@@ -192,13 +194,51 @@ class ComposedVLM(SpatialVLMModel):
         return {"pixel_values": self.pixels(images), "input_ids": ids.to(dev), "attention_mask": mask.to(dev),
                 "labels": lab.to(dev)}
 
-    def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-        img = self.projector(self.vision(pixel_values))
+    def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
+               tokens: torch.Tensor | None = None) -> torch.Tensor:
+        img = self.projector(self.vision(pixel_values) if tokens is None else tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
         return torch.cat([img.to(txt.dtype), txt], dim=1)
 
+    def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
+        from spatialvlm_core.model.dense_targets import IGNORE
+
+        if self.vision.dense_head is None or all(t is None for t in targets):
+            return {}
+        n = self.vision.grid ** 2
+        k = self.preset.vision.dense_classes
+        cls = np.full((len(targets), n), IGNORE, dtype=np.int64)
+        geo = np.full((len(targets), n, 2), np.nan, dtype=np.float32)
+        for i, t in enumerate(targets):
+            if t is None:
+                continue
+            if t["cls"].shape != (n,):
+                raise ValueError(f"dense targets have {t['cls'].shape[0]} tokens, the tower has {n} (grid mismatch)")
+            if int(t["cls"].max()) >= k:
+                raise ValueError(f"dense class {int(t['cls'].max())} is out of range for dense_classes={k}")
+            cls[i] = t["cls"]
+            geo[i, :, 0], geo[i, :, 1] = t["log_depth"], t["height"]
+        dev = self.device
+        return {"dense_cls": torch.from_numpy(cls).to(dev), "dense_geo": torch.from_numpy(geo).to(dev)}
+
+    def _dense_loss(self, tokens: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        from torch.nn import functional as F
+
+        from spatialvlm_core.model.dense_targets import IGNORE
+
+        out = self.vision.dense_head(tokens)  # type: ignore[misc]
+        k = self.preset.vision.dense_classes
+        cls_t = batch["dense_cls"]
+        ce = (F.cross_entropy(out[..., :k].flatten(0, 1), cls_t.flatten(), ignore_index=IGNORE)
+              if bool((cls_t != IGNORE).any()) else out.sum() * 0)
+        geo_t = batch["dense_geo"]
+        ok = torch.isfinite(geo_t)
+        l1 = (F.smooth_l1_loss(out[..., k:][ok], geo_t[ok], beta=0.1) if bool(ok.any()) else out.sum() * 0)
+        return ce + l1
+
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        emb = self._embed(batch["pixel_values"], batch["input_ids"])
+        tokens = self.vision(batch["pixel_values"])
+        emb = self._embed(batch["pixel_values"], batch["input_ids"], tokens)
         b, n_img = emb.shape[0], emb.shape[1] - batch["input_ids"].shape[1]
         ones = torch.ones((b, n_img), dtype=batch["attention_mask"].dtype, device=emb.device)
         ignore = torch.full((b, n_img), -100, dtype=torch.long, device=emb.device)
@@ -208,6 +248,11 @@ class ComposedVLM(SpatialVLMModel):
             labels=torch.cat([ignore, batch["labels"]], 1),
             use_cache=False,
         )
+        self.last_losses = {"lm": float(out.loss.detach())}
+        if "dense_cls" in batch and self.vision.dense_head is not None:
+            dense = self._dense_loss(tokens, batch)
+            self.last_losses["dense"] = float(dense.detach())
+            return out.loss + float(batch.get("dense_weight", 1.0)) * dense
         return out.loss
 
     # ------------------------------------------------------------------ decoding

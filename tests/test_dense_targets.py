@@ -1,0 +1,91 @@
+"""Dense per-token vision targets: exact values on hand-made arrays, agreement with a render, and the loss."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spatialvlm_core.model.dense_targets import (
+    DENSE_CLASSES,
+    IGNORE,
+    DenseCache,
+    dense_path,
+    dense_targets,
+    save_dense,
+    sim_dense_targets,
+)
+
+
+def test_dense_targets_exact_on_a_two_by_two_grid() -> None:
+    inst = np.zeros((4, 4), np.int32)
+    inst[:2, :2] = 7  # top-left cell fully covered by object 7
+    inst[2, 2] = 9  # bottom-right cell: 1 pixel of 4 = 25% >= 15% -> labelled
+    depth = np.full((4, 4), 2.0, np.float32)
+    depth[:2, 2:] = 4.0
+    depth[3, 0] = 0.0  # invalid pixel is ignored
+    z = np.arange(16, dtype=np.float64).reshape(4, 4)
+    t = dense_targets(inst, depth, z, {7: "sofa", 9: "mug"}, grid=2)
+    assert t["cls"].tolist() == [DENSE_CLASSES.index("sofa"), 0, 0, DENSE_CLASSES.index("mug")]
+    np.testing.assert_allclose(np.exp(t["log_depth"]), [2.0, 4.0, 2.0, 2.0], rtol=1e-6)
+    assert t["height"][0] == pytest.approx(np.median([0, 1, 4, 5]))
+    assert t["height"][2] == pytest.approx(np.median([8, 9, 12]))  # pixel (3, 0) had no depth
+
+
+def test_dense_targets_unknown_category_is_ignored_and_shapes_checked() -> None:
+    inst = np.ones((4, 4), np.int32)
+    t = dense_targets(inst, np.ones((4, 4)), np.zeros((4, 4)), {1: "spaceship"}, grid=2)
+    assert (t["cls"] == IGNORE).all()
+    with pytest.raises(ValueError, match="differ"):
+        dense_targets(inst, np.ones((3, 4)), np.zeros((4, 4)), {}, grid=2)
+
+
+def test_sim_dense_targets_agree_with_the_render(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from spatialvlm_core.sim import SimConfig, generate_scene
+
+    sim = generate_scene(3, SimConfig(width=128, height=96))
+    t = sim_dense_targets(sim, 8)
+    assert t["cls"].shape == (64,) and t["cls"].max() < len(DENSE_CLASSES)
+    names = {DENSE_CLASSES[c] for c in t["cls"] if c > 0}
+    assert names and names <= {o.name for o in sim.scene.objects}
+    # The bottom row sees the floor: height ~0. Depth is the median of the exact depth map.
+    assert np.abs(t["height"][-8:]).max() < 0.05
+    np.testing.assert_allclose(np.exp(t["log_depth"][0]), np.median(sim.depth[:12, :16]), rtol=1e-5)
+    f = dense_path(tmp_path / "images" / "000001.png")
+    assert f.name == "000001.dense.npz"
+    f.parent.mkdir()
+    save_dense(f, t)
+    got = DenseCache()(tmp_path / "images" / "000001.png")
+    assert got is not None and (got["cls"] == t["cls"]).all()
+    assert DenseCache()(tmp_path / "images" / "other.png") is None
+
+
+def test_dense_loss_trains_the_tower_and_checks_the_grid() -> None:
+    from PIL import Image
+
+    from spatialvlm_core.model import create_model
+    from spatialvlm_core.model.presets import VisionConfig
+
+    torch.manual_seed(0)
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=len(DENSE_CLASSES))
+    model = create_model("micro", tokenizer_texts=["how far", "1 m"], vision=vis)
+    rng = np.random.default_rng(0)
+    cls = rng.integers(0, 3, 16)
+    target = {"cls": cls, "log_depth": np.log(1 + cls).astype(np.float32), "height": cls.astype(np.float32) * 0.3}
+    images = [Image.fromarray((np.kron(cls.reshape(4, 4), np.ones((8, 8)))[..., None] * 100).repeat(3, -1).astype(np.uint8))]
+    batch = model.encode(images * 4, ["how far"] * 4, ["1 m"] * 4)
+    batch.update(model.dense_batch([target, target, target, None]))
+    assert batch["dense_cls"][3].eq(IGNORE).all()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    first = None
+    for _ in range(40):
+        loss = model.loss(batch)
+        first = first if first is not None else model.last_losses["dense"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert model.last_losses["dense"] < 0.5 * first
+    with pytest.raises(ValueError, match="grid mismatch"):
+        model.dense_batch([{k: v[:9] for k, v in target.items()}])
+    # A dataset without dense targets adds nothing to the batch.
+    assert model.dense_batch([None, None]) == {}
