@@ -63,11 +63,24 @@ def _fmt_value(v: float | None, unit: str | None) -> str:
     return f"{v:.2f} m" if unit == "m" else f"{v:.4g}"
 
 
+def _as_clause(text: str) -> str:
+    """A tool's sentence as a clause after "Yes: " / "No: ": final stop dropped, first word lower-cased unless it
+    is "I" or an acronym ("The red mug is on the table." -> "the red mug is on the table")."""
+    t = text.strip().rstrip(".").strip()
+    first = t.split(" ", 1)[0]
+    if first and first != "I" and not first.isupper():
+        t = t[0].lower() + t[1:]
+    return t
+
+
 def render_template(template: str, state: AgentState) -> str:
-    """Fill ``{decision}``, ``{value}`` and ``{<sub-query id>}``; unknown fields stay as written (no str.format)."""
+    """Fill ``{decision}``, ``{value}``, ``{<sub-query id>}`` (the measurement) and ``{<sub-query id>.text}`` (the
+    tool's own words, as a clause); unknown fields stay as written (no str.format)."""
 
     def sub(m: re.Match[str]) -> str:
         key = m.group(1)
+        if m.group(2):
+            return _as_clause(state.sub_answers[key].text) if key in state.sub_answers else m.group(0)
         if key == "decision":
             return "Unknown" if state.decision is None else ("Yes" if state.decision else "No")
         if key in ("value", "result"):
@@ -76,11 +89,13 @@ def render_template(template: str, state: AgentState) -> str:
             return _fmt_answer(state.sub_answers[key])
         return m.group(0)
 
-    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, template)
+    return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)(\.text)?\}", sub, template)
 
 
 def quantity_of(query: SubQuery, ans: Answer) -> Quantity | bool | None:
     """The arithmetic value of a sub-answer, or None when it has no usable number."""
+    if query.kind == "relation":  # a yes/no computed by the tool; no number stands in for it
+        return ans.boolean
     if ans.meters is not None:
         return length(ans.meters)
     if query.kind in ("size_compare", "exists"):

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 from spatialvlm_core.types import Object3D, Scene3D
 
-_ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", "of", "two", "three", "some"}
-_GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some"}
+_ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", "of", "two", "three", "some", "any"}
+_GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some", "any"}  # "any chair": whichever of them
 # A few everyday synonyms -> the category names scenes use.
 SYNONYMS: dict[str, str] = {
     "couch": "sofa", "settee": "sofa", "tv": "television", "fridge": "refrigerator",
@@ -104,6 +104,22 @@ def is_plural(phrase: str) -> bool:
         return True
     head = words[-1]
     return singular(head) != head or head in _IRREGULAR
+
+
+_DEFINITE = ("the", "this", "that", "these", "those", "both", "all", "my", "our", "your", "his", "her", "their")
+_WILDCARD = re.compile(r"(?:any|some)(?:thing|one)(?: else)?|(?:an?|any|some) (?:other )?(?:object|item|thing)s?|"
+                       r"(?:other )?(?:objects|items|things)")
+
+
+def is_definite(phrase: str) -> bool:
+    """'the mug' / 'these chairs' name objects; 'a mug' / 'mugs' / 'anything' ask whether any such object exists."""
+    words = phrase.strip().lower().split()
+    return bool(words) and words[0] in _DEFINITE
+
+
+def is_wildcard(phrase: str) -> bool:
+    """'anything', 'something', 'an object', 'other objects': any object of the scene."""
+    return bool(_WILDCARD.fullmatch(" ".join(phrase.strip().lower().split())))
 
 
 def resolve(scene: Scene3D, phrase: str) -> Resolution:

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spatialvlm_core.types import Answer
 
-SubQueryKind = Literal["distance", "closest", "gap", "width", "height", "depth", "elevation", "size_compare", "exists"]
+SubQueryKind = Literal["distance", "closest", "gap", "width", "height", "depth", "elevation", "size_compare", "exists",
+                       "relation"]
 # Kinds that need a second object.
-PAIR_KINDS: frozenset[str] = frozenset({"distance", "closest", "gap", "size_compare"})
+PAIR_KINDS: frozenset[str] = frozenset({"distance", "closest", "gap", "size_compare", "relation"})
+# Spatial relations a ``relation`` sub-query checks (definitions in ``spatial_agent.tools``).
+RelationName = Literal["on", "under", "over", "above", "below", "next_to", "in_front_of", "behind", "left_of",
+                       "right_of"]
+RELATIONS: tuple[str, ...] = get_args(RelationName)
+# Everyday spellings a planner (an LLM in particular) may write for a relation name.
+RELATION_ALIASES: dict[str, str] = {
+    "on_top_of": "on", "onto": "on", "atop": "on", "upon": "on", "resting_on": "on",
+    "underneath": "under", "beneath": "under",
+    "next": "next_to", "beside": "next_to", "near": "next_to", "nearby": "next_to", "close_to": "next_to",
+    "by": "next_to", "adjacent_to": "next_to", "near_to": "next_to",
+    "in_front": "in_front_of", "front_of": "in_front_of", "in_back_of": "behind",
+    "left": "left_of", "to_the_left_of": "left_of", "right": "right_of", "to_the_right_of": "right_of",
+}
 
 _ID = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")  # no leading underscore: arith reserves those names
 
@@ -27,13 +41,18 @@ class SubQuery(_Model):
     (0 when touching; what "within R of", "at least D from" and reach mean); gap = free-space clearance between floor footprints;
     width = longer horizontal side; depth = shorter horizontal side; height = vertical extent;
     elevation = bottom of the object above the floor; size_compare = volume(a) / volume(b) (boolean: a bigger);
-    exists = number of matching objects (boolean: at least one).
+    exists = number of matching objects (boolean: at least one);
+    relation = whether a stands in ``relation`` to b (boolean; value = how many of a's objects do). An indefinite
+    ``a`` ("a mug", "mugs", "anything") asks whether any such object does; a definite one ("the mug") names the
+    object ("the chairs": every chair). ``within`` (metres) overrides the 0.5 m default of ``next_to``.
     """
 
     id: str = "q"
     kind: SubQueryKind
     a: str = Field(min_length=1)
     b: str | None = None
+    relation: RelationName | None = None
+    within: float | None = Field(default=None, gt=0, le=100)
 
     @field_validator("id")
     @classmethod
@@ -49,17 +68,36 @@ class SubQuery(_Model):
             raise ValueError("object phrase must not be blank")
         return v.strip() if v else v
 
+    @field_validator("relation", mode="before")
+    @classmethod
+    def _relation_name(cls, v: Any) -> Any:
+        """'on top of' / 'Next to' / 'left-of' -> the canonical name; anything else is left to the enum check."""
+        if not isinstance(v, str):
+            return v
+        name = re.sub(r"[\s-]+", "_", v.strip().lower())
+        return RELATION_ALIASES.get(name, name)
+
     @model_validator(mode="after")
     def _pair(self) -> SubQuery:
         if self.kind in PAIR_KINDS and not self.b:
             raise ValueError(f"sub-query {self.id!r} of kind {self.kind!r} needs a second object 'b'")
         if self.kind not in PAIR_KINDS and self.b:
             raise ValueError(f"sub-query {self.id!r} of kind {self.kind!r} takes one object, got b={self.b!r}")
+        if self.kind == "relation" and self.relation is None:
+            raise ValueError(f"sub-query {self.id!r} of kind 'relation' needs a 'relation', one of {list(RELATIONS)}")
+        if self.kind != "relation" and (self.relation is not None or self.within is not None):
+            raise ValueError(f"sub-query {self.id!r} of kind {self.kind!r} takes no 'relation'/'within' "
+                             "(only kind 'relation' does)")
+        if self.within is not None and self.relation != "next_to":
+            raise ValueError(f"sub-query {self.id!r}: 'within' is the distance of 'next_to', not of {self.relation!r}")
         return self
 
-    def key(self) -> tuple[str, str, str]:
+    def key(self) -> tuple[str, ...]:
         """Identity for caching: the id is a local name, not part of what is measured."""
-        return (self.kind, self.a.lower(), (self.b or "").lower())
+        base = (self.kind, self.a.lower(), (self.b or "").lower())
+        if self.kind != "relation":
+            return base
+        return (*base, self.relation or "", "" if self.within is None else f"{self.within:.6g}")
 
 
 class Plan(_Model):

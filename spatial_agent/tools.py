@@ -3,11 +3,24 @@
 A tool answers free text (``ask``) and structured sub-queries (``measure``). Text tools (the learned VLM)
 get the sub-query rendered as a natural question; the geometric tool computes it exactly from a ``Scene3D``.
 Answers are cached per (image hash, sub-query), so re-plans and repeated questions cost nothing.
+
+Spatial relations (sub-query kind ``relation``) are computed here, never by a planner:
+
+- on: a's bottom within ``ON_TOLERANCE_M`` (5 cm) of b's top and their footprints overlap by at least
+  ``MIN_OVERLAP`` (20 %) of the smaller footprint ("on the floor": a's bottom within 5 cm of z = 0);
+- under (beneath, underneath): footprints overlap as for "on", a's top below b's top and a's centre lower;
+  over is under with a and b swapped;
+- next_to (beside, near, close to, by): closest points of the two objects within ``within`` metres, by default
+  ``NEAR_DEFAULT_M`` (0.5 m);
+- left_of / right_of, in_front_of / behind (from the camera's view) and above / below (centre heights): the QA
+  data's own predicates (``spatialvlm_core.questions.question_types.RELATIONS``, same score and sign), so the
+  agent and the learned model's training data agree on them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,9 +28,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from spatial_agent.resolve import Resolution, is_plural, resolve
+from spatial_agent.resolve import Resolution, is_definite, is_plural, is_wildcard, resolve
 from spatial_agent.schema import SubQuery
 from spatialvlm_core import geometry
+from spatialvlm_core.questions import templates as qa_templates
+from spatialvlm_core.questions.geometry_ops import SceneContext
+from spatialvlm_core.questions.question_types import RELATIONS as QA_RELATIONS
+from spatialvlm_core.questions.question_types import Relation as QARelation
 from spatialvlm_core.types import Answer, Frame, Object3D, Scene3D
 
 
@@ -43,6 +60,12 @@ _TEMPLATES: dict[str, str] = {
     "elevation": "How high above the floor is {a}?",
     "size_compare": "Is {a} bigger than {b}?",
     "exists": "Is there {a} in the image?",
+    "relation": "Is {a} {rel} {b}?",
+}
+# How a relation reads in a sentence.
+RELATION_PHRASES: dict[str, str] = {
+    "on": "on", "under": "under", "over": "over", "above": "above", "below": "below", "next_to": "next to",
+    "in_front_of": "in front of", "behind": "behind", "left_of": "to the left of", "right_of": "to the right of",
 }
 
 
@@ -57,7 +80,7 @@ def with_article(phrase: str) -> str:
 
 def _indefinite(phrase: str) -> str:
     words = phrase.strip().split()
-    if words and words[0].lower() in ("the", "a", "an", "this", "that"):
+    if words and words[0].lower() in ("the", "a", "an", "this", "that", "any", "some"):
         words = words[1:]
     bare = " ".join(words) or phrase
     if is_plural(bare):
@@ -65,11 +88,47 @@ def _indefinite(phrase: str) -> str:
     return ("an " if bare[:1].lower() in "aeiou" else "a ") + bare
 
 
+def _definite(phrase: str) -> str:
+    """'a mug' / 'any mugs' -> 'the mug' / 'the mugs' (how the QA data names objects)."""
+    words = phrase.strip().split()
+    if words and words[0].lower() in ("a", "an", "any", "some"):
+        words = words[1:]
+    return with_article(" ".join(words) or phrase)
+
+
 def render_question(query: SubQuery) -> str:
     """A natural question for text tools, e.g. "What is the free-space gap between the sofa and the armchair?"."""
     if query.kind == "exists":
         return f"Is there {_indefinite(query.a)} in the image?"
+    if query.kind == "relation":
+        rel = RELATION_PHRASES[query.relation or ""]
+        if query.relation == "next_to" and query.within is not None:
+            rel = f"within {query.within:.2f} m of"
+        b = with_article(query.b or "")
+        if is_definite(query.a):
+            return f"Is {query.a} {rel} {b}?"
+        return f"Is there {'anything' if is_wildcard(query.a) else _indefinite(query.a)} {rel} {b}?"
     return _TEMPLATES[query.kind].format(a=with_article(query.a), b=with_article(query.b or ""))
+
+
+# The QA type whose training questions ask what each metric sub-query kind measures (same definition).
+_QA_TYPE_OF_KIND: dict[str, str] = {
+    "distance": "distance", "closest": "min_distance", "gap": "gap", "width": "width", "height": "height",
+    "depth": "depth", "elevation": "height_above_floor",
+}  # fmt: skip
+
+
+def trained_question(query: SubQuery) -> str:
+    """The sub-query in the wording of the QA data a learned model was trained on (first template of the matching
+    question type), so that the model is asked what it learned; other kinds fall back to ``render_question``."""
+    qtype = _QA_TYPE_OF_KIND.get(query.kind)
+    if qtype is not None and qtype in qa_templates.QUANT_Q:
+        b = with_article(query.b or "") if query.b else ""
+        return qa_templates.render(qa_templates.QUANT_Q[qtype][0], A=_definite(query.a), B=b)
+    if query.kind == "size_compare" and query.b:
+        return qa_templates.render(qa_templates.COMPARATIVE_PREDICATE_Q[0], A=_definite(query.a),
+                                   B=with_article(query.b), rel="bigger than")
+    return render_question(query)
 
 
 # --------------------------------------------------------------------------- image identity and caching
@@ -103,7 +162,7 @@ class AnswerCache:
     """Thread-safe memo of tool answers keyed by (image hash, sub-query)."""
 
     def __init__(self) -> None:
-        self._data: dict[tuple[str, tuple[str, str, str]], Answer] = {}
+        self._data: dict[tuple[str, tuple[str, ...]], Answer] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -148,6 +207,161 @@ def _elevation(o: Object3D) -> float:
 
 def _volume(o: Object3D) -> float:
     return float(np.prod(o.obb.size))
+
+
+# --------------------------------------------------------------------------- spatial relations (see module doc)
+ON_TOLERANCE_M = 0.05  # reconstructed boxes are a few cm off: a mug "on" a table may float or sink that much
+NEAR_DEFAULT_M = 0.5  # "next to / near / beside" when the question states no distance
+MIN_OVERLAP = 0.2  # share of the smaller footprint: boxes touching at an edge do not hold one another up
+_QA_BY_KEY: dict[str, QARelation] = {r.key: r for r in QA_RELATIONS}
+# relation -> (QA relation key, sign): "A right of B" is the QA's "left of" with the sign flipped.
+_QA_RELATION: dict[str, tuple[str, int]] = {
+    "left_of": ("left_right", 1), "right_of": ("left_right", -1), "in_front_of": ("front_behind", 1),
+    "behind": ("front_behind", -1), "above": ("above_below", 1), "below": ("above_below", -1),
+}
+_GRAVITY_RELATIONS = frozenset({"on", "under", "over"})
+
+
+def _bottom(o: Object3D) -> float:
+    return geometry.z_range(o)[0]
+
+
+def _top(o: Object3D) -> float:
+    return geometry.z_range(o)[1]
+
+
+def _clip_convex(subject: np.ndarray, clip: np.ndarray) -> np.ndarray:
+    """Sutherland-Hodgman: the part of polygon ``subject`` inside the convex counter-clockwise polygon ``clip``."""
+    out = subject
+    for i in range(len(clip)):
+        if len(out) == 0:
+            break
+        p0, p1 = clip[i], clip[(i + 1) % len(clip)]
+        edge = p1 - p0
+
+        def side(pt: np.ndarray, p0: np.ndarray = p0, edge: np.ndarray = edge) -> float:
+            return float(edge[0] * (pt[1] - p0[1]) - edge[1] * (pt[0] - p0[0]))
+
+        pts: list[np.ndarray] = []
+        for j in range(len(out)):
+            cur, nxt = out[j], out[(j + 1) % len(out)]
+            sc, sn = side(cur), side(nxt)
+            if sc >= 0:
+                pts.append(cur)
+            if (sc >= 0) != (sn >= 0):
+                pts.append(cur + (nxt - cur) * (sc / (sc - sn)))
+        out = np.array(pts).reshape(-1, 2)
+    return out
+
+
+def footprint_overlap(a: Object3D, b: Object3D) -> float:
+    """Overlap of the two floor footprints (convex hulls) as a share of the smaller one, in [0, 1]."""
+    pa = geometry.convex_hull_2d(geometry.footprint_of(a))
+    pb = geometry.convex_hull_2d(geometry.footprint_of(b))
+    smaller = min(geometry.polygon_area(pa), geometry.polygon_area(pb))
+    if smaller <= 1e-12 or len(pa) < 3 or len(pb) < 3:
+        return 0.0
+    return min(1.0, geometry.polygon_area(_clip_convex(pa, pb)) / smaller)
+
+
+def relation_holds(ctx: SceneContext, relation: str, a: Object3D, b: Object3D, within: float | None = None) -> bool:
+    """Whether object ``a`` is ``relation`` object ``b`` (definitions in the module docstring)."""
+    if relation == "on":
+        return abs(_bottom(a) - _top(b)) <= ON_TOLERANCE_M and footprint_overlap(a, b) >= MIN_OVERLAP
+    if relation == "under":
+        return (footprint_overlap(a, b) >= MIN_OVERLAP and _top(a) < _top(b) - 0.01
+                and float(a.centroid[2]) < float(b.centroid[2]))
+    if relation == "over":
+        return relation_holds(ctx, "under", b, a)
+    if relation == "next_to":
+        return ctx.min_distance(a, b) <= (NEAR_DEFAULT_M if within is None else within)
+    key, sign = _QA_RELATION[relation]
+    return sign * _QA_BY_KEY[key].score(ctx, a, b) > 0
+
+
+def relation_unsupported(scene: Scene3D, ctx: SceneContext, relation: str) -> str | None:
+    """Why the relation cannot be told in this scene (no gravity, no camera), else None."""
+    qa = _QA_BY_KEY[_QA_RELATION[relation][0]] if relation in _QA_RELATION else None
+    if not scene.canonical and (relation in _GRAVITY_RELATIONS or (qa is not None and qa.requires_canonical)):
+        return "the scene is not gravity-aligned (no floor was found), so I don't know which way is up"
+    if qa is not None and qa.needs_camera and not ctx.has_camera:
+        return "the scene has no camera pose, so I don't know the viewpoint"
+    return None
+
+
+def _is_floor(phrase: str) -> bool:
+    return [w for w in re.findall(r"[a-z]+", phrase.lower()) if w not in ("the", "a", "an")] in (["floor"], ["ground"])
+
+
+def _axis_text(ctx: SceneContext, relation: str, a: Object3D, b: Object3D, b_text: str) -> str:
+    """Where a is along the relation's axis, e.g. "0.30 m to the right of the table, centre to centre"."""
+    qa = _QA_BY_KEY[_QA_RELATION[relation][0]]
+    score = qa.score(ctx, a, b)  # > 0: a is qa.rel b
+    if score == 0:
+        return f"level with {b_text}"
+    how = "centre to centre, from the camera's view" if qa.needs_camera else "comparing centre heights"
+    return f"{abs(score):.2f} m {qa.rel if score > 0 else qa.opp} {b_text}, {how}"
+
+
+def _evidence(ctx: SceneContext, relation: str, a: Object3D, b: Object3D, b_text: str) -> str:
+    """Why a relation holds, when a number says it ("0.20 m apart at the closest points"); else ""."""
+    if relation == "next_to":
+        return f" ({ctx.min_distance(a, b):.2f} m apart at the closest points)"
+    if relation in _QA_RELATION:
+        qa = _QA_BY_KEY[_QA_RELATION[relation][0]]
+        how = "centre to centre, from the camera's view" if qa.needs_camera else "comparing centre heights"
+        return f" (by {abs(qa.score(ctx, a, b)):.2f} m, {how})"
+    return ""
+
+
+def _why_not(ctx: SceneContext, relation: str, a: Object3D, b: Object3D, b_text: str, subj: str,
+             within: float | None) -> str:
+    """Where a is instead, e.g. "it is on the wall shelf" / "it is 1.20 m from the table"."""
+    d = ctx.min_distance(a, b)
+    if relation == "on":
+        support = [o for o in ctx.scene.objects if o.id != a.id and relation_holds(ctx, "on", a, o)]
+        if support:
+            return f"{subj} is on {support[0].caption}"
+        if _bottom(a) <= ON_TOLERANCE_M:
+            return f"{subj} stands on the floor" + (f", {d:.2f} m from {b_text}" if d > 0.005 else "")
+        if d > 0.005:
+            return f"{subj} is {d:.2f} m from {b_text}"
+        if _bottom(a) > _top(b):
+            return f"{subj} is {_bottom(a) - _top(b):.2f} m above the top of {b_text}"
+        return f"{subj} touches {b_text} but does not rest on top of it"
+    if relation in ("under", "over"):
+        if relation_holds(ctx, "on", a, b):
+            return f"{subj} is on {b_text}"
+        if relation == "over" and relation_holds(ctx, "under", a, b):
+            return f"{subj} is under {b_text}"
+        gap = geometry.footprint_gap(a, b)
+        if gap > 0.005:
+            return f"{subj} is {gap:.2f} m to the side of {b_text}"
+        if footprint_overlap(a, b) < MIN_OVERLAP:
+            return f"{subj} is beside {b_text}, not {RELATION_PHRASES[relation]} it"
+        return f"{subj} reaches higher than {b_text}" if relation == "under" else f"{subj} is lower than {b_text}"
+    if relation == "next_to":
+        limit = (f"next to means within {NEAR_DEFAULT_M:.2f} m" if within is None
+                 else f"the question asks for within {within:.2f} m")
+        return f"{subj} is {d:.2f} m from {b_text} at the closest points; {limit}"
+    return f"{subj} is {_axis_text(ctx, relation, a, b, b_text)}"
+
+
+def _floor_relation(relation: str, a: Object3D) -> bool | None:
+    """a on / above / over the floor (z = 0); None for relations the floor cannot take part in."""
+    if relation == "on":
+        return _bottom(a) <= ON_TOLERANCE_M
+    if relation in ("above", "over"):
+        return _bottom(a) > ON_TOLERANCE_M
+    return None
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
 class GeometricTool:
@@ -204,6 +418,8 @@ class GeometricTool:
         return Answer(text=f"I cannot find {_indefinite(res.phrase)} in the image", source=self.name)
 
     def _measure(self, scene: Scene3D, q: SubQuery) -> Answer:
+        if q.kind == "relation":
+            return self._relation(scene, q)
         ra = resolve(scene, q.a)
         if q.kind == "exists":
             # Only strict matches count: the relaxed head-noun fallback would say "yes" to a blue sofa when the
@@ -251,6 +467,109 @@ class GeometricTool:
         return Answer(text=text, value=round(m, 6), unit="m", meters=m, source=self.name)
 
 
+    def _relation(self, scene: Scene3D, q: SubQuery) -> Answer:
+        """Whether a is ``q.relation`` b. Existential a ("a mug", "anything"): any matching object (strict matches,
+        like ``exists``; none means No); definite a ("the mug"): that object, or every member of a plural group.
+        b: one object, or any member of a group / an indefinite phrase, or the floor."""
+        rel = q.relation or ""
+        phrase = RELATION_PHRASES[rel]
+        b_phrase = q.b or ""
+        b_text = with_article(b_phrase)
+        wildcard = is_wildcard(q.a)
+        definite = not wildcard and is_definite(q.a)
+        a_objs: list[Object3D] = []
+        if not wildcard:
+            ra = resolve(scene, q.a)
+            if definite:
+                if not ra.found:
+                    return self._missing(ra)
+                a_objs = list(ra.objects)
+            else:
+                a_objs = [] if ra.relaxed else list(ra.objects)  # strict only, as for exists; several: any of them
+                if not a_objs:
+                    seen = f" (I see {ra.describe()})" if ra.relaxed else ""
+                    return Answer(text=f"I cannot find {_indefinite(q.a)} in the image{seen}.", value=0.0,
+                                  unit="count", boolean=False, source=self.name)
+        floor = _is_floor(b_phrase)
+        b_objs: list[Object3D] = []
+        if not floor:
+            rb = resolve(scene, b_phrase)
+            if is_definite(b_phrase):
+                if not rb.found:
+                    return self._missing(rb)
+                b_objs = list(rb.objects)
+            else:  # "a table": any table
+                b_objs = [] if rb.relaxed else list(rb.objects)
+                if not b_objs:
+                    return self._missing(Resolution(phrase=b_phrase))
+        if wildcard:
+            b_ids = {o.id for o in b_objs}
+            a_objs = [o for o in scene.objects if o.id not in b_ids]
+        subject = q.a if definite else ("anything" if wildcard else _indefinite(q.a))
+        ctx = SceneContext.build(scene)
+        why = relation_unsupported(scene, ctx, rel)
+        if floor and not scene.canonical:
+            why = "the scene is not gravity-aligned (no floor was found)"
+        elif floor and a_objs and _floor_relation(rel, a_objs[0]) is None:
+            why = "I can only tell whether something is on or above the floor"
+        if why:
+            return Answer(text=f"I can't tell whether {subject} is {phrase} {b_text}: {why}.", source=self.name)
+
+        def others(x: Object3D) -> list[Object3D]:
+            return [y for y in b_objs if y.id != x.id]
+
+        cands = [x for x in a_objs if floor or others(x)]
+        if not cands:
+            text = (f"Nothing is {phrase} {b_text}: there is no other object." if wildcard
+                    else f"'{q.a}' and '{b_phrase}' are the same object")
+            return Answer(text=text, source=self.name)
+
+        def holding(x: Object3D) -> list[Object3D]:
+            return [y for y in others(x) if relation_holds(ctx, rel, x, y, q.within)]
+
+        def evidence(x: Object3D) -> str:
+            if floor:
+                return f" (its bottom is {_bottom(x):.2f} m up)" if rel != "on" else ""
+            y = min(holding(x), key=lambda o: ctx.min_distance(x, o))
+            return _evidence(ctx, rel, x, y, b_text)
+
+        def why_not(x: Object3D, subj: str) -> str:
+            if floor:
+                return (f"{subj} is {_bottom(x):.2f} m above the floor" if rel == "on"
+                        else f"{subj} stands on the floor")
+            y = min(others(x), key=lambda o: ctx.min_distance(x, o))
+            return _why_not(ctx, rel, x, y, b_text, subj, q.within)
+
+        yes = [x for x in cands if (bool(_floor_relation(rel, x)) if floor else bool(holding(x)))]
+        no = [x for x in cands if x not in yes]
+        n = len(yes)
+        if definite:
+            decision = not no
+            if len(cands) == 1 and not is_plural(q.a):
+                x = cands[0]
+                text = (f"{_cap(q.a)} is {phrase} {b_text}{evidence(x)}." if decision
+                        else f"{_cap(q.a)} is not {phrase} {b_text} ({why_not(x, 'it')}).")
+            elif decision:
+                text = f"{_cap(q.a)} are {phrase} {b_text}."
+            else:
+                lead = "None" if not yes else "Not all"
+                text = f"{lead} of {q.a} are {phrase} {b_text} ({'; '.join(why_not(x, x.caption) for x in no[:4])})."
+        else:
+            decision = n > 0
+            if decision:
+                shown = [x.caption for x in yes[:5]] + ([f"{n - 5} more"] if n > 5 else [])
+                text = f"{_cap(_join(shown))} {'is' if n == 1 else 'are'} {phrase} {b_text}" + (
+                    f"{evidence(yes[0])}." if n == 1 else ".")
+            elif wildcard:
+                text = f"Nothing is {phrase} {b_text}."
+            elif len(cands) == 1:
+                text = f"There is {subject}, but it is not {phrase} {b_text} ({why_not(cands[0], 'it')})."
+            else:
+                text = (f"I see {_join([x.caption for x in cands[:5]])}, but none is {phrase} {b_text} "
+                        f"({'; '.join(why_not(x, x.caption) for x in cands[:4])}).")
+        return Answer(text=text, value=float(n), unit="count", boolean=decision, source=self.name)
+
+
 # --------------------------------------------------------------------------- learned (text) tool
 class VLMTool:
     """Wraps a text tool with ``ask(image, question) -> Answer`` (e.g. ``spatialvlm_core.infer.SpatialVLM``)."""
@@ -266,4 +585,40 @@ class VLMTool:
         return self.vlm.ask(image, question)
 
     def measure(self, image: Any, query: SubQuery) -> Answer:
-        return self.cache.get_or_compute(image, query, lambda: self.vlm.ask(image, render_question(query)))
+        if query.kind == "relation":
+            return self.cache.get_or_compute(image, query, lambda: self._relation(image, query))
+        return self.cache.get_or_compute(image, query, lambda: self.vlm.ask(image, trained_question(query)))
+
+    def _relation(self, image: Any, q: SubQuery) -> Answer:
+        """A relation through the question the model was trained on: the QA predicate ("Is the mug to the left of
+        the table?") for left/right/front/behind/above/below, the closest-points distance compared in code for
+        next_to; on/under/over have no trained question, so the tool says it cannot tell.
+
+        The training questions name single objects, so "a mug" is asked as "the mug" (one mug is assumed)."""
+        rel = q.relation or ""
+        phrase = RELATION_PHRASES[rel]
+        a, b = _definite(q.a), with_article(q.b or "")
+        if rel in _QA_RELATION:
+            qa = _QA_BY_KEY[_QA_RELATION[rel][0]]
+            said = qa.rel if _QA_RELATION[rel][1] > 0 else qa.opp
+            question = qa_templates.render(qa_templates.SPATIAL_PREDICATE_Q[0], A=a, B=b, rel=said)
+            ans = self.vlm.ask(image, question)
+            if ans.boolean is None:
+                return Answer(text=f"The model's answer to {question!r} is not a yes or no: {ans.text}",
+                              source=ans.source or self.name)
+            verdict = ans.boolean
+            text = f"The model says {a} is {'' if verdict else 'not '}{phrase} {b}."
+        elif rel == "next_to":
+            limit = NEAR_DEFAULT_M if q.within is None else q.within
+            question = qa_templates.render(qa_templates.QUANT_Q["min_distance"][0], A=a, B=b)
+            ans = self.vlm.ask(image, question)
+            if ans.meters is None:
+                return Answer(text=f"The model's answer to {question!r} is not a distance: {ans.text}",
+                              source=ans.source or self.name)
+            verdict = ans.meters <= limit
+            text = (f"The model says {a} comes within {ans.meters:.2f} m of {b}, so it is "
+                    f"{'' if verdict else 'not '}next to it (within {limit:.2f} m).")
+        else:
+            return Answer(text=f"The learned model was not trained on questions about one object being {phrase} "
+                               f"another, so it cannot tell whether {a} is {phrase} {b}.", source=self.name)
+        return Answer(text=text, value=float(verdict), unit="count", boolean=verdict, source=ans.source or self.name)

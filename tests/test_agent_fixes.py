@@ -33,7 +33,8 @@ def _room() -> Scene3D:
 # 1. existence counts strict matches only; relations are not part of the object
 @pytest.mark.parametrize(("q", "expected"), [
     ("Is there a red mug on the table?", False), ("Is there a blue sofa?", False), ("Is there a grey sofa?", True),
-    ("Is there a chair next to the sofa?", True), ("Is there a piano?", False),
+    ("Is there a chair next to the sofa?", False), ("Is there a chair within 2.5 m of the sofa?", True),
+    ("Is there a piano?", False),
 ])
 def test_existence_is_strict(q: str, expected: bool) -> None:
     r = SpatialAgent(tool=GeometricTool(scene=_room())).ask(None, q)
@@ -42,7 +43,7 @@ def test_existence_is_strict(q: str, expected: bool) -> None:
 
 def test_existence_plan_strips_relations() -> None:
     plan = P.plan("Is there a red mug on the table?")
-    assert [(s.kind, s.a) for s in plan.subqueries] == [("exists", "red mug")]
+    assert [(s.kind, s.a, s.b, s.relation) for s in plan.subqueries] == [("relation", "a red mug", "the table", "on")]
     ans = GeometricTool(scene=_room()).measure(None, SubQuery(kind="exists", a="blue sofa"))
     assert ans.boolean is False and ans.value == 0 and "grey sofa" in ans.text
 

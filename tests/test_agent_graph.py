@@ -207,7 +207,8 @@ def test_vlm_tool_renders_questions() -> None:
 
     vlm = FakeVLM()
     r = SpatialAgent(tool=VLMTool(vlm)).ask(None, "Can a 1 m wide robot fit between the sofa and the chairs?")
-    assert vlm.questions == ["What is the free-space gap between the sofa and the chairs?"]
+    # Asked in the wording of the "gap" QA type the model was trained on.
+    assert vlm.questions == ["How much free space is there between the sofa and the chairs?"]
     assert r.decision is True
 
 

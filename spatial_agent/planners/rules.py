@@ -3,15 +3,18 @@
 A question is normalised (lower case, stated lengths such as "1.2 m", "80 cm", "3 ft", "5 ft 6 in",
 "one metre", "half a metre" replaced by a ``<L>`` token), then tried against ordered rules, one per family:
 reach, distance vs a length, clearance/fit between two objects, fit through / under / on an object,
-an object's size vs a length, object vs object comparisons, plain measurements and existence.
+an object's size vs a length, object vs object comparisons, plain measurements, spatial relations ("is there a
+mug on the table?", "is the lamp to the left of the sofa?": a ``relation`` sub-query the tool decides from
+geometry) and existence. All rules match through one helper, ``_matches``.
 Anything else is refused with "I can only answer spatial questions about the image."
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
+from spatial_agent.resolve import is_definite
 from spatial_agent.schema import Plan, SubQuery
 from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES
 
@@ -89,14 +92,16 @@ def _obj(p: str) -> str:
     return p
 
 
-def _matches(patterns: list[str], t: str, slots: tuple[str, ...] = ("a",)) -> Iterator[tuple[re.Match[str], list[str]]]:
-    """Each pattern that matches ``t`` and whose object slots clean up to real phrases, with those phrases."""
+def _matches(patterns: Iterable[str], t: str, slots: tuple[str, ...] = ("a",)
+             ) -> Iterator[tuple[str, re.Match[str], list[str]]]:
+    """The one match helper of every rule: each pattern (in order) that matches ``t`` and whose object slots
+    clean up to real phrases, as (pattern, match, phrases). A slot the pattern does not define is left out."""
     for pat in patterns:
         m = re.search(pat, t)
         if not m:
             continue
         try:
-            yield m, [_obj(m.group(g)) for g in slots]
+            yield pat, m, [_obj(m.group(g)) for g in slots if g in m.re.groupindex]
         except _NoMatch:
             continue
 
@@ -160,7 +165,7 @@ def _reach(t: str, L: float | None) -> Plan | None:
         r" (?P<b>.+)$",
         r"^(?:is|are) (?P<a>.+?) (?:close|near) enough to (?P<b>.+?) (?:for|to be reached by) .*<l>",
     ]
-    for _m, (a, b) in _matches(pats, t, ("a", "b")):
+    for _pat, _m, (a, b) in _matches(pats, t, ("a", "b")):
         # Reach is to the nearest point of the object, not its centre: minimal box-to-box distance.
         sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
         tpl = (f"{{decision}}: {_the(a)} is {{d}} from {_the(b)} at the closest points, "
@@ -183,23 +188,17 @@ def _apart(t: str, L: float | None) -> Plan | None:
         r"no more|no less|not more|not less|above|below|within)\b.*<l>",
         r"^(?:is|are) (?P<a>.+?) (?:further|farther|closer|nearer) (?:away )?(?:from|to) (?P<b>.+?) than <l>",
     ]
-    for i, pat in enumerate(pats):
-        m = re.search(pat, t)
-        if m:
-            try:
-                a, b = _obj(m.group("a")), _obj(m.group("b"))
-            except _NoMatch:
-                continue
-            op = _cmp_in(t, ">") or ">"
-            if i == 2:  # "is the distance between A and B ...": the user named the (centre-to-centre) distance
-                sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
-                how = "apart (centre to centre)"
-            else:  # "within / at least D from / apart": how close the two objects actually come
-                sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
-                how = "apart at the closest points"
-            tpl = (f"{{decision}}: {_the(a)} and {_the(b)} are {{d}} {how}; "
-                   f"the question asks for {_OP_WORDS[op]} {_fmt_len(L)}.")
-            return _decision_plan(sq, f"d {op} {L:.6g} m", tpl)
+    for pat, _m, (a, b) in _matches(pats, t, ("a", "b")):
+        op = _cmp_in(t, ">") or ">"
+        if pat == pats[2]:  # "is the distance between A and B ...": the user named the (centre-to-centre) distance
+            sq = [SubQuery(id="d", kind="distance", a=a, b=b)]
+            how = "apart (centre to centre)"
+        else:  # "within / at least D from / apart": how close the two objects actually come
+            sq = [SubQuery(id="d", kind="closest", a=a, b=b)]
+            how = "apart at the closest points"
+        tpl = (f"{{decision}}: {_the(a)} and {_the(b)} are {{d}} {how}; "
+               f"the question asks for {_OP_WORDS[op]} {_fmt_len(L)}.")
+        return _decision_plan(sq, f"d {op} {L:.6g} m", tpl)
     return None
 
 
@@ -213,13 +212,10 @@ _BETWEEN = re.compile(
 def _between(t: str, L: float | None) -> Plan | None:
     if L is None or " between " not in f" {t} ":
         return None
-    m = _BETWEEN.search(t)
-    if not m:
+    found = next(_matches([_BETWEEN.pattern], t, ("a", "b")), None)
+    if found is None:
         return None
-    try:
-        a, b = _obj(m.group("a")), _obj(m.group("b"))
-    except _NoMatch:
-        return None
+    _pat, m, (a, b) = found
     head = t[: m.start()]
     fit = re.search(r"\b(?:fit|pass|get|go|squeeze|drive|move|roll|walk|travel|navigate|make it|slip|enough|"
                     r"room|space for|clear|through)\b", t)
@@ -262,7 +258,7 @@ def _size_vs_length(t: str, L: float | None) -> Plan | None:
         r"^(?:is|are) (?P<a>.+?) (?:mounted|placed|hung|hanging|positioned|sitting|located|set)? ?(?:more than|"
         r"less than|at least|at most|over|under|higher than|lower than) <l>(?P<e> " + _ELEV + ")",
     ]
-    for m, (a,) in _matches(pats, t):
+    for _pat, m, (a,) in _matches(pats, t):
         gd = m.groupdict()
         if gd.get("e") or (gd.get("w") == "elevation") or re.search(_ELEV, t):
             kind = "elevation"
@@ -280,30 +276,27 @@ def _size_vs_length(t: str, L: float | None) -> Plan | None:
     return None
 
 
+_WIDE_ENOUGH = r"^(?:is|are) (?P<a>.+?) (?:wide|long|big|large|broad|spacious) enough\b"
+# pattern -> the dimension that settles it, in the order tried.
+_FIT_RULES: dict[str, str] = {
+    r"\b(?:through|thru|past) (?P<a>.+)$": "width",
+    r"\b(?:under|underneath|beneath|below) (?P<a>.+)$": "height",
+    r"\b(?:on top of|on to|onto|atop|on|upon) (?P<a>.+)$": "width",
+    _WIDE_ENOUGH: "width",
+    r"^(?:is|are) (?P<a>.+?) (?:tall|high) enough\b": "height",
+    r"^(?:is|are) there (?:enough )?(?:room|space|clearance) (?:under|beneath|below) (?P<a>.+?) for\b": "height",
+    r"^does (?P<a>.+?) have (?:enough )?(?:room|space|surface|clearance)\b": "width",
+}
+
+
 def _fit_object(t: str, L: float | None) -> Plan | None:
     """Fit through (door width), under (height), on (width), 'X wide/tall enough for' (width/height)."""
     if L is None:
         return None
-    rules: list[tuple[str, str]] = [
-        (r"\b(?:through|thru|past) (?P<a>.+)$", "width"),
-        (r"\b(?:under|underneath|beneath|below) (?P<a>.+)$", "height"),
-        (r"\b(?:on top of|on to|onto|atop|on|upon) (?P<a>.+)$", "width"),
-        (r"^(?:is|are) (?P<a>.+?) (?:wide|long|big|large|broad|spacious) enough\b", "width"),
-        (r"^(?:is|are) (?P<a>.+?) (?:tall|high) enough\b", "height"),
-        (r"^(?:is|are) there (?:enough )?(?:room|space|clearance) (?:under|beneath|below) (?P<a>.+?) for\b", "height"),
-        (r"^does (?P<a>.+?) have (?:enough )?(?:room|space|surface|clearance)\b", "width"),
-    ]
-    for pat, kind in rules:
-        m = re.search(pat, t)
-        if not m:
-            continue
-        try:
-            a = _obj(m.group("a"))
-        except _NoMatch:
-            continue
+    for pat, _m, (a,) in _matches(_FIT_RULES, t):
+        kind = _FIT_RULES[pat]
         under = kind == "height" and bool(re.search(r"\b(?:under|underneath|beneath|below)\b", t))
-        if kind == "width" and pat.startswith(r"^(?:is|are) (?P<a>.+?) (?:wide") and re.search(
-                r"\b(?:under|beneath|below)\b", t):
+        if pat == _WIDE_ENOUGH and re.search(r"\b(?:under|beneath|below)\b", t):  # "wide enough to go under"
             under = True
         if under:
             # A box hides the space beneath an object (legs, an open base): its height is not the clearance.
@@ -328,13 +321,11 @@ _CMP_ADJ = {
 def _object_vs_object(t: str, L: float | None) -> Plan | None:
     if L is not None:
         return None
-    m = re.search(r"^(?:is|are) (?P<a>.+?) (?P<adj>" + "|".join(_CMP_ADJ) + r") than (?P<b>.+)$", t)
-    if not m:
+    found = next(_matches([r"^(?:is|are) (?P<a>.+?) (?P<adj>" + "|".join(_CMP_ADJ) + r") than (?P<b>.+)$"], t,
+                          ("a", "b")), None)
+    if found is None:
         return None
-    try:
-        a, b = _obj(m.group("a")), _obj(m.group("b"))
-    except _NoMatch:
-        return None
+    _pat, m, (a, b) = found
     kind, op = _CMP_ADJ[m.group("adj")]
     if kind == "size":
         sq = [SubQuery(id="s", kind="size_compare", a=a, b=b)]
@@ -364,16 +355,11 @@ _VALUE_PATS: list[tuple[str, str]] = [
 def _value(t: str, L: float | None) -> Plan | None:
     if L is not None:
         return None
-    for pat, kind in _VALUE_PATS:
-        m = re.search(pat, t)
-        if not m:
-            continue
+    kinds = dict(_VALUE_PATS)
+    for pat, m, (a, *rest) in _matches(kinds, t, ("a", "b")):
+        b = rest[0] if rest else None
         gd = m.groupdict()
-        try:
-            a = _obj(gd["a"])
-            b = _obj(gd["b"]) if gd.get("b") else None
-        except _NoMatch:
-            continue
+        kind = kinds[pat]
         if kind == "dim":
             kind = {"length": "width"}.get(gd["w"], gd["w"])
         if kind in ("height", "width", "depth") and gd.get("e"):
@@ -387,28 +373,110 @@ def _value(t: str, L: float | None) -> Plan | None:
     return None
 
 
+# --------------------------------------------------------------------------- spatial relations
+# Relation words -> ``SubQuery.relation``; the tool decides them from geometry (see ``spatial_agent.tools``).
+_REL_WORDS: dict[str, str] = {
+    "on top of": "on", "on": "on", "onto": "on", "atop": "on", "upon": "on", "resting on": "on",
+    "sitting on": "on", "standing on": "on", "lying on": "on", "placed on": "on",
+    "under": "under", "underneath": "under", "beneath": "under", "over": "over", "above": "above", "below": "below",
+    "next to": "next_to", "beside": "next_to", "near": "next_to", "close to": "next_to", "by": "next_to",
+    "adjacent to": "next_to", "alongside": "next_to", "in front of": "in_front_of", "behind": "behind",
+    "in back of": "behind", "to the left of": "left_of", "on the left of": "left_of", "left of": "left_of",
+    "on the left side of": "left_of", "to the left side of": "left_of", "to the right of": "right_of",
+    "on the right of": "right_of", "right of": "right_of", "on the right side of": "right_of",
+    "to the right side of": "right_of",
+}
+_REL = "|".join(sorted(map(re.escape, _REL_WORDS), key=len, reverse=True))  # longest first: "on the left of" > "on"
+# "from the camera's point of view", "as seen in the image", "looking at the image, ...": the view, not an object.
+_VIEW = re.compile(r",?\s*(?:as seen |seen )?(?:from|in) (?:the camera'?s?|my|our|this|the|your) (?:point of view|"
+                   r"viewpoint|view|perspective|angle)\b|,?\s*as seen in the (?:image|picture|photo)\b")
+_LEAD = re.compile(r"^(?:(?:looking at|in|judging by|from) (?:the|this) (?:image|picture|photo|scene|viewpoint),?\s*)")
+_ASK = r"(?:would you say|is it true that|can you confirm (?:if|whether)|do you think|could you tell me (?:if|whether))"
+_FILLER = r"(?:(?:located|positioned|situated|placed|found|kept) )?"
+_REL_PATS = [
+    # "is there a mug on the table": a keeps its article, which tells the tool "any mug" from "the mug"
+    rf"^(?:is there|are there|do you see|can you see) (?P<a>.+?)(?: (?:that|which) (?:is|are))? {_FILLER}"
+    rf"(?P<rel>{_REL}) (?P<b>.+)$",
+    rf"^(?:is|are) (?P<a>.+?) {_FILLER}(?P<rel>{_REL}) (?P<b>.+)$",
+    rf"^{_ASK} (?P<a>.+?) (?:is|are) {_FILLER}(?P<rel>{_REL}) (?P<b>.+)$",
+    rf"^(?:does|do) (?P<a>.+?) (?:appear|look|seem|sit|stand|rest|lie) (?:to be )?{_FILLER}(?P<rel>{_REL}) (?P<b>.+)$",
+]
+# A distance stated for "next to": "... next to the sofa, within 30 cm".
+_WITHIN_TAIL = re.compile(r",? (?:within|less than|no more than|at most|no further than|closer than) <l>"
+                          r"(?: (?:of|from) (?:it|them|each other|one another))?$")
+_WITHIN_PATS = [r"^(?:is|are) there (?P<a>.+?) within <l> (?:of|from) (?P<b>.+)$"]
+
+
+def _without_view(t: str) -> str:
+    return _LEAD.sub("", _VIEW.sub("", t).strip(" ,")).strip(" ,")
+
+
+def _relation_plan(a: str, b: str, relation: str, within: float | None = None) -> Plan:
+    if re.search(r"\b(?:and|or|but)\b", f"{a} {b}"):
+        # "on the table and next to the lamp": read as one object, a relaxed match would answer for the lamp.
+        return Plan(refusal="I can check one relation between two objects at a time; please ask about each "
+                            "object or relation separately.")
+    sq = SubQuery(id="r", kind="relation", a=a, b=b, relation=relation, within=within)  # type: ignore[arg-type]
+    # The tool states the finding ("the mug is on the wall shelf"); the decision is its yes/no, never a guess.
+    return Plan(subqueries=[sq], compute="r", answer_template="{decision}: {r.text}.")
+
+
+def _relation_stated(t: str, L: float | None) -> Plan | None:
+    """'Is there a chair within 1 m of the sofa?', 'Is the lamp next to the sofa, within 30 cm?': next_to with the
+    stated distance. Tried before the reach rule, which reads "is A within L of B" for one named object."""
+    if L is None:
+        return None
+    for _pat, _m, (a, b) in _matches(_WITHIN_PATS, t, ("a", "b")):
+        return _relation_plan(a, b, "next_to", L)
+    tail = _WITHIN_TAIL.search(t)
+    if not tail:
+        return None
+    for _pat, m, (a, b) in _matches(_REL_PATS, _without_view(t[: tail.start()]), ("a", "b")):
+        return _relation_plan(a, b, "next_to", L) if _REL_WORDS[m.group("rel")] == "next_to" else None
+    return None
+
+
+def _relation(t: str, L: float | None) -> Plan | None:
+    """'Is there a mug on the table?', 'Is the mug on the table?', 'Is the lamp to the left of the sofa?'."""
+    if L is not None:
+        return None
+    for _pat, m, (a, b) in _matches(_REL_PATS, _without_view(t), ("a", "b")):
+        return _relation_plan(a, b, _REL_WORDS[m.group("rel")])
+    return None
+
+
+# Relations the tools cannot check, and rooms ("a mug in the kitchen" is about the whole picture).
 _RELATION = re.compile(
-    r"\s+(?:on top of|on|in front of|inside|in|next to|beside|by|under|underneath|beneath|below|above|over|near|"
-    r"behind|against|between|close to|to the (?:left|right) of|left of|right of)\s.*$")
+    r"\s+(?:on top of|on|in front of|inside|in|within|next to|beside|by|under|underneath|beneath|below|above|over|"
+    r"near|behind|against|between|among|close to|to the (?:left|right) of|left of|right of)\s.*$")
+_ROOM = re.compile(r"\s+(?:in|inside) (?:the |this |a |my |our )?(?:(?:living|dining|bed|bath|class|waiting|meeting|"
+                   r"guest|play) ?room|room|kitchen|office|hall(?:way)?|corridor|garage|house|home|apartment|flat|"
+                   r"space|area|scene|picture|photo|image|shot|frame)$")
+_EXISTS = (r"^(?:is there|are there|do you see|can you see|does the (?:image|picture|photo|room) "
+           r"(?:have|contain|show)|is anything like) (?P<art>a |an |any |some )?(?P<a>.+)$")
 
 
 def _exists(t: str, L: float | None) -> Plan | None:
-    m = re.search(r"^(?:is there|are there|do you see|can you see|does the (?:image|picture|photo|room) "
-                  r"(?:have|contain|show)|is anything like) (?:a |an |any |some )?(?P<a>.+)$", t)
-    if not m:
-        return None
-    # "a red mug on the table" asks about a mug: the relation would otherwise be read as part of its name
-    # (and the table would then answer for it).
-    phrase = _RELATION.sub("", m.group("a"))
-    try:
-        a = _obj(phrase)
-    except _NoMatch:
-        return None
-    return Plan(subqueries=[SubQuery(id="n", kind="exists", a=a)], compute="n >= 1",
-                answer_template=f"{{decision}}: I found {{n}} matching {a}.")
+    for _pat, m, _ in _matches([_EXISTS], t, ()):
+        phrase = _ROOM.sub("", _FLUFF.sub("", m.group("a")))
+        rel = _RELATION.search(phrase)
+        if rel:
+            # The relation rule did not take it (a relation the tools cannot check, or an object it could not
+            # read): answering whether the object exists at all would ignore what was asked.
+            return Plan(refusal=f"I can't check whether there is {m.group('art') or ''}{phrase.strip()}: I can "
+                                "only tell whether something is on, under, over, above, below, next to, in front "
+                                "of, behind, or to the left or right of an object.")
+        try:
+            a = _obj(phrase)
+        except _NoMatch:
+            return None
+        return Plan(subqueries=[SubQuery(id="n", kind="exists", a=a)], compute="n >= 1",
+                    answer_template=f"{{decision}}: I found {{n}} matching {a}.")
+    return None
 
 
-RULES: list[Rule] = [_reach, _apart, _between, _size_vs_length, _fit_object, _object_vs_object, _value, _exists]
+RULES: list[Rule] = [_relation_stated, _reach, _apart, _between, _size_vs_length, _fit_object, _object_vs_object,
+                     _value, _relation, _exists]
 
 
 # --------------------------------------------------------------------------- negation and several conditions
@@ -423,6 +491,12 @@ _TWO_CONDS = re.compile(rf"^(?P<v>is|are) (?P<a>.+?) (?P<c1>{_COND_START}.*?) (?
 
 def _negate(plan: Plan) -> Plan | None:
     """The plan of the negated question: a single comparison has its operator flipped, else ``not (...)``."""
+    if not plan.refusal and len(plan.subqueries) == 1 and plan.subqueries[0].kind == "relation":
+        q = plan.subqueries[0]
+        if not is_definite(q.a) or plan.compute.strip() != q.id:
+            return None  # "is there a mug not on the table" is not the negation of "is there a mug on the table"
+        tpl = f"{plan.answer_template} (The question asks whether it is not.)" if plan.answer_template else None
+        return plan.model_copy(update={"compute": f"not {q.id}", "answer_template": tpl})
     if plan.refusal or not re.search(r"[<>=]|\band\b|\bor\b", plan.compute):
         return None  # a value question has no yes/no to flip
     m = re.fullmatch(r"\s*([A-Za-z]\w*)\s*(>=|<=|>|<)\s*([^<>=]+)", plan.compute)
