@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", type=int, default=600, help="training scenes per arm")
     ap.add_argument("--eval-scenes", type=int, default=60)
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.3], help="label sigmas (m)")
-    ap.add_argument("--init", choices=["default", "scratch"], default="default", help="frozen: starting tower")
+    ap.add_argument("--init", default="default",
+                    help="frozen: starting tower: 'default' (shipped model), 'scratch', or a checkpoint directory")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out", type=Path, help="markdown report (default evals/reports/train_<study>.md)")
     args = ap.parse_args(argv)
@@ -79,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
                               progress=False)
 
     def train_split(noise: float) -> Path:
+        # Same recipe as make_model: dense vision targets come from the exact render, so noise reaches the QA
+        # labels only (as with a clean depth sensor and noisy 3D boxes).
         return cached_sim_dataset(args.cache, SimDataConfig(n_scenes=args.scenes, seed=SEED, locate_per_scene=4,
-                                                            label_noise=noise), progress=False)
+                                                            label_noise=noise, dense_grid=8, workers=2),
+                                  progress=False)
 
     rows: list[dict[str, Any]] = []
     if args.study == "frozen":
@@ -91,10 +95,14 @@ def main(argv: list[str] | None = None) -> int:
                 init = str(DEFAULT_MODEL_DIR)
             else:
                 print(f"no default model at {DEFAULT_MODEL_DIR}: both arms start from a random tower")
+        elif args.init != "scratch":
+            if not (Path(args.init) / "model.safetensors").is_file():
+                raise FileNotFoundError(f"--init {args.init}: no model.safetensors there")
+            init = args.init
         for frozen in (False, True):
             rows.append(run_arm("frozen vision" if frozen else "unfrozen vision", data, held, args.steps,
                                 args.batch_size, freeze_vision=frozen, init_vision=init))
-        note = f"vision tower initialised from {'the default model' if init else 'random weights'}"
+        note = f"vision tower initialised from {init or 'random weights'}"
     else:
         for sigma in args.noise:
             rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size))
