@@ -89,3 +89,55 @@ def test_dense_loss_trains_the_tower_and_checks_the_grid() -> None:
         model.dense_batch([{k: v[:9] for k, v in target.items()}])
     # A dataset without dense targets adds nothing to the batch.
     assert model.dense_batch([None, None]) == {}
+
+
+def _grounded_micro():  # type: ignore[no-untyped-def]
+    from spatialvlm_core.model import create_model
+    from spatialvlm_core.model.presets import VisionConfig
+
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
+                       dense_classes=len(DENSE_CLASSES), word_grounding=True)
+    texts = ["Where is the armchair?", "x 1 y 2", "How far is the coffee table from the sofa?", "1.5 m"]
+    return create_model("micro", tokenizer_texts=texts, vision=vis)
+
+
+def test_word_grounding_adds_the_class_name_embedding() -> None:
+    torch.manual_seed(0)
+    model = _grounded_micro()
+    k = len(DENSE_CLASSES)
+    assert model.class_word_ids.shape[0] == k and model.class_word_mask[0].sum() == 0  # background: no word
+    # Force the head to see "sofa" everywhere: each image token must gain the mean embedding of " sofa".
+    head = model.vision.dense_head
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[DENSE_CLASSES.index("sofa")] = 50.0
+    tokens = model.vision(torch.zeros(1, 3, 32, 32))
+    got = model._word_tokens(tokens)[0, 0]
+    ids = model.tokenizer(" sofa", add_special_tokens=False).input_ids
+    want = model.lm.get_input_embeddings()(torch.tensor(ids)).mean(0)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_word_grounding_model_saves_and_reloads_identically(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from spatialvlm_core.model import load_checkpoint
+
+    torch.manual_seed(0)
+    model = _grounded_micro().eval()
+    img = [Image.fromarray(np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8))]
+    before = model.generate(img, ["Where is the armchair?"], max_new_tokens=6)
+    model.save(tmp_path / "ck")
+    again = load_checkpoint(tmp_path / "ck").eval()
+    assert again.preset.vision.word_grounding
+    assert again.generate(img, ["Where is the armchair?"], max_new_tokens=6) == before
+
+
+def test_word_grounding_needs_a_dense_head() -> None:
+    from spatialvlm_core.model import create_model
+    from spatialvlm_core.model.presets import VisionConfig
+
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, word_grounding=True)
+    with pytest.raises(ValueError, match="needs a dense head"):
+        create_model("micro", tokenizer_texts=["a"], vision=vis)

