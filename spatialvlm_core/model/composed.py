@@ -231,6 +231,10 @@ class ComposedVLM(SpatialVLMModel):
         img = self.projector(tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
         if self.preset.vision.word_grounding:
+            # Bring the visual part to the scale of the LM's word embeddings first: left at the projector's scale
+            # (~30x larger), it would drown the name vector and the question's words could not match it.
+            emb_rms = self.lm.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
+            img = img * (emb_rms / img.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-6))
             img = img + self._word_tokens(tokens).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1)
 

@@ -29,7 +29,8 @@ class VisionConfig:
     # labels (model/dense_targets.py) when the dataset has them; unused at inference.
     dense_classes: int = 0
     # With a dense head: each image token also carries the LM's own embedding of the object name the head sees
-    # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector.
+    # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector;
+    # the visual part is then scaled to the word embeddings' size so the name is not drowned.
     word_grounding: bool = False
 
 
