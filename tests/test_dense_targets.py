@@ -141,3 +141,41 @@ def test_word_grounding_needs_a_dense_head() -> None:
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, word_grounding=True)
     with pytest.raises(ValueError, match="needs a dense head"):
         create_model("micro", tokenizer_texts=["a"], vision=vis)
+
+
+def test_name_pointer_pools_the_named_class_into_the_question_word() -> None:
+    from spatialvlm_core.model.composed import ComposedVLM
+
+    k, d = 4, 8
+    words = torch.zeros(k, d)
+    words[1, 0] = 1.0  # class 1 ("sofa") name embedding along e0
+    words[2, 1] = 1.0  # class 2 along e1
+    txt = torch.zeros(1, 3, d)
+    txt[0, 0, 0] = 0.3  # the word "sofa": same direction as class 1
+    txt[0, 1, 1] = 0.3  # class 2's word
+    txt[0, 2, 5] = 0.3  # an unrelated word
+    probs = torch.zeros(1, 3, k)
+    probs[0, 0, 1] = probs[0, 1, 1] = 1.0  # image tokens 0 and 1 show class 1
+    probs[0, 2, 0] = 1.0  # token 2: background
+    img = torch.arange(3 * d, dtype=torch.float32).reshape(1, 3, d)
+    out = ComposedVLM._name_pointer(txt, img, probs, words)
+    torch.testing.assert_close(out[0, 0], img[0, :2].mean(0))  # mean of the two sofa tokens
+    assert out[0, 1].abs().sum() == 0  # class 2 named but not in view: nothing
+    assert out[0, 2].abs().sum() == 0  # unrelated word: nothing
+
+
+def test_name_pointer_reaches_question_tokens_only_in_training() -> None:
+    torch.manual_seed(0)
+    from PIL import Image
+
+    model = _grounded_micro()
+    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
+    batch = model.encode(img, ["Where is the sofa?"], ["x 1 y 2"])
+    # The answer tokens must embed as plain words (generation feeds them one by one, without the pointer).
+    mask = batch["labels"] == -100
+    with torch.no_grad():
+        emb = model._embed(batch["pixel_values"], batch["input_ids"], prompt_mask=mask)
+        plain = model.lm.get_input_embeddings()(batch["input_ids"])
+    n_img = emb.shape[1] - batch["input_ids"].shape[1]
+    answer = ~mask[0]
+    torch.testing.assert_close(emb[0, n_img:][answer], plain[0][answer])

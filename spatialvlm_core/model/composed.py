@@ -181,14 +181,36 @@ class ComposedVLM(SpatialVLMModel):
         self.register_buffer("class_word_ids", pad, persistent=False)
         self.register_buffer("class_word_mask", mask, persistent=False)
 
-    def _word_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Per image token: sum over classes of p(class) x mean LM embedding of the class name's tokens."""
+    def _class_probs_and_words(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(per image token class probabilities (B, N, k), mean LM embedding of each class name (k, d))."""
         k = self.preset.vision.dense_classes
         probs = self.vision.dense_head(tokens)[..., :k].softmax(-1)  # type: ignore[misc]
         emb = self.lm.get_input_embeddings()(self.class_word_ids)  # (k, n, d)
         m = self.class_word_mask[..., None].to(emb.dtype)
-        words = (emb * m).sum(1) / m.sum(1).clamp(min=1.0)  # background row: zeros
+        return probs, (emb * m).sum(1) / m.sum(1).clamp(min=1.0)  # background row: zeros
+
+    def _word_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Per image token: sum over classes of p(class) x mean LM embedding of the class name's tokens."""
+        probs, words = self._class_probs_and_words(tokens)
         return probs.to(words.dtype) @ words
+
+    @staticmethod
+    def _name_pointer(txt: torch.Tensor, img: torch.Tensor, probs: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """For each text token, the image tokens of the object classes its word names, pooled.
+
+        A word matches a class when its embedding is close to the class name's (cosine above 0.5: the word itself,
+        or a piece of a multi-token name); each image token counts by the dense head's probability of that class.
+        The question's "armchair" then carries where the armchair is (position, depth) into the language model,
+        which otherwise has to discover this binding by itself - slowly, from a yes/no or a number per question.
+        """
+        from torch.nn import functional as F
+
+        rel = F.normalize(txt.detach(), dim=-1) @ F.normalize(words[1:].detach(), dim=-1).T  # (B, T, k-1)
+        rel = (2 * (rel - 0.5)).clamp(min=0)
+        match = rel @ probs[..., 1:].transpose(1, 2).to(rel.dtype)  # (B, T, N)
+        mass = match.sum(-1, keepdim=True)
+        pooled = (match @ img.to(rel.dtype)) / mass.clamp(min=1e-6)
+        return pooled * mass.clamp(max=1.0)
 
     # ------------------------------------------------------------------ inputs
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
@@ -226,7 +248,9 @@ class ComposedVLM(SpatialVLMModel):
                 "labels": lab.to(dev)}
 
     def _embed(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
-               tokens: torch.Tensor | None = None) -> torch.Tensor:
+               tokens: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Image tokens then text embeddings. ``prompt_mask`` (B, T): the question tokens that may receive the name
+        pointer (training passes the non-answer tokens: generated tokens are fed one by one without it)."""
         tokens = self.vision(pixel_values) if tokens is None else tokens
         img = self.projector(tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
@@ -235,7 +259,12 @@ class ComposedVLM(SpatialVLMModel):
             # (~30x larger), it would drown the name vector and the question's words could not match it.
             emb_rms = self.lm.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
             img = img * (emb_rms / img.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-6))
-            img = img + self._word_tokens(tokens).to(img.dtype)
+            probs, words = self._class_probs_and_words(tokens)
+            pointer = self._name_pointer(txt, img, probs, words).to(txt.dtype)
+            if prompt_mask is not None:
+                pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
+            txt = txt + pointer
+            img = img + (probs.to(words.dtype) @ words).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1)
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
@@ -276,7 +305,7 @@ class ComposedVLM(SpatialVLMModel):
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         tokens = self.vision(batch["pixel_values"])
-        emb = self._embed(batch["pixel_values"], batch["input_ids"], tokens)
+        emb = self._embed(batch["pixel_values"], batch["input_ids"], tokens, prompt_mask=batch["labels"] == -100)
         b, n_img = emb.shape[0], emb.shape[1] - batch["input_ids"].shape[1]
         ones = torch.ones((b, n_img), dtype=batch["attention_mask"].dtype, device=emb.device)
         ignore = torch.full((b, n_img), -100, dtype=torch.long, device=emb.device)
