@@ -141,6 +141,10 @@ class ComposedVLM(SpatialVLMModel):
         self.lm = _build_lm(preset, tokenizer)
         if preset.vision.word_grounding:
             self._init_class_words(tokenizer, preset.vision.dense_classes)
+            self.geo_proj = nn.Linear(4, self.lm.config.hidden_size)
+            # At the word-embedding scale (like the rest of the image token), not Linear's default ~30x larger.
+            nn.init.normal_(self.geo_proj.weight, std=0.02)
+            nn.init.zeros_(self.geo_proj.bias)
         d = self.lm.config.hidden_size
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
@@ -188,6 +192,14 @@ class ComposedVLM(SpatialVLMModel):
         emb = self.lm.get_input_embeddings()(self.class_word_ids)  # (k, n, d)
         m = self.class_word_mask[..., None].to(emb.dtype)
         return probs, (emb * m).sum(1) / m.sum(1).clamp(min=1.0)  # background row: zeros
+
+    def _token_geometry(self, tokens: torch.Tensor) -> torch.Tensor:
+        """(B, N, 4): each image token's column and row in [-1, 1], predicted log depth and height (m)."""
+        g, k = self.vision.grid, self.preset.vision.dense_classes
+        lin = torch.linspace(-1, 1, g, device=tokens.device, dtype=tokens.dtype)
+        yy, xx = torch.meshgrid(lin, lin, indexing="ij")
+        xy = torch.stack([xx.flatten(), yy.flatten()], -1).expand(tokens.shape[0], g * g, 2)
+        return torch.cat([xy, self.vision.dense_head(tokens)[..., k:k + 2]], -1)  # type: ignore[misc]
 
     def _word_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Per image token: sum over classes of p(class) x mean LM embedding of the class name's tokens."""
@@ -260,6 +272,8 @@ class ComposedVLM(SpatialVLMModel):
             emb_rms = self.lm.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
             img = img * (emb_rms / img.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-6))
             probs, words = self._class_probs_and_words(tokens)
+            # Where each token is, explicitly: image x/y and the head's log depth and floor height.
+            img = img + self.geo_proj(self._token_geometry(tokens)).to(img.dtype)
             pointer = self._name_pointer(txt, img, probs, words).to(txt.dtype)
             if prompt_mask is not None:
                 pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
