@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where rendered datasets are kept")
     ap.add_argument("--scenes", type=int, default=5000, help="training scenes")
     ap.add_argument("--eval-scenes", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=5000)
+    ap.add_argument("--steps", type=int, default=3600)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
