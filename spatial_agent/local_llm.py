@@ -343,6 +343,19 @@ def _error(message: str, param: str | None = None, kind: str = "invalid_request_
     return {"error": {"message": message, "type": kind, "param": param, "code": None}}
 
 
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, raw: bytes) -> None:
+    """Write one JSON reply; a client that already hung up (its timeout) is not an error."""
+    try:
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(raw)))
+        handler.end_headers()
+        handler.wfile.write(raw)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: LocalLLMServer
     protocol_version = "HTTP/1.1"  # keep-alive: the openai client reuses its connection
@@ -352,15 +365,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("%s %s", self.address_string(), fmt % args)
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
-        raw = json.dumps(payload).encode()
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            self.wfile.write(raw)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout) and hung up
-            pass
+        send_json(self, status, json.dumps(payload).encode())
 
     def _path(self) -> str:
         path = self.path.split("?", 1)[0].rstrip("/")

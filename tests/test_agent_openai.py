@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from spatial_agent import GeometricTool, SpatialAgent
+from spatial_agent.local_llm import send_json
 from spatial_agent.planners import PlannerUnavailable
 from spatial_agent.planners.base import PlannerOutputError
 from spatial_agent.planners.openai_planner import OpenAIPlanner, RetryPolicy, extract_json_object
@@ -56,15 +57,7 @@ def server() -> Iterator[tuple[str, Scripted]]:
             script.requests.append(body)
             status, payload, delay = script.replies[min(i, len(script.replies) - 1)]
             time.sleep(delay)
-            raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                self.end_headers()
-                self.wfile.write(raw)
-            except (BrokenPipeError, ConnectionResetError):  # the client timed out and hung up
-                pass
+            send_json(self, status, payload if isinstance(payload, bytes) else json.dumps(payload).encode())
 
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.daemon_threads = True

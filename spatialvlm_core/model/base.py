@@ -69,6 +69,13 @@ class SpatialVLMModel(nn.Module):
         """Greedy decoding."""
         raise NotImplementedError
 
+    @staticmethod
+    def _check_pairs(images: list[Image.Image], questions: list[str]) -> bool:
+        """Raise when the lists differ in length; False when there is nothing to decode."""
+        if len(images) != len(questions):
+            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
+        return bool(images)
+
     def save(self, path: str | Path) -> None:
         raise NotImplementedError
 

@@ -339,9 +339,7 @@ class ComposedVLM(SpatialVLMModel):
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
-        if len(images) != len(questions):
-            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
-        if not images:
+        if not self._check_pairs(images, questions):
             return []
         prompts = [self._prompt_ids(q) for q in questions]
         n = max(len(p) for p in prompts)

@@ -85,9 +85,7 @@ class HFVLM(SpatialVLMModel):
 
     @torch.no_grad()
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
-        if len(images) != len(questions):
-            raise ValueError(f"got {len(images)} images but {len(questions)} questions")
-        if not images:
+        if not self._check_pairs(images, questions):
             return []
         enc = self._process(images, [self._prompt(q) for q in questions], "left")
         out = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
