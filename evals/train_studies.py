@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         for frozen in (False, True):
             rows.append(run_arm("frozen vision" if frozen else "unfrozen vision", data, held, args.steps,
                                 args.batch_size, freeze_vision=frozen, init_vision=init))
-        note = f"vision tower initialised from {init or 'random weights'}"
+        shown = "the default model" if init == str(DEFAULT_MODEL_DIR) else init
+        note = f"vision tower initialised from {shown or 'random weights'}"
     else:
         for sigma in args.noise:
             rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size))
