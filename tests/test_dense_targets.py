@@ -113,7 +113,8 @@ def test_word_grounding_adds_the_class_name_embedding() -> None:
         head.bias.zero_()
         head.bias[DENSE_CLASSES.index("sofa")] = 50.0
     tokens = model.vision(torch.zeros(1, 3, 32, 32))
-    got = model._word_tokens(tokens)[0, 0]
+    probs, words = model._class_probs_and_words(head(tokens))
+    got = (probs @ words)[0, 0]
     ids = model.tokenizer(" sofa", add_special_tokens=False).input_ids
     want = model.lm.get_input_embeddings()(torch.tensor(ids)).mean(0)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)

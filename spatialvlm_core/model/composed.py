@@ -185,26 +185,22 @@ class ComposedVLM(SpatialVLMModel):
         self.register_buffer("class_word_ids", pad, persistent=False)
         self.register_buffer("class_word_mask", mask, persistent=False)
 
-    def _class_probs_and_words(self, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(per image token class probabilities (B, N, k), mean LM embedding of each class name (k, d))."""
+    def _class_probs_and_words(self, head: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """From the dense head's output: (per image token class probabilities (B, N, k), mean LM embedding of each
+        class name (k, d))."""
         k = self.preset.vision.dense_classes
-        probs = self.vision.dense_head(tokens)[..., :k].softmax(-1)  # type: ignore[misc]
+        probs = head[..., :k].softmax(-1)
         emb = self.lm.get_input_embeddings()(self.class_word_ids)  # (k, n, d)
         m = self.class_word_mask[..., None].to(emb.dtype)
         return probs, (emb * m).sum(1) / m.sum(1).clamp(min=1.0)  # background row: zeros
 
-    def _token_geometry(self, tokens: torch.Tensor) -> torch.Tensor:
+    def _token_geometry(self, head: torch.Tensor) -> torch.Tensor:
         """(B, N, 4): each image token's column and row in [-1, 1], predicted log depth and height (m)."""
         g, k = self.vision.grid, self.preset.vision.dense_classes
-        lin = torch.linspace(-1, 1, g, device=tokens.device, dtype=tokens.dtype)
+        lin = torch.linspace(-1, 1, g, device=head.device, dtype=head.dtype)
         yy, xx = torch.meshgrid(lin, lin, indexing="ij")
-        xy = torch.stack([xx.flatten(), yy.flatten()], -1).expand(tokens.shape[0], g * g, 2)
-        return torch.cat([xy, self.vision.dense_head(tokens)[..., k:k + 2]], -1)  # type: ignore[misc]
-
-    def _word_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Per image token: sum over classes of p(class) x mean LM embedding of the class name's tokens."""
-        probs, words = self._class_probs_and_words(tokens)
-        return probs.to(words.dtype) @ words
+        xy = torch.stack([xx.flatten(), yy.flatten()], -1).expand(head.shape[0], g * g, 2)
+        return torch.cat([xy, head[..., k:k + 2]], -1)
 
     @staticmethod
     def _name_pointer(txt: torch.Tensor, img: torch.Tensor, probs: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
@@ -271,9 +267,10 @@ class ComposedVLM(SpatialVLMModel):
             # (~30x larger), it would drown the name vector and the question's words could not match it.
             emb_rms = self.lm.get_input_embeddings().weight.detach().pow(2).mean().sqrt()
             img = img * (emb_rms / img.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-6))
-            probs, words = self._class_probs_and_words(tokens)
+            head = self.vision.dense_head(tokens)  # type: ignore[misc]
+            probs, words = self._class_probs_and_words(head)
             # Where each token is, explicitly: image x/y and the head's log depth and floor height.
-            img = img + self.geo_proj(self._token_geometry(tokens)).to(img.dtype)
+            img = img + self.geo_proj(self._token_geometry(head)).to(img.dtype)
             pointer = self._name_pointer(txt, img, probs, words).to(txt.dtype)
             if prompt_mask is not None:
                 pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
