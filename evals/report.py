@@ -64,9 +64,7 @@ def plot_log_error_histograms(errors: Mapping[str, Sequence[float]], path: str |
         ax.set_title(f"{name} (n={len(vals)})", fontsize=9)
         ax.set_xlabel("log(pred / truth), clipped to ±2")
     axes[0][0].set_ylabel("answers")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, suptitle=title)
 
 
 def plot_pred_vs_true(points: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
@@ -94,9 +92,7 @@ def plot_pred_vs_true(points: Mapping[str, tuple[Sequence[float], Sequence[float
         ax.set_title(f"{name} (n={len(xy)})", fontsize=9)
         ax.set_xlabel("true")
     axes[0][0].set_ylabel("predicted")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save(fig, path, suptitle=title)
 
 
 def plot_bars_by_type(values: Mapping[str, Mapping[str, float | None]], path: str | Path, ylabel: str,
@@ -118,13 +114,16 @@ def plot_bars_by_type(values: Mapping[str, Mapping[str, float | None]], path: st
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
-    fig.tight_layout()
     return _save(fig, path)
 
 
-def _save(fig: Any, path: str | Path) -> Path:
+def _save(fig: Any, path: str | Path, suptitle: str | None = None) -> Path:
+    """Lay out (under ``suptitle`` when given), write the figure and close it."""
     import matplotlib.pyplot as plt
 
+    if suptitle is not None:
+        fig.suptitle(suptitle, fontsize=10)
+    fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(p, dpi=100)
