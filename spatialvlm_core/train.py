@@ -50,6 +50,9 @@ class TrainConfig(BaseModel):
     # Weight of the per-token vision loss on datasets that carry dense targets (<stem>.dense.npz beside the
     # images, see model/dense_targets.py); 0 trains on the answers alone.
     dense_weight: float = Field(default=1.0, ge=0)
+    # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
+    # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
+    vision_warmup_steps: int = Field(default=0, ge=0)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
@@ -228,6 +231,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         except ImportError:
             print("tensorboard is not installed; metrics go to metrics.jsonl only")
 
+    if cfg.vision_warmup_steps > 0 and resume_from is None:
+        from spatialvlm_core.vision_warmup import vision_warmup
+
+        with metrics_path.open("a") as mf:
+            vision_warmup(model, [e.image for e in examples], cfg.vision_warmup_steps, cfg.batch_size, cfg.lr,
+                          cfg.seed, mf, cfg.progress)
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
     images = ImageCache(model.preset.vision.image_size if is_composed else None)
@@ -312,13 +321,13 @@ def _save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, s
 # --------------------------------------------------------------------------- CLI
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("train", help="train a SpatialVLM on a QA dataset")
-    p.add_argument("--data", required=True, help="dataset root (data/*.parquet or data/*.jsonl)")
-    p.add_argument("--out", required=True, help="output checkpoint directory")
-    p.add_argument("--preset", default="tiny", help="preset name or image-text-to-text checkpoint")
+    p.add_argument("--data", help="dataset root (data/*.parquet or data/*.jsonl); required unless in --config")
+    p.add_argument("--out", help="output checkpoint directory; required unless in --config")
+    p.add_argument("--preset", help="preset name or image-text-to-text checkpoint (default: tiny)")
     p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
     for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
                       ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
-                      ("dense-weight", float)):
+                      ("dense-weight", float), ("vision-warmup-steps", int)):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
@@ -336,10 +345,14 @@ def _cli(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"config file not found: {cfg_path}")
         base = json.loads(cfg_path.read_text())
     for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
-                "spatial_fraction", "max_examples", "freeze_vision", "lm_mode", "device"):
+                "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "freeze_vision", "lm_mode",
+                "device"):
         v = getattr(args, key)
         if v is not None:
             base[key] = v
+    missing = [f"--{k}" for k in ("data", "out") if k not in base]
+    if missing:
+        raise ValueError(f"train needs {' and '.join(missing)} (on the command line or in --config)")
     if args.no_resume:
         base["resume"] = False
     if args.tensorboard:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from spatialvlm_core.model import create_model
 from spatialvlm_core.model.dense_targets import (
     DENSE_CLASSES,
     IGNORE,
@@ -15,6 +18,7 @@ from spatialvlm_core.model.dense_targets import (
     save_dense,
     sim_dense_targets,
 )
+from spatialvlm_core.model.presets import VisionConfig
 
 
 def test_dense_targets_exact_on_a_two_by_two_grid() -> None:
@@ -63,8 +67,6 @@ def test_sim_dense_targets_agree_with_the_render(tmp_path) -> None:  # type: ign
 def test_dense_loss_trains_the_tower_and_checks_the_grid() -> None:
     from PIL import Image
 
-    from spatialvlm_core.model import create_model
-    from spatialvlm_core.model.presets import VisionConfig
 
     torch.manual_seed(0)
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=len(DENSE_CLASSES))
@@ -92,8 +94,6 @@ def test_dense_loss_trains_the_tower_and_checks_the_grid() -> None:
 
 
 def _grounded_micro():  # type: ignore[no-untyped-def]
-    from spatialvlm_core.model import create_model
-    from spatialvlm_core.model.presets import VisionConfig
 
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
                        dense_classes=len(DENSE_CLASSES), word_grounding=True)
@@ -136,8 +136,6 @@ def test_word_grounding_model_saves_and_reloads_identically(tmp_path) -> None:  
 
 
 def test_word_grounding_needs_a_dense_head() -> None:
-    from spatialvlm_core.model import create_model
-    from spatialvlm_core.model.presets import VisionConfig
 
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, word_grounding=True)
     with pytest.raises(ValueError, match="needs a dense head"):
@@ -159,7 +157,7 @@ def test_name_pointer_pools_the_named_class_into_the_question_word() -> None:
     probs[0, 0, 1] = probs[0, 1, 1] = 1.0  # image tokens 0 and 1 show class 1
     probs[0, 2, 0] = 1.0  # token 2: background
     img = torch.arange(3 * d, dtype=torch.float32).reshape(1, 3, d)
-    out = ComposedVLM._name_pointer(txt, img, probs, words)
+    out = ComposedVLM._name_pointer(ComposedVLM._word_match(txt, probs, words), img)
     torch.testing.assert_close(out[0, 0], img[0, :2].mean(0))  # mean of the two sofa tokens
     assert out[0, 1].abs().sum() == 0  # class 2 named but not in view: nothing
     assert out[0, 2].abs().sum() == 0  # unrelated word: nothing
@@ -180,3 +178,55 @@ def test_name_pointer_reaches_question_tokens_only_in_training() -> None:
     n_img = emb.shape[1] - batch["input_ids"].shape[1]
     answer = ~mask[0]
     torch.testing.assert_close(emb[0, n_img:][answer], plain[0][answer])
+
+
+def test_anchor_geometry_is_the_second_named_object_minus_the_first() -> None:
+    """Exact: tokens 1 and 3 name objects A and B; from token 3 on the prompt carries geo(B) - geo(A)."""
+    from spatialvlm_core.model.composed import ComposedVLM
+
+    # Image tokens 0, 1 show A (x = -1 and 0, so mean -0.5, spread 0.5); token 2 shows B (x = 1).
+    geo = torch.tensor([[[-1.0, 0.0, 0.5, 0.2], [0.0, 0.0, 0.5, 0.4], [1.0, 0.5, 1.5, 1.0]]])
+    match = torch.zeros(1, 5, 3)
+    match[0, 1, :2] = 1.0  # word "A"
+    match[0, 3, 2] = 1.0  # word "B"
+    out = ComposedVLM._anchor_geometry(match, geo, None)
+    assert out.shape == (1, 5, 7)
+    assert out[0, :3].abs().sum() == 0  # before the second object: no relation yet
+    d = out[0, 3]
+    torch.testing.assert_close(d[:4], torch.tensor([1.5, 0.5, 1.0, 0.7]))  # x, y, log depth, floor height
+    torch.testing.assert_close(d[4], torch.tensor(-math.log(2.0)))  # one token against two
+    torch.testing.assert_close(d[5], torch.tensor(math.log(0.01) - math.log(0.5)))  # x spread (B: none, clamped)
+    torch.testing.assert_close(out[0, 4], d)  # carried forward to the end of the prompt
+    # Only prompt tokens count as names: with token 3 masked out there is no second object.
+    prompt = torch.tensor([[True, True, True, False, False]])
+    assert ComposedVLM._anchor_geometry(match, geo, prompt).abs().sum() == 0
+
+
+def test_anchor_geometry_model_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from spatialvlm_core.model import load_checkpoint
+
+    torch.manual_seed(0)
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
+                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True)
+    model = create_model("micro", tokenizer_texts=["Is the sofa left of the armchair? Yes"], vision=vis)
+    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
+    batch = model.encode(img, ["Is the sofa left of the armchair?"], ["Yes"])
+    loss = model.loss(batch)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert model.anchor_proj.weight.grad is not None
+    model.eval()
+    model.save(tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")
+    assert again.preset.vision.anchor_geometry
+    q = ["Is the sofa left of the armchair?"]
+    assert again.generate(img, q) == model.generate(img, q)
+
+
+def test_anchor_geometry_needs_word_grounding() -> None:
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=32,
+                       anchor_geometry=True)
+    with pytest.raises(ValueError, match=r"needs vision\.word_grounding"):
+        create_model("micro", tokenizer_texts=["a"], vision=vis)

