@@ -1,16 +1,16 @@
 """Training studies from the SpatialVLM paper, at toy scale on the synthetic world (CPU, minutes).
 
-    python -m evals.train_studies frozen [--steps 150]   # frozen vs unfrozen vision tower
-    python -m evals.train_studies noise  [--steps 150]   # Gaussian noise on the 3D labels before question generation
+    python -m evals.train_studies frozen [--steps 600]   # frozen vs unfrozen vision tower
+    python -m evals.train_studies noise  [--steps 600]   # Gaussian noise on the 3D labels before question generation
 
 Each arm trains the ``tiny`` preset with the same seed and data size and is scored on the same clean held-out
 split (different scene seeds). Prints a markdown table and writes it to ``evals/reports/train_<study>.md``
 (``--out`` to change). Short default runs: the absolute numbers are far below the default model's; the
 comparison between arms is what the study reports.
 
-frozen: both arms start from the same vision tower, by default the trained tower of the shipped default model
-(the paper's setting: a pretrained encoder, frozen or fine-tuned); LM and projector start fresh. Without a
-default model (or with ``--init scratch``) the tower is random, so "frozen" means random features.
+Every arm starts from the same vision tower, by default the trained tower of the shipped default model (the
+paper's setting: a pretrained encoder, frozen or fine-tuned); LM and projector start fresh. Without a default
+model (or with ``--init scratch``) the tower is random, so "frozen" means random features.
 """
 
 from __future__ import annotations
@@ -60,13 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="evals.train_studies", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", choices=["frozen", "noise"])
-    ap.add_argument("--steps", type=int, default=150)
+    ap.add_argument("--steps", type=int, default=600)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--scenes", type=int, default=600, help="training scenes per arm")
     ap.add_argument("--eval-scenes", type=int, default=60)
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.1, 0.3], help="label sigmas (m)")
     ap.add_argument("--init", default="default",
-                    help="frozen: starting tower: 'default' (shipped model), 'scratch', or a checkpoint directory")
+                    help="starting tower: 'default' (shipped model), 'scratch', or a checkpoint directory")
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out", type=Path, help="markdown report (default evals/reports/train_<study>.md)")
     args = ap.parse_args(argv)
@@ -87,27 +87,28 @@ def main(argv: list[str] | None = None) -> int:
                                   progress=False)
 
     rows: list[dict[str, Any]] = []
+    init = None
+    if args.init == "default":
+        if (DEFAULT_MODEL_DIR / "model.safetensors").is_file():
+            init = str(DEFAULT_MODEL_DIR)
+        else:
+            print(f"no default model at {DEFAULT_MODEL_DIR}: every arm starts from a random tower")
+    elif args.init != "scratch":
+        if not (Path(args.init) / "model.safetensors").is_file():
+            raise FileNotFoundError(f"--init {args.init}: no model.safetensors there")
+        init = args.init
+    shown = "the default model" if init == str(DEFAULT_MODEL_DIR) else init
+    note = f"vision tower initialised from {shown or 'random weights'}"
     if args.study == "frozen":
         data = train_split(0.0)
-        init = None
-        if args.init == "default":
-            if (DEFAULT_MODEL_DIR / "model.safetensors").is_file():
-                init = str(DEFAULT_MODEL_DIR)
-            else:
-                print(f"no default model at {DEFAULT_MODEL_DIR}: both arms start from a random tower")
-        elif args.init != "scratch":
-            if not (Path(args.init) / "model.safetensors").is_file():
-                raise FileNotFoundError(f"--init {args.init}: no model.safetensors there")
-            init = args.init
         for frozen in (False, True):
             rows.append(run_arm("frozen vision" if frozen else "unfrozen vision", data, held, args.steps,
                                 args.batch_size, freeze_vision=frozen, init_vision=init))
-        shown = "the default model" if init == str(DEFAULT_MODEL_DIR) else init
-        note = f"vision tower initialised from {shown or 'random weights'}"
     else:
         for sigma in args.noise:
-            rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size))
-        note = "noise: Gaussian sigma on every object's 3D position and size before question generation"
+            rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size,
+                                init_vision=init))
+        note += "; noise: Gaussian sigma on every object's 3D position and size before question generation"
     md = (f"# Training study: {args.study}\n\nCommand: `python -m evals.train_studies {args.study} --steps "
           f"{args.steps} --scenes {args.scenes}`; tiny preset, batch {args.batch_size}, seed 0; {note}. "
           f"Scored on {args.eval_scenes} held-out scenes (clean labels).\n\n{table(rows)}\n")

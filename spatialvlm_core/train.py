@@ -53,6 +53,9 @@ class TrainConfig(BaseModel):
     # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
     # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
     vision_warmup_steps: int = Field(default=0, ge=0)
+    # Each qualitative row (yes/no and which-of-two) appears this many times per epoch: there are 14 relation
+    # types to the metric side's 9, and each decides on a token or two of the answer.
+    qualitative_repeat: int = Field(default=1, ge=1)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
@@ -179,6 +182,12 @@ def _load_vision(model: Any, ckpt: Path) -> None:
         raise ValueError(f"init_vision: the tower in {f} does not match the preset: {e}") from e
 
 
+def _is_qualitative(e: Any) -> bool:
+    from spatialvlm_core.model.simdata import LOCATE_QTYPE
+
+    return e.qa is not None and e.qa.category == "qualitative" and e.qa.qtype != LOCATE_QTYPE
+
+
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train; returns a summary (final loss, samples/s, output dir). Resumes from ``out/checkpoints``."""
     import torch
@@ -190,7 +199,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    examples = mix_datasets(load_qa_dataset(cfg.data, cfg.max_examples), cfg.spatial_fraction, cfg.seed)
+    examples = load_qa_dataset(cfg.data, cfg.max_examples)
+    examples = [e for e in examples for _ in range(cfg.qualitative_repeat if _is_qualitative(e) else 1)]
+    examples = mix_datasets(examples, cfg.spatial_fraction, cfg.seed)
     texts = [t for e in examples for t in (e.question, e.answer)]
 
     seed_everything(cfg.seed)
@@ -327,7 +338,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
     for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
                       ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
-                      ("dense-weight", float), ("vision-warmup-steps", int)):
+                      ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int)):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
@@ -345,8 +356,8 @@ def _cli(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"config file not found: {cfg_path}")
         base = json.loads(cfg_path.read_text())
     for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
-                "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "freeze_vision", "lm_mode",
-                "device"):
+                "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "qualitative_repeat",
+                "freeze_vision", "lm_mode", "device"):
         v = getattr(args, key)
         if v is not None:
             base[key] = v

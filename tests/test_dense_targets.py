@@ -190,16 +190,21 @@ def test_anchor_geometry_is_the_second_named_object_minus_the_first() -> None:
     match[0, 1, :2] = 1.0  # word "A"
     match[0, 3, 2] = 1.0  # word "B"
     out = ComposedVLM._anchor_geometry(match, geo, None)
-    assert out.shape == (1, 5, 7)
-    assert out[0, :3].abs().sum() == 0  # before the second object: no relation yet
-    d = out[0, 3]
+    assert out.shape == (1, 5, 14)
+    assert out[0, :1].abs().sum() == 0  # before any named object: nothing
+    assert out[0, 1:3, :7].abs().sum() == 0  # one object named: no relation yet ...
+    torch.testing.assert_close(out[0, 2, 7:11], torch.tensor([-0.5, 0.0, 0.5, 0.3]))  # ... but its own geometry
+    torch.testing.assert_close(out[0, 3, 7:11], geo[0, 2])  # B's own geometry after B
+    d = out[0, 3, :7]
     torch.testing.assert_close(d[:4], torch.tensor([1.5, 0.5, 1.0, 0.7]))  # x, y, log depth, floor height
     torch.testing.assert_close(d[4], torch.tensor(-math.log(2.0)))  # one token against two
     torch.testing.assert_close(d[5], torch.tensor(math.log(0.01) - math.log(0.5)))  # x spread (B: none, clamped)
-    torch.testing.assert_close(out[0, 4], d)  # carried forward to the end of the prompt
+    torch.testing.assert_close(out[0, 4], out[0, 3])  # carried forward to the end of the prompt
     # Only prompt tokens count as names: with token 3 masked out there is no second object.
     prompt = torch.tensor([[True, True, True, False, False]])
-    assert ComposedVLM._anchor_geometry(match, geo, prompt).abs().sum() == 0
+    masked = ComposedVLM._anchor_geometry(match, geo, prompt)
+    assert masked[..., :7].abs().sum() == 0
+    torch.testing.assert_close(masked[0, 4], out[0, 2])  # still A's own geometry
 
 
 def test_anchor_geometry_model_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]

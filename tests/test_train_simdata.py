@@ -114,3 +114,72 @@ def test_train_eval_hook_and_init_vision(tmp_path: Path) -> None:
         assert torch.equal(va, vb), k
     with pytest.raises(FileNotFoundError, match="init_vision"):
         train(TrainConfig(out=str(tmp_path / "c"), init_vision=str(tmp_path / "nope"), **base))
+
+
+@pytest.fixture(scope="module")
+def dense_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cfg = SimDataConfig(n_scenes=3, seed=5, width=64, height=48, qa_per_scene=6, dense_grid=8)
+    return write_sim_dataset(tmp_path_factory.mktemp("dense-sim"), cfg, progress=False)
+
+
+def _dense_micro() -> torch.nn.Module:
+    from spatialvlm_core.model.presets import VisionConfig
+
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
+                       word_grounding=True, anchor_geometry=True)
+    return create_model("micro", tokenizer_texts=["Where is the sofa? x 1 y 2"], vision=vis)
+
+
+def test_vision_warmup_fits_the_dense_targets_and_leaves_the_lm_alone(dense_sim: Path) -> None:
+    import io
+
+    from spatialvlm_core.vision_warmup import vision_warmup
+
+    torch.manual_seed(0)
+    model = _dense_micro()
+    paths = [e.image for e in load_qa_dataset(dense_sim)]
+    lm_before = {k: v.clone() for k, v in model.lm.state_dict().items()}
+    log = io.StringIO()
+    first = vision_warmup(model, paths, steps=1, batch_size=3, lr=3e-3, seed=0, progress=False)
+    out = vision_warmup(model, paths, steps=60, batch_size=3, lr=3e-3, seed=0, metrics=log, progress=False)
+    assert out["images"] == 3  # each image once, however many QA rows name it
+    assert out["final_loss"] < 0.6 * first["final_loss"]  # three images: the head must fit them
+    for k, v in model.lm.state_dict().items():
+        assert torch.equal(v, lm_before[k]), k
+    rows = [json.loads(x) for x in log.getvalue().splitlines()]
+    assert [r["warmup_step"] for r in rows] == list(range(10, 61, 10)) and all(r["step"] == 0 for r in rows)
+
+
+def test_vision_warmup_errors(dense_sim: Path, tmp_path: Path) -> None:
+    from spatialvlm_core.vision_warmup import vision_warmup
+
+    paths = [e.image for e in load_qa_dataset(dense_sim)]
+    with pytest.raises(ValueError, match="dense head"):
+        vision_warmup(create_model("micro", tokenizer_texts=["a"]), paths, 1, 2, 1e-3, 0, progress=False)
+    toy = write_toy_dataset(tmp_path / "toy", n_images=2, seed=1, size=32)
+    with pytest.raises(ValueError, match="no dataset image has dense targets"):
+        vision_warmup(_dense_micro(), [e.image for e in load_qa_dataset(toy)], 1, 2, 1e-3, 0, progress=False)
+
+
+def test_cli_train_from_config_file_with_warmup(dense_sim: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from spatialvlm_core.train import register
+
+    cfg = tmp_path / "run.json"
+    cfg.write_text(json.dumps({"data": str(dense_sim), "out": str(tmp_path / "run"), "preset": "micro",
+                               "steps": 2, "batch_size": 2, "progress": False}))
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    # No --data/--out: the config file names them. Flags given override it.
+    args = parser.parse_args(["train", "--config", str(cfg), "--dense-weight", "0", "--steps", "3"])
+    assert args.func(args) == 0
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["steps"] == 3 and saved["dense_weight"] == 0 and saved["preset"] == "micro"
+    with pytest.raises(ValueError, match="--data and --out"):
+        args = parser.parse_args(["train", "--steps", "1"])
+        args.func(args)
+    # The micro preset has no dense head: asking for a warm-up says so.
+    with pytest.raises(ValueError, match="dense head"):
+        args = parser.parse_args(["train", "--config", str(cfg), "--vision-warmup-steps", "2", "--no-resume"])
+        args.func(args)

@@ -148,7 +148,7 @@ class ComposedVLM(SpatialVLMModel):
         if preset.vision.anchor_geometry:
             if not preset.vision.word_grounding:
                 raise ValueError("vision.anchor_geometry needs vision.word_grounding")
-            self.anchor_proj = nn.Linear(7, self.lm.config.hidden_size)
+            self.anchor_proj = nn.Linear(14, self.lm.config.hidden_size)
             nn.init.normal_(self.anchor_proj.weight, std=0.02)
             nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
@@ -234,7 +234,8 @@ class ComposedVLM(SpatialVLMModel):
 
     @staticmethod
     def _anchor_geometry(match: torch.Tensor, geo: torch.Tensor, prompt: torch.Tensor | None) -> torch.Tensor:
-        """(B, T, 7): from each token on, the geometry of the latest named object minus that of the first one.
+        """(B, T, 14): from each token on, the geometry of the latest named object minus that of the first one,
+        then the latest object's own geometry (what single-object questions - its height, its distance - need).
 
         Geometry per named word: pooled image x/y, log depth, floor height (as ``_token_geometry``), the log of
         its token count and of its spread in x and y (apparent size). Pairwise questions ("is A left of B?", "how far is A from B?") turn
@@ -256,8 +257,9 @@ class ComposedVLM(SpatialVLMModel):
         latest = torch.where(named, t, torch.full_like(t, -1)).cummax(1).values
         first = torch.where(named, t, torch.full_like(t, named.shape[1])).min(1, keepdim=True).values
         pick = lambda idx: g.gather(1, idx.clamp(0, g.shape[1] - 1)[..., None].expand(-1, -1, g.shape[-1]))  # noqa: E731
-        delta = pick(latest) - pick(first.expand_as(latest))
-        return delta * (latest >= 0)[..., None].to(delta.dtype)
+        cur = pick(latest)
+        out = torch.cat([cur - pick(first.expand_as(latest)), cur], -1)
+        return out * (latest >= 0)[..., None].to(out.dtype)
 
     # ------------------------------------------------------------------ inputs
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:

@@ -32,8 +32,8 @@ class VisionConfig:
     # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector;
     # the visual part is then scaled to the word embeddings' size so the name is not drowned.
     word_grounding: bool = False
-    # With word grounding: from the second named object on, the prompt also carries its geometry minus the first
-    # named object's (image x/y, log depth, floor height, log apparent size and extent): the pairwise relation, pre-subtracted.
+    # With word grounding: after each named object the prompt also carries its pooled geometry (image x/y, log
+    # depth, floor height, log apparent size and extent) and, from the second one on, that minus the first's.
     anchor_geometry: bool = False
 
 
