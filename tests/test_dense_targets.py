@@ -194,11 +194,12 @@ def test_anchor_geometry_is_the_second_named_object_minus_the_first() -> None:
     assert out[0, :1].abs().sum() == 0  # before any named object: nothing
     assert out[0, 1:3, :7].abs().sum() == 0  # one object named: no relation yet ...
     torch.testing.assert_close(out[0, 2, 7:11], torch.tensor([-0.5, 0.0, 0.5, 0.3]))  # ... but its own geometry
+    assert out.abs().max() < 2.5  # bounded: a lone token must not give log(0)-sized inputs
     torch.testing.assert_close(out[0, 3, 7:11], geo[0, 2])  # B's own geometry after B
     d = out[0, 3, :7]
     torch.testing.assert_close(d[:4], torch.tensor([1.5, 0.5, 1.0, 0.7]))  # x, y, log depth, floor height
-    torch.testing.assert_close(d[4], torch.tensor(-math.log(2.0)))  # one token against two
-    torch.testing.assert_close(d[5], torch.tensor(math.log(0.01) - math.log(0.5)))  # x spread (B: none, clamped)
+    torch.testing.assert_close(d[4], torch.tensor(math.log(2.0) - math.log(3.0)))  # one token against two: log1p
+    torch.testing.assert_close(d[5], torch.tensor(math.log(0.1) - 0.5 * math.log(0.26)))  # x spread: sqrt(var+0.01)
     torch.testing.assert_close(out[0, 4], out[0, 3])  # carried forward to the end of the prompt
     # Only prompt tokens count as names: with token 3 masked out there is no second object.
     prompt = torch.tensor([[True, True, True, False, False]])

@@ -149,7 +149,8 @@ class ComposedVLM(SpatialVLMModel):
             if not preset.vision.word_grounding:
                 raise ValueError("vision.anchor_geometry needs vision.word_grounding")
             self.anchor_proj = nn.Linear(14, self.lm.config.hidden_size)
-            nn.init.normal_(self.anchor_proj.weight, std=0.02)
+            # Zero at the start: the words after a name stay readable until the LM has learned what to take.
+            nn.init.zeros_(self.anchor_proj.weight)
             nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
@@ -238,17 +239,19 @@ class ComposedVLM(SpatialVLMModel):
         then the latest object's own geometry (what single-object questions - its height, its distance - need).
 
         Geometry per named word: pooled image x/y, log depth, floor height (as ``_token_geometry``), the log of
-        its token count and of its spread in x and y (apparent size). Pairwise questions ("is A left of B?", "how far is A from B?") turn
-        on the sign and size of these differences; a small LM from scratch, left to find both objects by
-        attention and subtract them itself, stays at chance within a CPU budget (see the model notes in
-        README). The differences are carried forward to the end of the prompt, where the answer starts.
+        its token count and of its spread in x and y (apparent size). Pairwise questions ("is A left of B?",
+        "how far is A from B?") turn on the sign and size of these differences; a small LM from scratch, left to
+        find both objects by attention and subtract them itself, stays at chance within a CPU budget (README,
+        "Training the SpatialVLM"). Both parts are carried forward to the end of the prompt, where the answer
+        starts.
         """
         mass = match.sum(-1, keepdim=True)
         w = match / mass.clamp(min=1e-6)
         mean = w @ geo.to(match.dtype)
         # Apparent extent: log token count and log spread in x and y (metric size = extent x depth, a sum in logs).
-        spread = (w @ geo[..., :2].to(match.dtype).pow(2) - mean[..., :2].pow(2)).clamp(min=1e-4).sqrt().log()
-        g = torch.cat([mean, mass.clamp(min=1e-6).log(), spread], -1)
+        # Both bounded (a lone token: spread 0.1, mass 1 -> log 2): unbounded logs of ~0 swamped the word embeddings.
+        var = (w @ geo[..., :2].to(match.dtype).pow(2) - mean[..., :2].pow(2)).clamp(min=0)
+        g = torch.cat([mean, mass.log1p(), (var + 0.01).sqrt().log()], -1)
         named = mass[..., 0] > 0.5
         if prompt is not None:
             named = named & prompt
@@ -256,7 +259,10 @@ class ComposedVLM(SpatialVLMModel):
         # Index of the latest named token at or before each position (-1: none yet); the first named token.
         latest = torch.where(named, t, torch.full_like(t, -1)).cummax(1).values
         first = torch.where(named, t, torch.full_like(t, named.shape[1])).min(1, keepdim=True).values
-        pick = lambda idx: g.gather(1, idx.clamp(0, g.shape[1] - 1)[..., None].expand(-1, -1, g.shape[-1]))  # noqa: E731
+
+        def pick(idx: torch.Tensor) -> torch.Tensor:
+            return g.gather(1, idx.clamp(0, g.shape[1] - 1)[..., None].expand(-1, -1, g.shape[-1]))
+
         cur = pick(latest)
         out = torch.cat([cur - pick(first.expand_as(latest)), cur], -1)
         return out * (latest >= 0)[..., None].to(out.dtype)
@@ -311,14 +317,15 @@ class ComposedVLM(SpatialVLMModel):
             head = self.vision.dense_head(tokens)  # type: ignore[misc]
             probs, words = self._class_probs_and_words(head)
             # Where each token is, explicitly: image x/y and the head's log depth and floor height.
-            img = img + self.geo_proj(self._token_geometry(head)).to(img.dtype)
+            geo = self._token_geometry(head)
+            img = img + self.geo_proj(geo).to(img.dtype)
             match = self._word_match(txt, probs, words)
             pointer = self._name_pointer(match, img).to(txt.dtype)
             if prompt_mask is not None:
                 pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
             txt = txt + pointer
             if self.preset.vision.anchor_geometry:
-                delta = self._anchor_geometry(match, self._token_geometry(head), prompt_mask)
+                delta = self._anchor_geometry(match, geo, prompt_mask)
                 if prompt_mask is not None:
                     delta = delta * prompt_mask[..., None].to(delta.dtype)
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)
