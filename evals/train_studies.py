@@ -1,7 +1,8 @@
 """Training studies from the SpatialVLM paper, at toy scale on the synthetic world (CPU, minutes).
 
-    python -m evals.train_studies frozen [--steps 600]   # frozen vs unfrozen vision tower
-    python -m evals.train_studies noise  [--steps 600]   # Gaussian noise on the 3D labels before question generation
+    python -m evals.train_studies frozen [--steps 300]   # frozen vs unfrozen vision tower
+    python -m evals.train_studies noise  [--steps 300]   # Gaussian noise on the 3D labels before question generation
+    python -m evals.train_studies relation [--steps 400] # one relation (left/right yes-no): tiny vs tiny-anchor
 
 Each arm trains the ``tiny`` preset with the same seed and data size and is scored on the same clean held-out
 split (different scene seeds). Prints a markdown table and writes it to ``evals/reports/train_<study>.md``
@@ -28,18 +29,21 @@ REPORTS = Path(__file__).parent / "reports"
 METRICS = ("qualitative_accuracy", "parse_rate", "within_50_200", "within_90_110", "median_rel_error")
 
 
-def run_arm(name: str, data: Path, held: Path, steps: int, batch_size: int, **train_kw: Any) -> dict[str, Any]:
+def run_arm(name: str, data: Path, held: Path, steps: int, batch_size: int, preset: str = "tiny",
+            **train_kw: Any) -> dict[str, Any]:
     from spatialvlm_core.data import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
     from spatialvlm_core.model.evaluate import evaluate
     from spatialvlm_core.train import TrainConfig, train
 
     with tempfile.TemporaryDirectory(prefix=f"spatialvlm-study-{name}-") as tmp:
-        cfg = TrainConfig(data=str(data), out=tmp, preset="tiny", steps=steps, batch_size=batch_size, lr=1e-3,
+        cfg = TrainConfig(data=str(data), out=tmp, preset=preset, steps=steps, batch_size=batch_size, lr=1e-3,
                           warmup_steps=min(100, steps // 10), seed=0, checkpoint_every=10**9, resume=False,
                           progress=False, **train_kw)
         summary = train(cfg)
-        scores = evaluate(SpatialVLM.load(tmp), load_qa_dataset(held))
+        qtypes = train_kw.get("qtypes")
+        scores = evaluate(SpatialVLM.load(tmp), [e for e in load_qa_dataset(held)
+                                                 if qtypes is None or (e.qa is not None and e.qa.qtype in qtypes)])
     row = {"arm": name, "train_min": summary["elapsed_s"] / 60, "final_loss": summary["final_loss"], **scores}
     print(f"{name}: " + ", ".join(f"{k}={row[k]:.3f}" for k in ("final_loss", *METRICS)), flush=True)
     return row
@@ -59,8 +63,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="evals.train_studies", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("study", choices=["frozen", "noise"])
-    ap.add_argument("--steps", type=int, default=600)
+    ap.add_argument("study", choices=["frozen", "noise", "relation"])
+    ap.add_argument("--steps", type=int, default=None, help="per arm (default: 300; relation: 400)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--scenes", type=int, default=600, help="training scenes per arm")
     ap.add_argument("--eval-scenes", type=int, default=60)
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--out", type=Path, help="markdown report (default evals/reports/train_<study>.md)")
     args = ap.parse_args(argv)
+    if args.steps is None:
+        args.steps = 400 if args.study == "relation" else 300
     if args.steps <= 0 or args.scenes <= 0:
         raise ValueError("--steps and --scenes must be positive")
     if any(s < 0 for s in args.noise):
@@ -104,14 +110,27 @@ def main(argv: list[str] | None = None) -> int:
         for frozen in (False, True):
             rows.append(run_arm("frozen vision" if frozen else "unfrozen vision", data, held, args.steps,
                                 args.batch_size, freeze_vision=frozen, init_vision=init))
+    elif args.study == "relation":
+        # make_model's 5,000-scene split: one relation has ~4,600 rows there (600 scenes would repeat them).
+        from spatialvlm_core.make_model import sim_splits
+
+        data, held_main = sim_splits(args.cache, 5000, 150, progress=False, workers=2)
+        for preset in ("tiny", "tiny-anchor"):
+            rows.append(run_arm(preset, data, held_main, args.steps, args.batch_size, preset=preset,
+                                qtypes=["left_right_predicate"], init_vision=init))
+        note += ("; trained and scored on left_right_predicate only (make_model's train split and its 150-scene "
+                 "held-out split)")
     else:
         for sigma in args.noise:
             rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size,
                                 init_vision=init))
         note += "; noise: Gaussian sigma on every object's 3D position and size before question generation"
+    scored = 150 if args.study == "relation" else args.eval_scenes
+    presets = "tiny and tiny-anchor presets" if args.study == "relation" else "tiny preset"
+    scenes = "" if args.study == "relation" else f" --scenes {args.scenes}"
     md = (f"# Training study: {args.study}\n\nCommand: `python -m evals.train_studies {args.study} --steps "
-          f"{args.steps} --scenes {args.scenes}`; tiny preset, batch {args.batch_size}, seed 0; {note}. "
-          f"Scored on {args.eval_scenes} held-out scenes (clean labels).\n\n{table(rows)}\n")
+          f"{args.steps}{scenes}`; {presets}, batch {args.batch_size}, seed 0; {note}. "
+          f"Scored on {scored} held-out scenes (clean labels).\n\n{table(rows)}\n")
     out = args.out or REPORTS / f"train_{args.study}.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(md)

@@ -102,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=3600)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--preset", default="tiny", help="model preset (tiny-anchor: with pre-subtracted pair geometry)")
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
-    ap.add_argument("--vision-warmup", type=int, default=1500,
+    ap.add_argument("--vision-warmup", type=int, default=0,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")
-    ap.add_argument("--qualitative-repeat", type=int, default=2, help="times each yes/no or which-of-two row is seen per epoch")
+    ap.add_argument("--qualitative-repeat", type=int, default=1, help="times each yes/no or which-of-two row is seen per epoch")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
     ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
@@ -123,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"data ready in {time.perf_counter() - t0:.0f} s: train {data}, held-out {eval_data}")
     with tempfile.TemporaryDirectory(prefix="spatialvlm-make-model-") as tmp:
         run = args.work or Path(tmp) / "run"
-        cfg = TrainConfig(data=str(data), out=str(run), preset="tiny", steps=args.steps, batch_size=args.batch_size,
+        cfg = TrainConfig(data=str(data), out=str(run), preset=args.preset, steps=args.steps, batch_size=args.batch_size,
                           lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
                           vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat)

@@ -56,6 +56,7 @@ class TrainConfig(BaseModel):
     # Each qualitative row (yes/no and which-of-two) appears this many times per epoch: there are 14 relation
     # types to the metric side's 9, and each decides on a token or two of the answer.
     qualitative_repeat: int = Field(default=1, ge=1)
+    qtypes: list[str] | None = None  # train on these question types only (e.g. one relation, for a study)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
@@ -200,6 +201,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     examples = load_qa_dataset(cfg.data, cfg.max_examples)
+    if cfg.qtypes is not None:
+        examples = [e for e in examples if e.qa is not None and e.qa.qtype in cfg.qtypes]
+        if not examples:
+            raise ValueError(f"{cfg.data}: no rows of question types {cfg.qtypes}")
     examples = [e for e in examples for _ in range(cfg.qualitative_repeat if _is_qualitative(e) else 1)]
     examples = mix_datasets(examples, cfg.spatial_fraction, cfg.seed)
     texts = [t for e in examples for t in (e.question, e.answer)]

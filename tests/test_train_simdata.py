@@ -183,3 +183,12 @@ def test_cli_train_from_config_file_with_warmup(dense_sim: Path, tmp_path: Path)
     with pytest.raises(ValueError, match="dense head"):
         args = parser.parse_args(["train", "--config", str(cfg), "--vision-warmup-steps", "2", "--no-resume"])
         args.func(args)
+
+
+def test_train_on_chosen_question_types_only(sim_data: Path, tmp_path: Path) -> None:
+    n_locate = sum(1 for e in load_qa_dataset(sim_data) if e.qa is not None and e.qa.qtype == LOCATE_QTYPE)
+    base = dict(data=str(sim_data), preset="micro", steps=1, batch_size=2, progress=False)
+    out = train(TrainConfig(out=str(tmp_path / "a"), qtypes=[LOCATE_QTYPE], **base))
+    assert out["examples"] == n_locate > 0
+    with pytest.raises(ValueError, match="no rows of question types"):
+        train(TrainConfig(out=str(tmp_path / "b"), qtypes=["no_such_type"], **base))

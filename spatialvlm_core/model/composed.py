@@ -149,8 +149,8 @@ class ComposedVLM(SpatialVLMModel):
             if not preset.vision.word_grounding:
                 raise ValueError("vision.anchor_geometry needs vision.word_grounding")
             self.anchor_proj = nn.Linear(14, self.lm.config.hidden_size)
-            # Zero at the start: the words after a name stay readable until the LM has learned what to take.
-            nn.init.zeros_(self.anchor_proj.weight)
+            # At the word-embedding scale, like geo_proj (zero-initialised, the relation study was no better).
+            nn.init.normal_(self.anchor_proj.weight, std=0.02)
             nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
