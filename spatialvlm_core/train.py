@@ -247,16 +247,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         except ImportError:
             print("tensorboard is not installed; metrics go to metrics.jsonl only")
 
+    is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
+    images = ImageCache(model.preset.vision.image_size if is_composed else None)
+    dense = DenseCache()
     if cfg.vision_warmup_steps > 0 and resume_from is None:
         from spatialvlm_core.vision_warmup import vision_warmup
 
         with metrics_path.open("a") as mf:
             vision_warmup(model, [e.image for e in examples], cfg.vision_warmup_steps, cfg.batch_size, cfg.lr,
-                          cfg.seed, mf, cfg.progress)
+                          cfg.seed, mf, cfg.progress, images=images, dense=dense)
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
-    is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
-    images = ImageCache(model.preset.vision.image_size if is_composed else None)
-    dense = DenseCache()
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress, desc="train")

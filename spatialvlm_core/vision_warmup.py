@@ -17,9 +17,11 @@ import numpy as np
 
 
 def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: int, lr: float, seed: int,
-                  metrics: IO[str] | None = None, progress: bool = True) -> dict[str, float]:
+                  metrics: IO[str] | None = None, progress: bool = True, images: Any = None,
+                  dense: Any = None) -> dict[str, float]:
     """``steps`` AdamW steps of the dense loss over ``image_paths`` (those with dense targets), tower only.
 
+    ``images`` / ``dense``: the caller's ``ImageCache`` / ``DenseCache``, so training decodes each file once.
     Returns ``{"steps": ..., "images": ..., "final_loss": ...}``; raises ``ValueError`` when the model has no
     dense head or no image has targets.
     """
@@ -32,11 +34,11 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
     vision = getattr(model, "vision", None)
     if vision is None or getattr(vision, "dense_head", None) is None:
         raise ValueError("vision warm-up needs a model whose vision tower has a dense head (vision.dense_classes)")
-    dense = DenseCache()
-    paths = sorted({p for p in image_paths if dense(p) is not None})
+    dense = dense if dense is not None else DenseCache()
+    paths = [p for p in sorted(set(image_paths)) if dense(p) is not None]  # each image once, however many rows
     if not paths:
         raise ValueError("vision warm-up: no dataset image has dense targets (<stem>.dense.npz)")
-    images = ImageCache(model.preset.vision.image_size)
+    images = images if images is not None else ImageCache(model.preset.vision.image_size)
     params = [p for p in vision.parameters() if p.requires_grad]
     if not params:
         raise ValueError("vision warm-up: the vision tower is frozen")
