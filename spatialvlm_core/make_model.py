@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vision-warmup", type=int, default=0,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")
     ap.add_argument("--qualitative-repeat", type=int, default=1, help="times each yes/no or which-of-two row is seen per epoch")
+    ap.add_argument("--qualitative-first", type=int, default=0,
+                    help="curriculum: the first N steps train on yes/no and which-of-two rows only")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
     ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
@@ -127,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig(data=str(data), out=str(run), preset=args.preset, steps=args.steps, batch_size=args.batch_size,
                           lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
-                          vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat)
+                          vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
+                          qualitative_first_steps=args.qualitative_first)
         summary = train(cfg)
         tool = SpatialVLM.load(run)
         held_examples = load_qa_dataset(eval_data)

@@ -56,6 +56,9 @@ class TrainConfig(BaseModel):
     # Each qualitative row (yes/no and which-of-two) appears this many times per epoch: there are 14 relation
     # types to the metric side's 9, and each decides on a token or two of the answer.
     qualitative_repeat: int = Field(default=1, ge=1)
+    # Curriculum: the first N steps draw only qualitative rows. From scratch the LM sits on a plateau (one constant
+    # answer per yes/no type) before it reads the pair geometry; relation rows alone end it sooner (README).
+    qualitative_first_steps: int = Field(default=0, ge=0)
     qtypes: list[str] | None = None  # train on these question types only (e.g. one relation, for a study)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
@@ -110,6 +113,15 @@ def batch_indices(n: int, seed: int, step: int, micro: int, batch_size: int, gra
     """Indices of one micro-batch: epochs are seeded permutations, so the order depends on (seed, step) only."""
     start = (step * grad_accum + micro) * batch_size
     return [int(_epoch_permutation(n, seed, c // n)[c % n]) for c in range(start, start + batch_size)]
+
+
+def step_rows(cfg: TrainConfig, n: int, qual_rows: list[int], step: int, micro: int) -> list[int]:
+    """Rows of one micro-batch: qualitative rows only during the ``qualitative_first_steps`` curriculum, then all
+    ``n`` rows (the mix starts at its first epoch). A pure function of the step, like ``batch_indices``."""
+    if step < cfg.qualitative_first_steps:
+        picks = batch_indices(len(qual_rows), cfg.seed, step, micro, cfg.batch_size, cfg.grad_accum)
+        return [qual_rows[i] for i in picks]
+    return batch_indices(n, cfg.seed, step - cfg.qualitative_first_steps, micro, cfg.batch_size, cfg.grad_accum)
 
 
 def _latest_checkpoint(out: Path) -> Path | None:
@@ -208,6 +220,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     examples = [e for e in examples for _ in range(cfg.qualitative_repeat if _is_qualitative(e) else 1)]
     examples = mix_datasets(examples, cfg.spatial_fraction, cfg.seed)
     texts = [t for e in examples for t in (e.question, e.answer)]
+    qual_rows = [i for i, e in enumerate(examples) if _is_qualitative(e)]
+    if cfg.qualitative_first_steps > 0 and not qual_rows:
+        raise ValueError(f"{cfg.data}: qualitative_first_steps needs qualitative rows; the dataset has none")
 
     seed_everything(cfg.seed)
     resume_from = _latest_checkpoint(out) if cfg.resume else None
@@ -264,7 +279,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         for step in bar:
             total = 0.0
             for micro in range(cfg.grad_accum):
-                idx = batch_indices(len(examples), cfg.seed, step, micro, cfg.batch_size, cfg.grad_accum)
+                idx = step_rows(cfg, len(examples), qual_rows, step, micro)
                 ex = [examples[i] for i in idx]
                 batch = model.encode([images(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex])
                 if cfg.dense_weight > 0:
@@ -343,7 +358,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
     for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
                       ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
-                      ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int)):
+                      ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int),
+                      ("qualitative-first-steps", int)):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
@@ -362,6 +378,7 @@ def _cli(args: argparse.Namespace) -> int:
         base = json.loads(cfg_path.read_text())
     for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
                 "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "qualitative_repeat",
+                "qualitative_first_steps",
                 "freeze_vision", "lm_mode", "device"):
         v = getattr(args, key)
         if v is not None:

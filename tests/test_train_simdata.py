@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 
 from spatialvlm_core.data import load_qa_dataset
 from spatialvlm_core.model import create_model
@@ -192,3 +193,37 @@ def test_train_on_chosen_question_types_only(sim_data: Path, tmp_path: Path) -> 
     assert out["examples"] == n_locate > 0
     with pytest.raises(ValueError, match="no rows of question types"):
         train(TrainConfig(out=str(tmp_path / "b"), qtypes=["no_such_type"], **base))
+
+
+def test_qualitative_first_curriculum_draws_relation_rows_then_the_mix(sim_data: Path, tmp_path: Path) -> None:
+    from spatialvlm_core.train import _is_qualitative, step_rows
+
+    exs = load_qa_dataset(sim_data)
+    qual = [i for i, e in enumerate(exs) if _is_qualitative(e)]
+    assert 0 < len(qual) < len(exs)
+    cfg = TrainConfig(data=str(sim_data), out=str(tmp_path), batch_size=4, qualitative_first_steps=3)
+    early = [i for s in range(3) for i in step_rows(cfg, len(exs), qual, s, 0)]
+    assert all(_is_qualitative(exs[i]) for i in early)
+    late = [i for s in range(3, 3 + len(exs)) for i in step_rows(cfg, len(exs), qual, s, 0)]
+    assert not all(_is_qualitative(exs[i]) for i in late)  # the mix brings the metric rows back
+    assert step_rows(cfg, len(exs), qual, 1, 0) == step_rows(cfg, len(exs), qual, 1, 0)  # resumable: pure in step
+    out = train(TrainConfig(data=str(sim_data), out=str(tmp_path / "run"), preset="micro", steps=2, batch_size=2,
+                            qualitative_first_steps=1, progress=False))
+    assert out["steps"] == 2
+    with pytest.raises(ValueError, match="qualitative_first_steps needs qualitative rows"):
+        train(TrainConfig(data=str(sim_data), out=str(tmp_path / "b"), preset="micro", steps=1, batch_size=2,
+                          qtypes=[LOCATE_QTYPE], qualitative_first_steps=1, progress=False))
+
+
+def test_answer_sep_decides_where_the_answer_starts() -> None:
+    texts = ["Is the red box left of the chair?", "Yes, it is.", "No."]
+    spaced = create_model("micro", tokenizer_texts=texts)
+    joined = create_model("micro", tokenizer_texts=texts, answer_sep="")
+    im = [Image.new("RGB", (32, 32))]
+    for m, sep in ((spaced, " "), (joined, "")):
+        b = m.encode(im, [texts[0]], [texts[1]])
+        n_prompt = len(m._prompt_ids(texts[0]))
+        assert bool((b["labels"][0, :n_prompt] == -100).all())
+        want = m.tokenizer(sep + texts[1], add_special_tokens=False).input_ids
+        assert b["labels"][0, n_prompt:n_prompt + len(want)].tolist() == want
+        assert m.tokenizer.decode(want) == sep + texts[1]

@@ -286,7 +286,7 @@ class ComposedVLM(SpatialVLMModel):
         seqs, labels = [], []
         for q, a in zip(questions, answers, strict=True):
             p = self._prompt_ids(q)
-            ans = [*self.tokenizer(" " + a.strip(), add_special_tokens=False).input_ids, eos]
+            ans = [*self.tokenizer(self.preset.answer_sep + a.strip(), add_special_tokens=False).input_ids, eos]
             seqs.append(p + ans)
             labels.append([-100] * len(p) + ans)
         n = max(len(s) for s in seqs)

@@ -60,6 +60,10 @@ class ModelPreset:
     lora_r: int = 8
     lora_alpha: int = 16
     max_answer_tokens: int = 32  # decoding cap: template answers run to ~25 tokens (16 cut numbers off)
+    # Joins prompt and answer in training. The scratch tokenizer has no " Yes"/" No" tokens, so " " makes the
+    # answer open with a lone space token and the yes/no is decided one position after the prompt's last token,
+    # where the name pointer and anchor geometry are not; "" decides it at the prompt's last token.
+    answer_sep: str = " "
     hf_path: str | None = None  # kind == "hf": local dir or hub id of an image-text-to-text checkpoint
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,7 +131,7 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
 register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, word_grounding=True)))
 # tiny plus pre-subtracted pair geometry (VisionConfig.anchor_geometry). Experimental: not yet better than tiny
 # (evals/reports/train_relation.md, README "Training the SpatialVLM").
-register_preset(ModelPreset(name="tiny-anchor",
+register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True)))
 # Smaller still: for unit tests.
 register_preset(
