@@ -2,7 +2,7 @@
 
     python -m evals.train_studies frozen [--steps 300]   # frozen vs unfrozen vision tower
     python -m evals.train_studies noise  [--steps 300]   # Gaussian noise on the 3D labels before question generation
-    python -m evals.train_studies relation [--steps 400] # one relation (left/right yes-no): tiny vs tiny-anchor
+    python -m evals.train_studies relation [--steps 800] # one relation (left/right yes-no): tiny vs tiny-anchor
 
 Each arm trains the ``tiny`` preset with the same seed and data size and is scored on the same clean held-out
 split (different scene seeds). Prints a markdown table and writes it to ``evals/reports/train_<study>.md``
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="evals.train_studies", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("study", choices=["frozen", "noise", "relation"])
-    ap.add_argument("--steps", type=int, default=None, help="per arm (default: 300; relation: 400)")
+    ap.add_argument("--steps", type=int, default=None, help="per arm (default: 300; relation: 800)")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--scenes", type=int, default=600, help="training scenes per arm")
     ap.add_argument("--eval-scenes", type=int, default=60)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="markdown report (default evals/reports/train_<study>.md)")
     args = ap.parse_args(argv)
     if args.steps is None:
-        args.steps = 400 if args.study == "relation" else 300
+        args.steps = 800 if args.study == "relation" else 300
     if args.steps <= 0 or args.scenes <= 0:
         raise ValueError("--steps and --scenes must be positive")
     if any(s < 0 for s in args.noise):

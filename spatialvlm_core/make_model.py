@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--vision-warmup", type=int, default=0,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")
     ap.add_argument("--qualitative-repeat", type=int, default=1, help="times each yes/no or which-of-two row is seen per epoch")
+    ap.add_argument("--freeze-vision", action="store_true",
+                    help="train the tower in the warm-up only (--vision-warmup), frozen for the VLM steps")
     ap.add_argument("--qualitative-first", type=int, default=0,
                     help="curriculum: the first N steps train on yes/no and which-of-two rows only")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
@@ -117,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return _eval_only(args)
     if args.steps <= 0 or args.scenes <= 0 or args.eval_scenes <= 0:
         raise ValueError("--steps, --scenes and --eval-scenes must be positive")
+    if args.freeze_vision and args.vision_warmup <= 0:
+        raise ValueError("--freeze-vision needs --vision-warmup N: otherwise the frozen tower is random")
 
     t0 = time.perf_counter()
     if args.data is None or args.eval_data is None:
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                           lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
                           vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
-                          qualitative_first_steps=args.qualitative_first)
+                          qualitative_first_steps=args.qualitative_first,
+                          freeze_vision=True if args.freeze_vision else None)
         summary = train(cfg)
         tool = SpatialVLM.load(run)
         held_examples = load_qa_dataset(eval_data)

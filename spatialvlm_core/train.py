@@ -124,6 +124,24 @@ def step_rows(cfg: TrainConfig, n: int, qual_rows: list[int], step: int, micro: 
     return batch_indices(n, cfg.seed, step - cfg.qualitative_first_steps, micro, cfg.batch_size, cfg.grad_accum)
 
 
+class TowerCache:
+    """A frozen vision tower's output per image, computed once (the tower is a third of a step on CPU)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[Path, Any] = {}
+
+    def __call__(self, model: Any, paths: list[Path], pixel_values: Any) -> Any:
+        import torch
+
+        todo = [i for i, p in enumerate(paths) if p not in self._cache]
+        if todo:
+            with torch.no_grad():
+                out = model.vision(pixel_values[todo])
+            for i, t in zip(todo, out, strict=True):
+                self._cache[paths[i]] = t
+        return torch.stack([self._cache[p] for p in paths])
+
+
 def _latest_checkpoint(out: Path) -> Path | None:
     ck = out / CHECKPOINTS
     steps = sorted((int(p.name.split("-")[1]), p) for p in ck.glob("step-*") if (p / STATE_FILE).is_file())
@@ -271,6 +289,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         with metrics_path.open("a") as mf:
             vision_warmup(model, [e.image for e in examples], cfg.vision_warmup_steps, cfg.batch_size, cfg.lr,
                           cfg.seed, mf, cfg.progress, images=images, dense=dense)
+    frozen_tower = is_composed and not any(p.requires_grad for p in model.vision.parameters())
+    tower_cache = TowerCache() if frozen_tower else None
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
@@ -282,7 +302,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 idx = step_rows(cfg, len(examples), qual_rows, step, micro)
                 ex = [examples[i] for i in idx]
                 batch = model.encode([images(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex])
-                if cfg.dense_weight > 0:
+                if tower_cache is not None:  # frozen tower: its output per image once; no dense loss to train
+                    batch["vision_tokens"] = tower_cache(model, [e.image for e in ex], batch["pixel_values"])
+                elif cfg.dense_weight > 0:
                     batch.update(model.dense_batch([dense(e.image) for e in ex]), dense_weight=cfg.dense_weight)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
                     loss = model.loss(batch) / cfg.grad_accum

@@ -39,9 +39,10 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
     if not paths:
         raise ValueError("vision warm-up: no dataset image has dense targets (<stem>.dense.npz)")
     images = images if images is not None else ImageCache(model.preset.vision.image_size)
-    params = [p for p in vision.parameters() if p.requires_grad]
-    if not params:
-        raise ValueError("vision warm-up: the vision tower is frozen")
+    # A tower frozen for the VLM steps (freeze_vision) is still the one thing the warm-up trains: its pretraining.
+    frozen = {id(p) for p in vision.parameters() if not p.requires_grad}
+    vision.requires_grad_(True)
+    params = list(vision.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.05)
     rng = np.random.default_rng(seed)
@@ -67,6 +68,8 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
             if metrics is not None:
                 # "step": 0 keeps these lines when a resumed run trims its metrics back to a checkpoint.
                 metrics.write(json.dumps({"step": 0, "warmup_step": step + 1, "loss_dense": round(loss_val, 6)}) + "\n")
+    for p in vision.parameters():
+        p.requires_grad_(id(p) not in frozen)
     if metrics is not None:
         metrics.flush()
     return {"steps": steps, "images": len(paths), "final_loss": loss_val}

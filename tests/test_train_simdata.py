@@ -227,3 +227,38 @@ def test_answer_sep_decides_where_the_answer_starts() -> None:
         want = m.tokenizer(sep + texts[1], add_special_tokens=False).input_ids
         assert b["labels"][0, n_prompt:n_prompt + len(want)].tolist() == want
         assert m.tokenizer.decode(want) == sep + texts[1]
+
+
+def test_frozen_tower_is_pretrained_by_the_warmup_then_cached(dense_sim: Path, tmp_path: Path) -> None:
+    from spatialvlm_core.data import ImageCache
+    from spatialvlm_core.train import TowerCache
+    from spatialvlm_core.vision_warmup import vision_warmup
+
+    torch.manual_seed(0)
+    model = _dense_micro()
+    model.vision.requires_grad_(False)  # freeze_vision
+    before = {k: v.clone() for k, v in model.vision.state_dict().items()}
+    paths = [e.image for e in load_qa_dataset(dense_sim)]
+    vision_warmup(model, paths, steps=3, batch_size=3, lr=3e-3, seed=0, progress=False)
+    assert any(not torch.equal(v, before[k]) for k, v in model.vision.state_dict().items())  # warm-up trained it
+    assert not any(p.requires_grad for p in model.vision.parameters())  # and left it frozen for the VLM steps
+    exs = load_qa_dataset(dense_sim)[:4]
+    images = ImageCache(32)
+    batch = model.encode([images(e.image) for e in exs], [e.question for e in exs], [e.answer for e in exs])
+    cache = TowerCache()
+    cached = {**batch, "vision_tokens": cache(model, [e.image for e in exs], batch["pixel_values"])}
+    model.eval()
+    assert torch.allclose(model.loss(cached), model.loss(batch), atol=1e-6)
+    assert len(cache._cache) == len({e.image for e in exs})
+    # Through train(): the frozen tower (served from the cache) ends the run as it was built.
+    from safetensors.torch import load_file
+
+    from spatialvlm_core.train import seed_everything
+
+    out = tmp_path / "run"
+    train(TrainConfig(data=str(dense_sim), out=str(out), preset="micro", steps=2, batch_size=2, progress=False,
+                      freeze_vision=True))
+    seed_everything(0)
+    fresh = create_model("micro", tokenizer_texts=["a"]).vision.state_dict()
+    saved = load_file(str(out / "model.safetensors"))
+    assert all(torch.equal(saved[f"vision.{k}"], v) for k, v in fresh.items())

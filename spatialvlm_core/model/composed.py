@@ -369,7 +369,8 @@ class ComposedVLM(SpatialVLMModel):
         return ce + l1
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        tokens = self.vision(batch["pixel_values"])
+        # "vision_tokens": the tower's output, precomputed by a caller whose tower is frozen (train.py caches it).
+        tokens = batch["vision_tokens"] if "vision_tokens" in batch else self.vision(batch["pixel_values"])
         emb = self._embed(batch["pixel_values"], batch["input_ids"], tokens, prompt_mask=batch["labels"] == -100)
         b, n_img = emb.shape[0], emb.shape[1] - batch["input_ids"].shape[1]
         ones = torch.ones((b, n_img), dtype=batch["attention_mask"].dtype, device=emb.device)
