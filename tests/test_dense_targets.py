@@ -236,3 +236,49 @@ def test_anchor_geometry_needs_word_grounding() -> None:
                        anchor_geometry=True)
     with pytest.raises(ValueError, match=r"needs vision\.word_grounding"):
         create_model("micro", tokenizer_texts=["a"], vision=vis)
+
+
+def _gated_micro():  # type: ignore[no-untyped-def]
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
+                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True, question_gate=True)
+    return create_model("micro", tokenizer_texts=["Is the sofa left of the armchair? right Yes No"], vision=vis)
+
+
+def test_question_gate_sums_the_prompt_words_and_ignores_padding() -> None:
+    torch.manual_seed(0)
+    model = _gated_micro()
+    with torch.no_grad():
+        model.geo_gate.weight.normal_()
+    tok = model.tokenizer
+    ids = torch.tensor([model._prompt_ids("Is the sofa left of the armchair?")])
+    gate = model._question_gate(ids, None)
+    torch.testing.assert_close(gate[0, -1], model.geo_gate.weight[ids[0]].sum(0))  # every prompt word so far
+    torch.testing.assert_close(gate[0, 2], model.geo_gate.weight[ids[0, :3]].sum(0))  # causal: only earlier words
+    padded = torch.cat([torch.full((1, 3), tok.pad_token_id), ids], 1)  # left padding, as generate() pads
+    torch.testing.assert_close(model._question_gate(padded, None)[0, -1], gate[0, -1])
+    right = torch.cat([ids, torch.full((1, 3), tok.pad_token_id)], 1)  # right padding, as training pads
+    prompt = torch.ones_like(right, dtype=torch.bool)
+    torch.testing.assert_close(model._question_gate(right, prompt)[0, ids.shape[1] - 1], gate[0, -1])
+
+
+def test_question_gate_starts_at_zero_and_learns_from_the_answer() -> None:
+    from PIL import Image
+
+    torch.manual_seed(0)
+    model = _gated_micro()
+    assert model.anchor_proj.in_features == 21
+    assert model.geo_gate.weight.abs().sum() == 0  # zero start: the product features begin silent
+    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
+    batch = model.encode(img, ["Is the sofa left of the armchair?"], ["Yes"])
+    model.loss(batch).backward()
+    assert model.geo_gate.weight.grad is not None
+    # Where the geometry differs, each prompt word's gate gets a gradient; words not in the prompt get none.
+    model.zero_grad()
+    ids = batch["input_ids"][:, :-2]
+    (torch.randn(1, ids.shape[1], 7) * model._question_gate(ids, None)).sum().backward()
+    g = model.geo_gate.weight.grad
+    used = {int(i) for i in ids[0]}
+    assert all((g[i].abs().sum() > 0) == (i in used) for i in range(g.shape[0]))
+    vis = VisionConfig(dense_classes=32, word_grounding=True, question_gate=True)
+    with pytest.raises(ValueError, match=r"question_gate needs vision\.anchor_geometry"):
+        create_model("micro", tokenizer_texts=["a"], vision=vis)

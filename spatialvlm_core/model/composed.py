@@ -145,10 +145,17 @@ class ComposedVLM(SpatialVLMModel):
             # At the word-embedding scale (like the rest of the image token), not Linear's default ~30x larger.
             nn.init.normal_(self.geo_proj.weight, std=0.02)
             nn.init.zeros_(self.geo_proj.bias)
+        if preset.vision.question_gate and not preset.vision.anchor_geometry:
+            raise ValueError("vision.question_gate needs vision.anchor_geometry")
         if preset.vision.anchor_geometry:
             if not preset.vision.word_grounding:
                 raise ValueError("vision.anchor_geometry needs vision.word_grounding")
-            self.anchor_proj = nn.Linear(14, self.lm.config.hidden_size)
+            gate = preset.vision.question_gate
+            self.anchor_proj = nn.Linear(21 if gate else 14, self.lm.config.hidden_size)
+            if gate:
+                # Zero start: the product features begin at 0 and grow only where words and geometry co-vary.
+                self.geo_gate = nn.Embedding(len(tokenizer), 7)
+                nn.init.zeros_(self.geo_gate.weight)
             # At the word-embedding scale, like geo_proj (zero-initialised, the relation study was no better).
             nn.init.normal_(self.anchor_proj.weight, std=0.02)
             nn.init.zeros_(self.anchor_proj.bias)
@@ -267,6 +274,14 @@ class ComposedVLM(SpatialVLMModel):
         out = torch.cat([cur - pick(first.expand_as(latest)), cur], -1)
         return out * (latest >= 0)[..., None].to(out.dtype)
 
+    def _question_gate(self, input_ids: torch.Tensor, prompt: torch.Tensor | None) -> torch.Tensor:
+        """(B, T, 7): the learned gates of the prompt's words up to each position, summed (padding excluded, so
+        left-padded generation and right-padded training agree)."""
+        keep = input_ids != self.tokenizer.pad_token_id
+        if prompt is not None:
+            keep = keep & prompt
+        return (self.geo_gate(input_ids) * keep[..., None]).cumsum(1)
+
     # ------------------------------------------------------------------ inputs
     def pixels(self, images: list[Image.Image]) -> torch.Tensor:
         s = self.preset.vision.image_size
@@ -326,6 +341,8 @@ class ComposedVLM(SpatialVLMModel):
             txt = txt + pointer
             if self.preset.vision.anchor_geometry:
                 delta = self._anchor_geometry(match, geo, prompt_mask)
+                if self.preset.vision.question_gate:
+                    delta = torch.cat([delta, delta[..., :7] * self._question_gate(input_ids, prompt_mask)], -1)
                 if prompt_mask is not None:
                     delta = delta * prompt_mask[..., None].to(delta.dtype)
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)

@@ -35,6 +35,11 @@ class VisionConfig:
     # With word grounding: after each named object the prompt also carries its pooled geometry (image x/y, log
     # depth, floor height, log apparent size and extent) and, from the second one on, that minus the first's.
     anchor_geometry: bool = False
+    # With anchor geometry: each prompt word also learns a gate over the 7 pair-geometry differences, summed over
+    # the prompt so far, and the LM gets differences x gate too (FiLM-style). "Is A left of B?" and "is A right of
+    # B?" flip the answer for the same geometry: without a product of word and geometry the answer is an XOR of the
+    # two that plain SGD finds only after a long plateau.
+    question_gate: bool = False
 
 
 @dataclass
@@ -132,7 +137,8 @@ register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, w
 # tiny plus pre-subtracted pair geometry (VisionConfig.anchor_geometry). Experimental: not yet better than tiny
 # (evals/reports/train_relation.md, README "Training the SpatialVLM").
 register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True)))
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True,
+                                                question_gate=True)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(
