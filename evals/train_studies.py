@@ -116,10 +116,11 @@ def main(argv: list[str] | None = None) -> int:
 
         data, held_main = sim_splits(args.cache, 5000, 150, progress=False, workers=2)
         for preset in ("tiny", "tiny-anchor"):
+            # Frozen tower: the study is about the LM learning to read it (and a frozen tower is served cached).
             rows.append(run_arm(preset, data, held_main, args.steps, args.batch_size, preset=preset,
-                                qtypes=["left_right_predicate"], init_vision=init))
-        note += ("; trained and scored on left_right_predicate only (make_model's train split and its 150-scene "
-                 "held-out split)")
+                                qtypes=["left_right_predicate"], init_vision=init, freeze_vision=init is not None))
+        note += ("; tower frozen; trained and scored on left_right_predicate only (make_model's train split and its "
+                 "150-scene held-out split)")
     else:
         for sigma in args.noise:
             rows.append(run_arm(f"label noise {sigma:g} m", train_split(sigma), held, args.steps, args.batch_size,
