@@ -111,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="train the tower in the warm-up only (--vision-warmup), frozen for the VLM steps")
     ap.add_argument("--qualitative-first", type=int, default=0,
                     help="curriculum: the first N steps train on yes/no and which-of-two rows only")
+    ap.add_argument("--relation-warmup", type=int, default=0,
+                    help="epochs of relation-head-only training on the frozen tower (needs --freeze-vision)")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
     ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
@@ -119,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         return _eval_only(args)
     if args.steps <= 0 or args.scenes <= 0 or args.eval_scenes <= 0:
         raise ValueError("--steps, --scenes and --eval-scenes must be positive")
+    if args.relation_warmup > 0 and not args.freeze_vision:
+        raise ValueError("--relation-warmup needs --freeze-vision: the head trains on the frozen tower's output")
     if args.freeze_vision and args.vision_warmup <= 0:
         raise ValueError("--freeze-vision needs --vision-warmup N: otherwise the frozen tower is random")
 
@@ -134,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                           lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
                           vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
-                          qualitative_first_steps=args.qualitative_first,
+                          qualitative_first_steps=args.qualitative_first, relation_warmup_epochs=args.relation_warmup,
                           freeze_vision=True if args.freeze_vision else None)
         summary = train(cfg)
         tool = SpatialVLM.load(run)

@@ -50,6 +50,13 @@ class TrainConfig(BaseModel):
     # Weight of the per-token vision loss on datasets that carry dense targets (<stem>.dense.npz beside the
     # images, see model/dense_targets.py); 0 trains on the answers alone.
     dense_weight: float = Field(default=1.0, ge=0)
+    # Weight of the relation head's loss (decision and log value against the rows' truth; presets with
+    # ``vision.relation_head``); 0 trains it through the answers alone.
+    relation_weight: float = Field(default=1.0, ge=0)
+    # Epochs of relation-head-only training on the frozen tower's cached output before the VLM steps
+    # (relation_warmup.py); needs a frozen tower. A resumed run skips it, like the vision warm-up.
+    relation_warmup_epochs: int = Field(default=0, ge=0)
+    relation_warmup_lr: float = Field(default=3e-3, gt=0)  # peak (one-cycle): a small MLP on cached inputs
     # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
     # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
     vision_warmup_steps: int = Field(default=0, ge=0)
@@ -291,6 +298,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                           cfg.seed, mf, cfg.progress, images=images, dense=dense)
     frozen_tower = is_composed and not any(p.requires_grad for p in model.vision.parameters())
     tower_cache = TowerCache() if frozen_tower else None
+    if cfg.relation_warmup_epochs > 0 and resume_from is None:
+        from spatialvlm_core.relation_warmup import relation_warmup
+
+        with metrics_path.open("a") as mf:
+            relation_warmup(model, examples, cfg.relation_warmup_epochs, cfg.relation_warmup_lr, cfg.seed, metrics=mf,
+                            progress=cfg.progress, images=images, tower=tower_cache)
+        model.train()
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
@@ -306,6 +320,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                     batch["vision_tokens"] = tower_cache(model, [e.image for e in ex], batch["pixel_values"])
                 elif cfg.dense_weight > 0:
                     batch.update(model.dense_batch([dense(e.image) for e in ex]), dense_weight=cfg.dense_weight)
+                if cfg.relation_weight > 0:
+                    batch.update(model.relation_batch([e.qa for e in ex]), relation_weight=cfg.relation_weight)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
                     loss = model.loss(batch) / cfg.grad_accum
                 scaler.scale(loss).backward()
@@ -381,7 +397,7 @@ def register(subparsers: Any) -> None:
     for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
                       ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
                       ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int),
-                      ("qualitative-first-steps", int)):
+                      ("qualitative-first-steps", int), ("relation-weight", float), ("relation-warmup-epochs", int)):
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
@@ -400,7 +416,7 @@ def _cli(args: argparse.Namespace) -> int:
         base = json.loads(cfg_path.read_text())
     for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
                 "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "qualitative_repeat",
-                "qualitative_first_steps",
+                "qualitative_first_steps", "relation_weight", "relation_warmup_epochs",
                 "freeze_vision", "lm_mode", "device"):
         v = getattr(args, key)
         if v is not None:

@@ -282,3 +282,93 @@ def test_question_gate_starts_at_zero_and_learns_from_the_answer() -> None:
     vis = VisionConfig(dense_classes=32, word_grounding=True, question_gate=True)
     with pytest.raises(ValueError, match=r"question_gate needs vision\.anchor_geometry"):
         create_model("micro", tokenizer_texts=["a"], vision=vis)
+
+
+def _exact_micro():  # type: ignore[no-untyped-def]
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
+                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True,
+                       name_match="exact")
+    texts = ["Is the gray side table left of the beige table lamp, the bookshelf, the book or the sofa? Yes"]
+    return create_model("micro", tokenizer_texts=texts, vision=vis)
+
+
+def test_exact_names_mark_the_last_token_of_each_class_name_longest_first() -> None:
+    model = _exact_micro()
+    tok = model.tokenizer
+    q = "Is the gray side table left of the beige table lamp, the bookshelf, the book or the sofa?"
+    ids = torch.tensor([tok(q, add_special_tokens=False).input_ids])
+    hit = model._exact_names(ids)
+    found = [(tok.decode(ids[0, : int(p) + 1]).rstrip(), DENSE_CLASSES[int(c) + 1])
+             for p, c in zip(*torch.nonzero(hit[0], as_tuple=True), strict=True)]
+    assert [c for _, c in found] == ["side table", "table lamp", "bookshelf", "book", "sofa"]
+    assert all(text.endswith(name) for text, name in found)  # at the name's last token
+    # A class name made of other names' tokens ("bookshelf" may tokenise as "book" + "shelf") is one object only.
+    for inner, outer, gap in model._nested:
+        assert model._class_seqs[inner] != model._class_seqs[outer] and gap >= 0
+    pad = torch.full((1, 4), tok.pad_token_id)
+    torch.testing.assert_close(model._exact_names(torch.cat([pad, ids], 1))[:, 4:], hit)  # left padding: same
+
+
+def test_exact_names_drop_a_shorter_name_inside_a_longer_one() -> None:
+    model = _exact_micro()
+    # Two made-up classes whose token sequences nest: class 0 = [7], class 1 = [5, 7].
+    model._class_seqs = [[7], [5, 7], [9]]
+    model._nested = [(0, 1, 0)]
+    ids = torch.tensor([[1, 5, 7, 2, 7, 9]])
+    hit = model._exact_names(ids)
+    assert hit[0, 2].tolist() == [0.0, 1.0, 0.0]  # "5 7": the longer name only
+    assert hit[0, 4].tolist() == [1.0, 0.0, 0.0]  # a lone 7 is class 0
+    assert hit[0, 5].tolist() == [0.0, 0.0, 1.0]
+    assert hit.sum() == 3
+
+
+def test_exact_names_count_an_object_the_head_barely_sees() -> None:
+    """With exact names a named object is one even where the head gives it little mass (the embedding match drops
+    it below 0.5), so the pair geometry is not silently zero for small objects."""
+    from spatialvlm_core.model.composed import ComposedVLM
+
+    geo = torch.tensor([[[-1.0, 0.0, 0.5, 0.2], [1.0, 0.5, 1.5, 1.0]]])
+    match = torch.zeros(1, 4, 2)
+    match[0, 1, 0] = 1.0
+    match[0, 3, 1] = 0.2  # B: a small object, 0.2 of one token
+    assert ComposedVLM._anchor_geometry(match, geo, None)[0, 3, :7].abs().sum() == 0  # mass rule: B unnamed
+    named = torch.tensor([[False, True, False, True]])
+    out = ComposedVLM._anchor_geometry(match, geo, None, named)
+    torch.testing.assert_close(out[0, 3, :4], geo[0, 1] - geo[0, 0])
+
+
+def test_exact_name_model_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from PIL import Image
+
+    from spatialvlm_core.model import load_checkpoint
+
+    torch.manual_seed(0)
+    model = _exact_micro()
+    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
+    q = ["Is the gray side table left of the sofa?"]
+    loss = model.loss(model.encode(img, q, ["Yes"]))
+    loss.backward()
+    assert model.anchor_proj.weight.grad is not None and model.anchor_proj.weight.grad.abs().sum() > 0
+    model.eval()
+    model.save(tmp_path / "m")
+    again = load_checkpoint(tmp_path / "m")
+    assert again.preset.vision.name_match == "exact"
+    assert again.generate(img, q) == model.generate(img, q)
+    with pytest.raises(ValueError, match="name_match"):
+        create_model("micro", tokenizer_texts=["a"], vision=VisionConfig(
+            image_size=32, channels=(16, 32), grid=4, dense_classes=len(DENSE_CLASSES), word_grounding=True,
+            name_match="fuzzy"))  # type: ignore[arg-type]
+
+
+def test_an_object_smaller_than_a_token_still_gets_the_cell_it_covers_most() -> None:
+    from spatialvlm_core.model.dense_targets import dense_targets
+
+    inst = np.zeros((16, 16), dtype=np.int64)
+    inst[:, :8] = 1  # a large object: the left half
+    inst[9:11, 13:15] = 2  # 4 pixels of a small one in the bottom-right cell (6% of its 64 pixels)
+    inst[0, 15] = 3  # 1 pixel: under MIN_SMALL_SHARE, stays unlabelled
+    depth = np.ones((16, 16))
+    cats = {1: "sofa", 2: "mug", 3: "book"}
+    out = dense_targets(inst, depth, np.zeros((16, 16)), cats, grid=2)
+    sofa, mug = DENSE_CLASSES.index("sofa"), DENSE_CLASSES.index("mug")
+    assert out["cls"].tolist() == [sofa, 0, sofa, mug]

@@ -64,6 +64,11 @@ class SpatialVLMModel(nn.Module):
         """
         return {}
 
+    def relation_batch(self, qas: list[Any]) -> dict[str, Any]:
+        """Extra batch entries for an auxiliary relation head (``model/relation.py``) from each row's QA pair
+        (None where a row has none). Backends without one return ``{}``."""
+        return {}
+
     @torch.no_grad()
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
         """Greedy decoding."""

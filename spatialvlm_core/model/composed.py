@@ -139,8 +139,11 @@ class ComposedVLM(SpatialVLMModel):
         self.tokenizer = tokenizer
         self.vision = VisionTower(preset.vision)
         self.lm = _build_lm(preset, tokenizer)
+        if preset.vision.name_match not in ("embedding", "exact"):
+            raise ValueError(f"vision.name_match must be 'embedding' or 'exact', got {preset.vision.name_match!r}")
         if preset.vision.word_grounding:
             self._init_class_words(tokenizer, preset.vision.dense_classes)
+            self._init_class_sequences(tokenizer)
             self.geo_proj = nn.Linear(4, self.lm.config.hidden_size)
             # At the word-embedding scale (like the rest of the image token), not Linear's default ~30x larger.
             nn.init.normal_(self.geo_proj.weight, std=0.02)
@@ -160,6 +163,12 @@ class ComposedVLM(SpatialVLMModel):
             nn.init.normal_(self.anchor_proj.weight, std=0.02)
             nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
+        if preset.vision.relation_head > 0:
+            from spatialvlm_core.model.relation import RelationHead
+
+            if not preset.vision.word_grounding:
+                raise ValueError("vision.relation_head needs vision.word_grounding")
+            self.relation = RelationHead(len(tokenizer), d, preset.vision.relation_head)
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
         if preset.lm_source != "scratch":
@@ -198,6 +207,37 @@ class ComposedVLM(SpatialVLMModel):
         # Not saved: rebuilt from the tokenizer, which the checkpoint stores.
         self.register_buffer("class_word_ids", pad, persistent=False)
         self.register_buffer("class_word_mask", mask, persistent=False)
+
+    def _init_class_sequences(self, tokenizer: Any) -> None:
+        """Token ids of each object class name as it appears inside a question (after a space), and which names'
+        ids lie inside another's (such a hit is dropped where the longer name matches around it)."""
+        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+
+        self._class_seqs = [tokenizer(" " + n, add_special_tokens=False).input_ids for n in DENSE_CLASSES[1:]]
+        seqs = self._class_seqs
+        # (inner class, outer class, tokens from the inner name's end to the outer name's end)
+        self._nested = [(a, b, len(sb) - off - len(sa)) for a, sa in enumerate(seqs) for b, sb in enumerate(seqs)
+                        if a != b and len(sa) < len(sb)
+                        for off in range(len(sb) - len(sa) + 1) if sb[off:off + len(sa)] == sa]
+
+    def _exact_names(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(B, T, k-1): 1 at the last token of each object class name written in the text, else 0."""
+        b, t = input_ids.shape
+        hit = torch.zeros((b, t, len(self._class_seqs)), device=input_ids.device)
+        for c, seq in enumerate(self._class_seqs):
+            n = len(seq)
+            if n > t:
+                continue
+            ok = torch.zeros((b, t), dtype=torch.bool, device=input_ids.device)
+            ok[:, n - 1:] = True
+            for i, tok in enumerate(seq):  # token i of the name sits n-1-i positions before the name's end
+                ok[:, n - 1:] &= input_ids[:, i: t - (n - 1 - i)] == tok
+            hit[..., c] = ok.to(hit.dtype)
+        for inner, outer, gap in self._nested:
+            later = torch.zeros((b, t), device=input_ids.device)
+            later[:, : t - gap] = hit[:, gap:, outer]
+            hit[..., inner] = hit[..., inner] * (1 - later)
+        return hit
 
     def _class_probs_and_words(self, head: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """From the dense head's output: (per image token class probabilities (B, N, k), mean LM embedding of each
@@ -241,7 +281,8 @@ class ComposedVLM(SpatialVLMModel):
         return pooled * mass.clamp(max=1.0)
 
     @staticmethod
-    def _anchor_geometry(match: torch.Tensor, geo: torch.Tensor, prompt: torch.Tensor | None) -> torch.Tensor:
+    def _anchor_geometry(match: torch.Tensor, geo: torch.Tensor, prompt: torch.Tensor | None,
+                         named: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T, 14): from each token on, the geometry of the latest named object minus that of the first one,
         then the latest object's own geometry (what single-object questions - its height, its distance - need).
 
@@ -250,7 +291,7 @@ class ComposedVLM(SpatialVLMModel):
         "how far is A from B?") turn on the sign and size of these differences; a small LM from scratch, left to
         find both objects by attention and subtract them itself, stays at chance within a CPU budget (README,
         "Training the SpatialVLM"). Both parts are carried forward to the end of the prompt, where the answer
-        starts.
+        starts. ``named`` (B, T): the tokens that name an object; by default those whose match mass exceeds 0.5.
         """
         mass = match.sum(-1, keepdim=True)
         w = match / mass.clamp(min=1e-6)
@@ -259,7 +300,7 @@ class ComposedVLM(SpatialVLMModel):
         # Both bounded (a lone token: spread 0.1, mass 1 -> log 2): unbounded logs of ~0 swamped the word embeddings.
         var = (w @ geo[..., :2].to(match.dtype).pow(2) - mean[..., :2].pow(2)).clamp(min=0)
         g = torch.cat([mean, mass.log1p(), (var + 0.01).sqrt().log()], -1)
-        named = mass[..., 0] > 0.5
+        named = mass[..., 0] > 0.5 if named is None else named
         if prompt is not None:
             named = named & prompt
         t = torch.arange(named.shape[1], device=named.device).expand_as(named)
@@ -321,6 +362,14 @@ class ComposedVLM(SpatialVLMModel):
                tokens: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Image tokens then text embeddings. ``prompt_mask`` (B, T): the question tokens that may receive the name
         pointer (training passes the non-answer tokens: generated tokens are fed one by one without it)."""
+        return self._embed_and_relation(pixel_values, input_ids, tokens, prompt_mask)[0]
+
+    def _embed_and_relation(self, pixel_values: torch.Tensor, input_ids: torch.Tensor,
+                            tokens: torch.Tensor | None = None, prompt_mask: torch.Tensor | None = None,
+                            decide_at: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``_embed`` and, with a relation head, its output (B, 2) at ``decide_at`` (B,), the index of each row's
+        last prompt token (default: the last column, as left-padded generation has it); else None."""
+        rel_out = None
         tokens = self.vision(pixel_values) if tokens is None else tokens
         img = self.projector(tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
@@ -334,20 +383,77 @@ class ComposedVLM(SpatialVLMModel):
             # Where each token is, explicitly: image x/y and the head's log depth and floor height.
             geo = self._token_geometry(head)
             img = img + self.geo_proj(geo).to(img.dtype)
-            match = self._word_match(txt, probs, words)
+            match, named = self._names(input_ids, txt, probs, words)
             pointer = self._name_pointer(match, img).to(txt.dtype)
             if prompt_mask is not None:
                 pointer = pointer * prompt_mask[..., None].to(pointer.dtype)
             txt = txt + pointer
             if self.preset.vision.anchor_geometry:
-                delta = self._anchor_geometry(match, geo, prompt_mask)
+                delta = self._anchor_geometry(match, geo, prompt_mask, named)
                 if self.preset.vision.question_gate:
                     delta = torch.cat([delta, delta[..., :7] * self._question_gate(input_ids, prompt_mask)], -1)
                 if prompt_mask is not None:
                     delta = delta * prompt_mask[..., None].to(delta.dtype)
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)
+            if hasattr(self, "relation"):
+                txt, rel_out = self._apply_relation(txt, match, geo, input_ids, prompt_mask, decide_at, named)
             img = img + (probs.to(words.dtype) @ words).to(img.dtype)
-        return torch.cat([img.to(txt.dtype), txt], dim=1)
+        return torch.cat([img.to(txt.dtype), txt], dim=1), rel_out
+
+    def relation_inputs(self, tokens: torch.Tensor, input_ids: torch.Tensor,
+                        prompt_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The relation head's inputs from the tower's output: pair geometry (B, T, N_PAIR) and the kept (prompt,
+        non-padding) tokens (B, T). The relation warm-up calls this on cached towers."""
+        head = self.vision.dense_head(tokens)  # type: ignore[misc]
+        probs, words = self._class_probs_and_words(head)
+        match, named = self._names(input_ids, self.lm.get_input_embeddings()(input_ids), probs, words)
+        return self._pair_inputs(match, self._token_geometry(head), input_ids, prompt_mask, named)
+
+    def _names(self, input_ids: torch.Tensor, txt: torch.Tensor, probs: torch.Tensor,
+               words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, T, N) how much each text token names each image token's class, and (B, T) the naming tokens."""
+        if self.preset.vision.name_match == "exact":
+            hit = self._exact_names(input_ids)
+            return hit @ probs[..., 1:].transpose(1, 2).to(hit.dtype), hit.sum(-1) > 0
+        match = self._word_match(txt, probs, words)
+        return match, match.sum(-1) > 0.5
+
+    def _pair_inputs(self, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
+                     prompt_mask: torch.Tensor | None, named: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        from spatialvlm_core.model.relation import object_features, pair_features
+
+        keep = input_ids != self.tokenizer.pad_token_id
+        if prompt_mask is not None:
+            keep = keep & prompt_mask
+        return pair_features(object_features(match, geo), named & keep), keep
+
+    def _apply_relation(self, txt: torch.Tensor, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
+                        prompt_mask: torch.Tensor | None, decide_at: torch.Tensor | None,
+                        named: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the relation head over the prompt and add its vector to each row's last prompt token."""
+        pair, keep = self._pair_inputs(match, geo, input_ids, prompt_mask, named)
+        out = self.relation(pair, input_ids, keep)  # type: ignore[operator]
+        b, t = input_ids.shape
+        at = torch.full((b,), t - 1, device=txt.device, dtype=torch.long) if decide_at is None else decide_at
+        rows = torch.arange(b, device=txt.device)
+        rel = out[rows, at]  # (B, 2)
+        add = torch.zeros_like(txt)
+        add[rows, at] = self.relation.lm_vector(rel).to(txt.dtype)  # type: ignore[operator]
+        return txt + add, rel
+
+    def _gated_logits(self, hidden: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+        """The LM's logits plus the relation head's decision (tanh of its logit, one per row) times a learned
+        read of the hidden state: the hidden state says which tokens a yes (or the first-named object) and a no
+        (or the second) would each begin with, the decision picks one. The LM never has to compute the XOR."""
+        gate = self.relation.gate(hidden)  # type: ignore[union-attr]
+        return self.lm.lm_head(hidden) + torch.tanh(rel[:, :1])[:, None, :].to(gate.dtype) * gate
+
+    def relation_batch(self, qas: list[Any]) -> dict[str, Any]:
+        if not hasattr(self, "relation"):
+            return {}
+        from spatialvlm_core.model.relation import relation_targets
+
+        return relation_targets(qas)
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
         from spatialvlm_core.model.dense_targets import IGNORE
@@ -388,22 +494,37 @@ class ComposedVLM(SpatialVLMModel):
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         # "vision_tokens": the tower's output, precomputed by a caller whose tower is frozen (train.py caches it).
         tokens = batch["vision_tokens"] if "vision_tokens" in batch else self.vision(batch["pixel_values"])
-        emb = self._embed(batch["pixel_values"], batch["input_ids"], tokens, prompt_mask=batch["labels"] == -100)
+        prompt = batch["labels"] == -100
+        # The last prompt token: just before the first answer token (training rows are right-padded).
+        decide_at = (~prompt).long().argmax(1) - 1
+        emb, rel = self._embed_and_relation(batch["pixel_values"], batch["input_ids"], tokens, prompt_mask=prompt,
+                                            decide_at=decide_at.clamp(min=0))
         b, n_img = emb.shape[0], emb.shape[1] - batch["input_ids"].shape[1]
         ones = torch.ones((b, n_img), dtype=batch["attention_mask"].dtype, device=emb.device)
         ignore = torch.full((b, n_img), -100, dtype=torch.long, device=emb.device)
-        out = self.lm(
-            inputs_embeds=emb,
-            attention_mask=torch.cat([ones, batch["attention_mask"]], 1),
-            labels=torch.cat([ignore, batch["labels"]], 1),
-            use_cache=False,
-        )
-        self.last_losses = {"lm": float(out.loss.detach())}
+        mask, labels = torch.cat([ones, batch["attention_mask"]], 1), torch.cat([ignore, batch["labels"]], 1)
+        if rel is None:
+            lm_loss = self.lm(inputs_embeds=emb, attention_mask=mask, labels=labels, use_cache=False).loss
+        else:
+            from torch.nn import functional as F
+
+            hidden = self.lm.model(inputs_embeds=emb, attention_mask=mask, use_cache=False).last_hidden_state
+            logits = self._gated_logits(hidden[:, n_img:], rel)
+            # Next-token loss over the text (the image prefix has no labels), as the LM's own loss computes it.
+            lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
+                                      ignore_index=-100)
+        self.last_losses = {"lm": float(lm_loss.detach())}
+        if rel is not None and "rel_decision" in batch:
+            from spatialvlm_core.model.relation import relation_loss
+
+            rl = relation_loss(rel, batch["rel_decision"].to(rel.device), batch["rel_log_value"].to(rel.device))
+            self.last_losses["relation"] = float(rl.detach())
+            lm_loss = lm_loss + float(batch.get("relation_weight", 1.0)) * rl
         if "dense_cls" in batch and self.vision.dense_head is not None:
             dense = self._dense_loss(tokens, batch)
             self.last_losses["dense"] = float(dense.detach())
-            return out.loss + float(batch.get("dense_weight", 1.0)) * dense
-        return out.loss
+            return lm_loss + float(batch.get("dense_weight", 1.0)) * dense
+        return lm_loss
 
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
@@ -420,17 +541,24 @@ class ComposedVLM(SpatialVLMModel):
             mask[i, n - len(p):] = 1
         dev = self.device
         ids, mask = ids.to(dev), mask.to(dev)
-        emb = self._embed(self.pixels(images), ids)
+        emb, rel = self._embed_and_relation(self.pixels(images), ids)
         n_img = emb.shape[1] - n
         mask = torch.cat([torch.ones((len(prompts), n_img), dtype=mask.dtype, device=dev), mask], 1)
         # Explicit positions so that left padding does not shift them.
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         cache_kw = _cache_arg()
-        out = self.lm(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+        # With a relation head the logits come from the hidden states plus the decision-gated term.
+        lm = self.lm if rel is None else self.lm.model
+        kw: dict[str, Any] = {"logits_to_keep": 1} if rel is None else {}
+
+        def logits_of(o: Any) -> torch.Tensor:
+            return o.logits[:, -1] if rel is None else self._gated_logits(o.last_hidden_state[:, -1:], rel)[:, -1]
+
+        out = lm(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True, **kw)
         past, last_pos = _out_cache(out), pos[:, -1:]
         done = torch.zeros(len(prompts), dtype=torch.bool, device=dev)
         result: list[list[int]] = [[] for _ in prompts]
-        logits = out.logits[:, -1]
+        logits = logits_of(out)
         for _ in range(max_new_tokens):
             nxt = logits.argmax(-1)
             for i in range(len(prompts)):
@@ -441,9 +569,9 @@ class ComposedVLM(SpatialVLMModel):
                 break
             mask = torch.cat([mask, torch.ones((len(prompts), 1), dtype=mask.dtype, device=dev)], 1)
             last_pos = last_pos + 1
-            out = self.lm(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
-                          use_cache=True, **{cache_kw: past})
-            past, logits = _out_cache(out), out.logits[:, -1]
+            out = lm(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
+                     use_cache=True, **{cache_kw: past})
+            past, logits = _out_cache(out), logits_of(out)
         return [self.tokenizer.decode(r, skip_special_tokens=True).strip() for r in result]
 
     # ------------------------------------------------------------------ checkpoints

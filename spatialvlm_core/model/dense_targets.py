@@ -19,8 +19,13 @@ from spatialvlm_core.sim.catalog import CATEGORIES
 
 # Class 0 is background (floor, walls, anything that is not an object); then the sim's categories in a fixed order.
 DENSE_CLASSES: list[str] = ["background", *sorted(CATEGORIES)]
+DENSE_VERSION = 2  # bumped when the labelling rule changes (2: objects smaller than a token get one)
 IGNORE = -100  # class target of a token without a label
 MIN_OBJECT_SHARE = 0.15  # a token is labelled with an object when at least this share of its pixels show it
+# An object that wins no token that way (a mug, a book: smaller than a token) still gets the one token where it
+# covers the largest share, when that share is at least this: without it 15% of the training questions name an
+# object class no token carries, and the question's word has nothing to point at.
+MIN_SMALL_SHARE = 0.03
 
 
 def dense_path(image: str | Path) -> Path:
@@ -69,7 +74,34 @@ def dense_targets(
                 cls[k] = index.get(name, IGNORE) if name is not None else IGNORE
             else:
                 cls[k] = 0
+    _label_small_objects(instances, categories, grid, cls, index)
     return {"cls": cls, "log_depth": log_depth, "height": height}
+
+
+def _label_small_objects(instances: np.ndarray, categories: dict[int, str], grid: int, cls: np.ndarray,
+                         index: dict[str, int]) -> None:
+    """Give each visible object category that no cell carries the cell where it covers the largest share
+    (in place). Only a background cell or one whose class other cells also carry is taken over."""
+    h, w = instances.shape
+    rows, cols = _cells(h, grid), _cells(w, grid)
+    share: dict[int, np.ndarray] = {}
+    for r, rs in enumerate(rows):
+        for c, cs in enumerate(cols):
+            ids, counts = np.unique(instances[rs, cs], return_counts=True)
+            for i, n in zip(ids, counts, strict=True):
+                if i > 0:
+                    share.setdefault(int(i), np.zeros(grid * grid))[r * grid + c] = n / counts.sum()
+    for mask_id, s in sorted(share.items(), key=lambda kv: kv[1].max()):
+        k = index.get(categories.get(mask_id, ""), IGNORE)
+        if k == IGNORE or (cls == k).any():
+            continue
+        for cell in np.argsort(-s):
+            if s[cell] < MIN_SMALL_SHARE:
+                break
+            cur = int(cls[cell])
+            if cur == 0 or (cur > 0 and (cls == cur).sum() > 1):
+                cls[cell] = k
+                break
 
 
 def sim_dense_targets(sim: object, grid: int) -> dict[str, np.ndarray]:

@@ -40,6 +40,16 @@ class VisionConfig:
     # B?" flip the answer for the same geometry: without a product of word and geometry the answer is an XOR of the
     # two that plain SGD finds only after a long plateau.
     question_gate: bool = False
+    # With word grounding: how question words find their object class. "embedding": a word whose LM embedding is
+    # close to a class name's (cosine > 0.5). "exact": the class name's own token sequence, at its last token, the
+    # longest name winning ("side table" is not also a "table"); a name counts as named even where the head sees
+    # little of it. With the 512-token scratch tokenizer, "embedding" misses every split or shared-word name (side
+    # table, floor lamp, sofa, ...: 28% of the objects qualitative questions name; README, "Grounding ceiling").
+    name_match: Literal["embedding", "exact"] = "embedding"
+    # With word grounding: a relation head (model/relation.py), an MLP over the named objects' pooled geometry and
+    # the question's words, trained on the rows' truth beside the answer loss; it decides yes/no, which of two and
+    # the log of a metric value, and its output joins the prompt's last token. Hidden units (0: off).
+    relation_head: int = 0
 
 
 @dataclass
@@ -139,6 +149,11 @@ register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, w
 register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True,
                                                 question_gate=True)))
+# tiny plus a relation head (model/relation.py) and exact name matching: the LM verbalises a decision the head
+# makes from the pair geometry, instead of making it (README, "Training the SpatialVLM").
+register_preset(ModelPreset(name="tiny-relation", answer_sep="",
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                                                relation_head=256)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(

@@ -164,7 +164,12 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
     """``write_sim_dataset`` into ``cache/<hash of cfg>``, reused when already complete."""
     import hashlib
 
-    key = hashlib.sha256(cfg.model_dump_json(exclude={"workers"}).encode()).hexdigest()[:12]
+    from spatialvlm_core.model.dense_targets import DENSE_VERSION
+
+    text = cfg.model_dump_json(exclude={"workers"})
+    if cfg.dense_grid:  # the dense targets' labelling rule is part of the data (older caches are re-rendered)
+        text += f"dense-v{DENSE_VERSION}"
+    key = hashlib.sha256(text.encode()).hexdigest()[:12]
     root = Path(cache) / f"sim-{cfg.seed}-{cfg.n_scenes}-{key}"
     if (root / "simdata_config.json").is_file():
         return root

@@ -1,0 +1,145 @@
+"""Relation head: a small MLP that decides a pairwise question from the named objects' pooled geometry.
+
+Why it exists: "is A left of B?" and "is A right of B?" flip the answer for the same geometry, so the yes/no is
+an XOR of the question's wording and the sign of a geometry difference. A language model trained from scratch,
+left to find both objects by attention, subtract them and take that product itself, sits on a plateau (one
+constant answer per question type) for longer than a CPU budget allows (README, "Why the model ignores the
+image"). Here that product is one MLP away: it reads the geometry of the first and the latest object the
+question names (from the vision tower's dense head, pooled over the image tokens of each name's class) with a
+bag of the question's words, and outputs
+
+- ``decision``: the logit of "yes" for a yes/no question, of "the first-named object" for a which-of-two one;
+- ``log_value``: the log of the quantity in metres for a metric question.
+
+Both are trained with an auxiliary loss on the dataset's own labels (the QA rows' truth) beside the answer
+tokens' loss, and reach the language model as one extra vector on the prompt's last token, where the answer
+starts: the LM verbalises a decision instead of making it. At inference the head sees the image and the question
+only, like the rest of the model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+N_OBJ = 8  # features per named object (see object_features)
+N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one named", "two named"
+FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
+
+
+def object_features(match: torch.Tensor, geo: torch.Tensor) -> torch.Tensor:
+    """(B, T, N_OBJ): per text token, the geometry pooled over the image tokens its name matches.
+
+    ``match`` (B, T, N): how much each text token names each image token's class; ``geo`` (B, N, 4): image x,
+    y, predicted log depth and floor height per image token. Features: the weighted mean of the four, the log of
+    the match mass (apparent size in tokens) and the log spread in x, y and height (extent; a metric width is
+    spread x depth, a sum in logs). Spreads are floored so a one-token object does not give log 0 = -inf.
+    """
+    mass = match.sum(-1, keepdim=True)
+    w = match / mass.clamp(min=1e-6)
+    g = geo.to(match.dtype)
+    mean = w @ g
+    var = (w @ g[..., [0, 1, 3]].pow(2) - mean[..., [0, 1, 3]].pow(2)).clamp(min=0)
+    return torch.cat([mean, mass.log1p(), (var + 0.0025).sqrt().log()], -1)
+
+
+def pair_features(obj: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
+    """(B, T, N_PAIR): at each position, the first and the latest named object so far, their difference and
+    how many are named (0, 1, 2+ as two flags). ``named`` (B, T) bool: tokens that name an object."""
+    t = torch.arange(named.shape[1], device=named.device).expand_as(named)
+    latest = torch.where(named, t, torch.full_like(t, -1)).cummax(1).values
+    first = torch.where(named, t, torch.full_like(t, named.shape[1])).min(1, keepdim=True).values.expand_as(t)
+    count = named.long().cumsum(1)
+
+    def pick(idx: torch.Tensor) -> torch.Tensor:
+        out = obj.gather(1, idx.clamp(0, obj.shape[1] - 1)[..., None].expand(-1, -1, obj.shape[-1]))
+        return out * (latest >= 0)[..., None].to(out.dtype)
+
+    a, b = pick(first), pick(latest)
+    flags = torch.stack([(count >= 1), (count >= 2)], -1).to(obj.dtype)
+    return torch.cat([a, b, b - a, flags], -1)
+
+
+class RelationHead(nn.Module):
+    def __init__(self, vocab_size: int, lm_dim: int, hidden: int) -> None:
+        super().__init__()
+        # The question's words as a bag straight into the first hidden layer (a linear map of word counts): a
+        # mean of small word embeddings diluted the one word that flips the answer ("left" vs "right") and the
+        # head sat at chance for two epochs.
+        self.words = nn.Embedding(vocab_size, hidden)
+        nn.init.normal_(self.words.weight, std=0.05)
+        self.geo_in = nn.Linear(N_PAIR, hidden)
+        self.mlp = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2))
+        # The decision's read-out beside the LM's output layer (composed.py, _gated_logits); zero start.
+        self.gate = nn.Linear(lm_dim, vocab_size)
+        nn.init.zeros_(self.gate.weight)
+        nn.init.zeros_(self.gate.bias)
+        self.to_lm = nn.Linear(2 + 2 * len(FREQS), lm_dim)
+        nn.init.normal_(self.to_lm.weight, std=0.02)  # at the word-embedding scale
+        nn.init.zeros_(self.to_lm.bias)
+
+    def forward(self, pair: torch.Tensor, input_ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """(B, T, 2) decision logit and log value at every position, from the pair geometry (B, T, N_PAIR) and the
+        bag of the kept (prompt, non-padding) words up to that position."""
+        bag = (self.words(input_ids) * keep[..., None].to(pair.dtype)).cumsum(1)
+        return self.mlp(self.geo_in(pair) + bag.to(pair.dtype))
+
+    def lm_vector(self, out: torch.Tensor) -> torch.Tensor:
+        """The vector added to the prompt's last token: the decision and the log value, with Fourier features."""
+        z, v = out[..., :1], out[..., 1:]
+        f = torch.cat([torch.tanh(z), v] + [fn(v * s * math.pi) for s in FREQS for fn in (torch.sin, torch.cos)], -1)
+        return self.to_lm(f)
+
+
+_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
+
+
+def relation_targets(qas: list[Any]) -> dict[str, torch.Tensor]:
+    """Per row: ``rel_decision`` (1 yes / first-named, 0 no / second-named, NaN none) and ``rel_log_value`` (log
+    metres, NaN none) from the QA pairs (``QAPair`` or None)."""
+    dec, val = [], []
+    for qa in qas:
+        d = v = math.nan
+        if qa is not None and not qa.provenance.get("aux"):
+            if qa.kind == "predicate" and qa.truth_bool is not None:
+                d = float(qa.truth_bool)
+            elif qa.kind == "choice" and qa.choice:
+                d = _first_named(qa.question, qa.choice, qa.provenance.get("captions", []))
+            # ``truth`` is the exact value in metres whatever unit the answer states; else the stated value.
+            truth = qa.truth if qa.truth is not None else (qa.value or 0) * _TO_M.get(qa.unit or "", 0.0)
+            if qa.category == "quantitative" and qa.unit in _TO_M and truth and truth > 0:
+                v = math.log(truth)
+        dec.append(d)
+        val.append(v)
+    return {"rel_decision": torch.tensor(dec), "rel_log_value": torch.tensor(val)}
+
+
+def _first_named(question: str, choice: str, captions: list[str]) -> float:
+    """1 when ``choice`` is the caption written first in ``question`` among two offered, 0 when the other; NaN
+    when that cannot be told (not two captions, or one is missing from the text)."""
+    q = question.lower()
+    pos = {c.lower(): q.find(_core(c)) for c in captions}
+    if len(pos) != 2 or min(pos.values()) < 0 or choice.lower() not in pos:
+        return math.nan
+    return float(pos[choice.lower()] == min(pos.values()))
+
+
+def _core(caption: str) -> str:
+    c = caption.strip().lower()
+    return c[4:] if c.startswith("the ") else c
+
+
+def relation_loss(out: torch.Tensor, dec: torch.Tensor, val: torch.Tensor) -> torch.Tensor:
+    """BCE on the decision plus smooth L1 on the log value, each over the rows that have that target."""
+    loss = out.sum() * 0
+    ok = torch.isfinite(dec)
+    if bool(ok.any()):
+        loss = loss + F.binary_cross_entropy_with_logits(out[ok, 0].float(), dec[ok].float())
+    ok = torch.isfinite(val)
+    if bool(ok.any()):
+        loss = loss + F.smooth_l1_loss(out[ok, 1].float(), val[ok].float(), beta=0.1)
+    return loss
