@@ -54,6 +54,11 @@ def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[st
               "| type | n | score |", "|---|---|---|"]
     for t, d in scores.get("per_type", {}).items():
         lines.append(f"| {t} | {d['n']} | {d['score']:.3f} |")
+    head = scores.get("relation_head")
+    if head:
+        lines += ["", "Relation head alone (its decision's sign and its log-value estimate, before the language model "
+                  "verbalises them; all held-out rows):", "", "| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.3f} |" for k, v in head.items()]
     check = scores.get("image_use")
     if check:
         lines += ["", "Image-use check (first 600 held-out rows; the same questions with the images shuffled across "
@@ -68,7 +73,7 @@ def _eval_only(args: argparse.Namespace) -> int:
     """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
     from spatialvlm_core.data import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate, image_use_check
+    from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
 
     prev = args.out / "eval.json"
     if not prev.is_file():
@@ -79,6 +84,7 @@ def _eval_only(args: argparse.Namespace) -> int:
     held_examples = load_qa_dataset(held)
     scores = evaluate(tool, held_examples, per_type=True)
     scores["image_use"] = image_use_check(tool, held_examples[:600])
+    scores["relation_head"] = relation_head_check(tool.model, held_examples)
     prev.write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
     (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
                                                                        if k not in ("out", "cache", "eval_only")}))
@@ -89,7 +95,7 @@ def _eval_only(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     from spatialvlm_core.data import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate, image_use_check
+    from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
     from spatialvlm_core.train import TrainConfig, train
 
     ap = argparse.ArgumentParser(prog="make_model", description=__doc__)
@@ -145,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         held_examples = load_qa_dataset(eval_data)
         scores = evaluate(tool, held_examples, per_type=True)
         scores["image_use"] = image_use_check(tool, held_examples[:600])
+        scores["relation_head"] = relation_head_check(tool.model, held_examples)
         print(json.dumps({"train": summary, "eval": scores}, indent=2))
         if args.out.exists():
             shutil.rmtree(args.out)

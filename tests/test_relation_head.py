@@ -169,3 +169,25 @@ def test_relation_warmup_errors(dense_sim) -> None:  # type: ignore[no-untyped-d
         relation_warmup(create_model("micro", tokenizer_texts=["a"]), examples, 1, 1e-3, 0, progress=False)
     with pytest.raises(ValueError, match="frozen vision tower"):
         relation_warmup(_relation_micro(), examples, 1, 1e-3, 0, progress=False)
+
+
+def test_relation_head_check_scores_the_head_on_its_own(dense_sim) -> None:  # type: ignore[no-untyped-def]
+    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.model.evaluate import relation_head_check
+    from spatialvlm_core.relation_warmup import relation_warmup
+
+    torch.manual_seed(0)
+    examples = load_qa_dataset(dense_sim)
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
+                       word_grounding=True, name_match="exact", relation_head=64)
+    model = create_model("micro", tokenizer_texts=[t for e in examples for t in (e.question, e.answer)],
+                         vision=vis, freeze_vision=True, answer_sep="")
+    assert relation_head_check(create_model("micro", tokenizer_texts=["a"]), examples) is None
+    before = relation_head_check(model.eval(), examples)
+    relation_warmup(model, examples, epochs=60, lr=3e-3, seed=0, batch_size=16, progress=False)
+    after = relation_head_check(model.eval(), examples)
+    assert before is not None and after is not None
+    n_scored = [e for e in examples if not e.qa.provenance.get("aux")]
+    assert after["n_decisions"] + after["n_values"] == len(n_scored)
+    # Scored in the generation layout (left padding): what it fitted in the warm-up, it must decide here too.
+    assert after["decision_accuracy"] > 0.9 and after["value_within_50_200"] > before["value_within_50_200"]

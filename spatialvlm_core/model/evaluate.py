@@ -112,3 +112,39 @@ def image_use_check(tool: Any, examples: list[QAExample], seed: int = 0) -> dict
     keep = ("qualitative_accuracy", "parse_rate", "within_50_200", "within_90_110")
     true, swap = evaluate(tool, exs), evaluate(tool, shuffled)
     return {"true_images": {k: true[k] for k in keep}, "shuffled_images": {k: swap[k] for k in keep}}
+
+
+def relation_head_check(model: Any, examples: list[QAExample], batch_size: int = 64) -> dict[str, float] | None:
+    """The relation head's own decisions on the yes/no and which-of-two rows (sign of its logit against the
+    truth) and its log-value estimates on the metric rows (share within [0.5x, 2x] and [0.9x, 1.1x]), beside the
+    verbalised answers' scores: where the two differ, the language model misreads the head. None for a model
+    without one."""
+    import torch
+
+    from spatialvlm_core.model.base import to_pil
+    from spatialvlm_core.model.relation import relation_targets
+
+    if not hasattr(model, "relation"):
+        return None
+    exs = [e for e in examples if e.qa is not None and not e.qa.provenance.get("aux")]
+    t = relation_targets([e.qa for e in exs])
+    outs = []
+    pad = model.tokenizer.pad_token_id
+    with torch.no_grad():
+        for s in range(0, len(exs), batch_size):
+            chunk = exs[s:s + batch_size]
+            prompts = [model._prompt_ids(e.question) for e in chunk]
+            n = max(len(p) for p in prompts)
+            ids = torch.full((len(chunk), n), pad, dtype=torch.long)
+            for i, p in enumerate(prompts):  # left padding, as generation has it
+                ids[i, n - len(p):] = torch.tensor(p)
+            _, rel = model._embed_and_relation(model.pixels([to_pil(e.image) for e in chunk]), ids.to(model.device))
+            outs.append(rel.float().cpu())
+    out = torch.cat(outs)
+    dec, val = t["rel_decision"], t["rel_log_value"]
+    ok_d, ok_v = torch.isfinite(dec), torch.isfinite(val)
+    ratio = (out[ok_v, 1] - val[ok_v]).exp()
+    return {"decision_accuracy": float(((out[ok_d, 0] > 0).float() == dec[ok_d]).float().mean()),
+            "value_within_50_200": float(((ratio >= 0.5) & (ratio <= 2.0)).float().mean()),
+            "value_within_90_110": float(((ratio >= 0.9) & (ratio <= 1.1)).float().mean()),
+            "n_decisions": float(ok_d.sum()), "n_values": float(ok_v.sum())}

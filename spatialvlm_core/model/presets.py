@@ -43,8 +43,8 @@ class VisionConfig:
     # With word grounding: how question words find their object class. "embedding": a word whose LM embedding is
     # close to a class name's (cosine > 0.5). "exact": the class name's own token sequence, at its last token, the
     # longest name winning ("side table" is not also a "table"); a name counts as named even where the head sees
-    # little of it. With the 512-token scratch tokenizer, "embedding" misses every split or shared-word name (side
-    # table, floor lamp, sofa, ...: 28% of the objects qualitative questions name; README, "Grounding ceiling").
+    # little of it. With the 512-token scratch tokenizer, "embedding" misses split or shared-word names (side
+    # table, floor lamp, ...), whose pieces are not close to the whole name's mean embedding.
     name_match: Literal["embedding", "exact"] = "embedding"
     # With word grounding: a relation head (model/relation.py), an MLP over the named objects' pooled geometry and
     # the question's words, trained on the rows' truth beside the answer loss; it decides yes/no, which of two and
