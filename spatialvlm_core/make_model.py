@@ -1,6 +1,7 @@
-"""`make model`: render a synthetic spatial QA dataset (sim -> reconstruct -> generate_qa), train the ``tiny``
-preset with a fixed seed, score it on a held-out split (different scene seeds) and ship it under
-``spatialvlm_core/assets/default_model/`` (safetensors + config + tokenizer, eval.json / eval.md beside them).
+"""`make model`: render a synthetic spatial QA dataset (sim -> reconstruct -> generate_qa), train the
+``tiny-relation`` preset with a fixed seed (tower warm-up, tower frozen, relation-head warm-up, VLM steps),
+score it on a held-out split (different scene seeds) and ship it under ``spatialvlm_core/assets/default_model/``
+(safetensors + config + tokenizer, eval.json / eval.md beside them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from spatialvlm_core.infer import DEFAULT_MODEL_DIR
 SEED = 0
 EVAL_SEED = 1  # held-out scenes: seeds 1_000_003 + i, disjoint from training's 0 + i
 MAX_BYTES = 30 * 1024 * 1024
+# The shipped recipe: dense-only tower warm-up, tower frozen, relation-head warm-up, then the VLM steps.
+STEPS = 3600
+RELATION_WARMUP = 15
 DEFAULT_CACHE = Path(os.environ.get("SPATIALVLM_CACHE", Path.home() / ".cache" / "spatialvlm")) / "simdata"
 
 
@@ -41,7 +45,7 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
 
 def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[str, Any]) -> str:
     bar = {"qualitative_accuracy": 0.85, "parse_rate": 0.99, "within_50_200": 0.75, "within_90_110": 0.25}
-    lines = ["# Default SpatialVLM (tiny preset): held-out synthetic split", "",
+    lines = [f"# Default SpatialVLM ({args.get('preset', 'tiny')} preset): held-out synthetic split", "",
              f"Command: `python -m spatialvlm_core.make_model` ({json.dumps(args)})", "",
              f"Training: {summary['steps']} steps, {summary['examples']} QA rows, "
              f"{summary['elapsed_s'] / 60:.1f} min on CPU, final loss {summary['final_loss']:.3f}", "",
@@ -105,19 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where rendered datasets are kept")
     ap.add_argument("--scenes", type=int, default=5000, help="training scenes")
     ap.add_argument("--eval-scenes", type=int, default=150)
-    ap.add_argument("--steps", type=int, default=3600)
+    ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--preset", default="tiny", help="model preset (tiny-anchor: with pre-subtracted pair geometry)")
+    ap.add_argument("--preset", default="tiny-relation",
+                    help="model preset (tiny: without the relation head, the recipe shipped before it)")
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
-    ap.add_argument("--vision-warmup", type=int, default=0,
+    ap.add_argument("--vision-warmup", type=int, default=2000,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")
     ap.add_argument("--qualitative-repeat", type=int, default=1, help="times each yes/no or which-of-two row is seen per epoch")
-    ap.add_argument("--freeze-vision", action="store_true",
+    ap.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=True,
                     help="train the tower in the warm-up only (--vision-warmup), frozen for the VLM steps")
     ap.add_argument("--qualitative-first", type=int, default=0,
                     help="curriculum: the first N steps train on yes/no and which-of-two rows only")
-    ap.add_argument("--relation-warmup", type=int, default=0,
+    ap.add_argument("--relation-warmup", type=int, default=RELATION_WARMUP,
                     help="epochs of relation-head-only training on the frozen tower (needs --freeze-vision)")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
     ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
                           vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
                           qualitative_first_steps=args.qualitative_first, relation_warmup_epochs=args.relation_warmup,
-                          freeze_vision=True if args.freeze_vision else None)
+                          freeze_vision=args.freeze_vision)
         summary = train(cfg)
         tool = SpatialVLM.load(run)
         held_examples = load_qa_dataset(eval_data)
