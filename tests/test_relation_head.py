@@ -191,3 +191,32 @@ def test_relation_head_check_scores_the_head_on_its_own(dense_sim) -> None:  # t
     assert after["n_decisions"] + after["n_values"] == len(n_scored)
     # Scored in the generation layout (left padding): what it fitted in the warm-up, it must decide here too.
     assert after["decision_accuracy"] > 0.9 and after["value_within_50_200"] > before["value_within_50_200"]
+
+
+def test_caption_contrast_signs_the_two_captions_and_cancels_shared_tokens(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=32,
+                       word_grounding=True, name_match="exact", relation_head=32, relation_copy=True)
+    q = "Which is more to the left, the gray sofa or the black bed?"
+    model = create_model("micro", tokenizer_texts=[q, "The gray sofa."], vision=vis, answer_sep="")
+    tok = model.tokenizer
+    ids = torch.tensor([model._prompt_ids(q)])
+    named = model._exact_names(ids).sum(-1) > 0
+    c = model._caption_contrast(ids, named, window=2)[0]
+    plus = {tok.decode([i]).strip() for i in torch.nonzero(c > 0)[:, 0].tolist()}
+    minus = {tok.decode([i]).strip() for i in torch.nonzero(c < 0)[:, 0].tolist()}
+    assert {"gray", "sofa"} <= plus and {"black", "bed"} <= minus
+    assert not plus & minus  # a token in both windows cancels
+    one = model._caption_contrast(ids, named & (torch.arange(ids.shape[1]) < int(torch.nonzero(named[0])[0, 0]) + 1))
+    assert torch.equal(one, torch.zeros_like(one))  # one object named: nothing to contrast
+    # The copy term trains, saves and reloads like the rest.
+    ims = [Image.new("RGB", (40, 30), (200, 0, 0))]
+    batch = model.encode(ims, [q], ["The gray sofa."])
+    batch.update(model.relation_batch([_qa(question=q, kind="choice", qtype="left_right_choice",
+                                           choice="the gray sofa", provenance={"captions": ["the gray sofa",
+                                                                                            "the black bed"]})]))
+    model.train()
+    model.loss(batch).backward()
+    assert model.relation.copy_gate.weight.grad is not None
+    model.eval()
+    model.save(tmp_path / "ck")
+    assert load_checkpoint(tmp_path / "ck").generate(ims, [q]) == model.generate(ims, [q])

@@ -168,7 +168,7 @@ class ComposedVLM(SpatialVLMModel):
 
             if not preset.vision.word_grounding:
                 raise ValueError("vision.relation_head needs vision.word_grounding")
-            self.relation = RelationHead(len(tokenizer), d, preset.vision.relation_head)
+            self.relation = RelationHead(len(tokenizer), d, preset.vision.relation_head, preset.vision.relation_copy)
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
         if preset.lm_source != "scratch":
@@ -439,13 +439,33 @@ class ComposedVLM(SpatialVLMModel):
         rel = out[rows, at]  # (B, 2)
         add = torch.zeros_like(txt)
         add[rows, at] = self.relation.lm_vector(rel).to(txt.dtype)  # type: ignore[operator]
+        if self.preset.vision.relation_copy:
+            rel = torch.cat([rel, self._caption_contrast(input_ids, named & keep).to(rel.dtype)], -1)
         return txt + add, rel
+
+    def _caption_contrast(self, input_ids: torch.Tensor, named: torch.Tensor, window: int = 4) -> torch.Tensor:
+        """(B, V): +1 for the tokens of the first-named object's caption, -1 for the latest-named one's (the
+        ``window`` prompt tokens ending at each name: its colour and class words), shared tokens cancelling; zero
+        unless two objects are named. A which-of-two answer copies one of the two captions."""
+        b, t = input_ids.shape
+        pos = torch.arange(t, device=input_ids.device).expand(b, t)
+        first = torch.where(named, pos, torch.full_like(pos, t)).min(1).values
+        latest = torch.where(named, pos, torch.full_like(pos, -1)).max(1).values
+        two = (named.sum(1) >= 2).to(torch.float32)
+        out = torch.zeros((b, len(self.tokenizer)), device=input_ids.device)
+        for end, sign in ((first, 1.0), (latest, -1.0)):
+            span = (pos <= end[:, None]) & (pos > end[:, None] - window)
+            hot = torch.zeros_like(out).scatter_(1, input_ids, span.to(out.dtype)).clamp(max=1.0)
+            out = out + sign * hot * two[:, None]
+        return out
 
     def _gated_logits(self, hidden: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
         """The LM's logits plus the relation head's decision (tanh of its logit, one per row) times a learned
         read of the hidden state: the hidden state says which tokens a yes (or the first-named object) and a no
         (or the second) would each begin with, the decision picks one. The LM never has to compute the XOR."""
         gate = self.relation.gate(hidden)  # type: ignore[union-attr]
+        if rel.shape[-1] > 2:  # relation_copy: the hidden state also says when to copy a caption, the decision which
+            gate = gate + self.relation.copy_gate(hidden) * rel[:, None, 2:].to(gate.dtype)  # type: ignore[union-attr]
         return self.lm.lm_head(hidden) + torch.tanh(rel[:, :1])[:, None, :].to(gate.dtype) * gate
 
     def relation_batch(self, qas: list[Any]) -> dict[str, Any]:

@@ -50,6 +50,10 @@ class VisionConfig:
     # the question's words, trained on the rows' truth beside the answer loss; it decides yes/no, which of two and
     # the log of a metric value, and its output joins the prompt's last token. Hidden units (0: off).
     relation_head: int = 0
+    # With a relation head: a which-of-two answer copies one of the two captions. The decision also signs a
+    # +first / -second caption-token contrast, added to the logits where a learned gate on the LM's hidden state
+    # says a caption is due (the LM alone verbalised the head's choices 14 points worse than its yes/no).
+    relation_copy: bool = False
 
 
 @dataclass
@@ -153,7 +157,7 @@ register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
 # makes from the pair geometry, instead of making it (README, "Training the SpatialVLM").
 register_preset(ModelPreset(name="tiny-relation", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
-                                                relation_head=256)))
+                                                relation_head=256, relation_copy=True)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(

@@ -65,7 +65,7 @@ def pair_features(obj: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
 
 
 class RelationHead(nn.Module):
-    def __init__(self, vocab_size: int, lm_dim: int, hidden: int) -> None:
+    def __init__(self, vocab_size: int, lm_dim: int, hidden: int, copy: bool = False) -> None:
         super().__init__()
         # The question's words as a bag straight into the first hidden layer (a linear map of word counts): a
         # mean of small word embeddings diluted the one word that flips the answer ("left" vs "right") and the
@@ -78,6 +78,10 @@ class RelationHead(nn.Module):
         self.gate = nn.Linear(lm_dim, vocab_size)
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
+        if copy:  # when to copy a caption (composed.py, _caption_contrast); zero start
+            self.copy_gate = nn.Linear(lm_dim, 1)
+            nn.init.zeros_(self.copy_gate.weight)
+            nn.init.zeros_(self.copy_gate.bias)
         self.to_lm = nn.Linear(2 + 2 * len(FREQS), lm_dim)
         nn.init.normal_(self.to_lm.weight, std=0.02)  # at the word-embedding scale
         nn.init.zeros_(self.to_lm.bias)
@@ -134,7 +138,8 @@ def _core(caption: str) -> str:
 
 
 def relation_loss(out: torch.Tensor, dec: torch.Tensor, val: torch.Tensor) -> torch.Tensor:
-    """BCE on the decision plus smooth L1 on the log value, each over the rows that have that target."""
+    """BCE on the decision (``out[:, 0]``) plus smooth L1 on the log value (``out[:, 1]``), each over the rows
+    that have that target."""
     loss = out.sum() * 0
     ok = torch.isfinite(dec)
     if bool(ok.any()):
