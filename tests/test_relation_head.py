@@ -134,6 +134,13 @@ def dense_sim(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
     return write_sim_dataset(tmp_path_factory.mktemp("rel-sim"), cfg, progress=False)
 
 
+def _frozen_relation_micro(examples):  # type: ignore[no-untyped-def]
+    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
+                       word_grounding=True, name_match="exact", relation_head=64)
+    return create_model("micro", tokenizer_texts=[t for e in examples for t in (e.question, e.answer)],
+                        vision=vis, freeze_vision=True, answer_sep="")
+
+
 def test_relation_warmup_fits_the_rows_and_trains_the_head_only(dense_sim) -> None:  # type: ignore[no-untyped-def]
     import io
     import json
@@ -143,10 +150,7 @@ def test_relation_warmup_fits_the_rows_and_trains_the_head_only(dense_sim) -> No
 
     torch.manual_seed(0)
     examples = load_qa_dataset(dense_sim)
-    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
-                       word_grounding=True, name_match="exact", relation_head=64)
-    model = create_model("micro", tokenizer_texts=[t for e in examples for t in (e.question, e.answer)],
-                         vision=vis, freeze_vision=True, answer_sep="")
+    model = _frozen_relation_micro(examples)
     rest = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("relation.")}
     log = io.StringIO()
     out = relation_warmup(model, examples, epochs=60, lr=3e-3, seed=0, batch_size=16, metrics=log, progress=False)
@@ -178,10 +182,7 @@ def test_relation_head_check_scores_the_head_on_its_own(dense_sim) -> None:  # t
 
     torch.manual_seed(0)
     examples = load_qa_dataset(dense_sim)
-    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
-                       word_grounding=True, name_match="exact", relation_head=64)
-    model = create_model("micro", tokenizer_texts=[t for e in examples for t in (e.question, e.answer)],
-                         vision=vis, freeze_vision=True, answer_sep="")
+    model = _frozen_relation_micro(examples)
     assert relation_head_check(create_model("micro", tokenizer_texts=["a"]), examples) is None
     before = relation_head_check(model.eval(), examples)
     relation_warmup(model, examples, epochs=60, lr=3e-3, seed=0, batch_size=16, progress=False)
