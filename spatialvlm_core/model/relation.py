@@ -125,16 +125,13 @@ def relation_targets(qas: list[Any]) -> dict[str, torch.Tensor]:
 def _first_named(question: str, choice: str, captions: list[str]) -> float:
     """1 when ``choice`` is the caption written first in ``question`` among two offered, 0 when the other; NaN
     when that cannot be told (not two captions, or one is missing from the text)."""
+    from spatialvlm_core.model.evaluate import _core  # the scorer's caption core: targets and scoring agree
+
     q = question.lower()
     pos = {c.lower(): q.find(_core(c)) for c in captions}
     if len(pos) != 2 or min(pos.values()) < 0 or choice.lower() not in pos:
         return math.nan
     return float(pos[choice.lower()] == min(pos.values()))
-
-
-def _core(caption: str) -> str:
-    c = caption.strip().lower()
-    return c[4:] if c.startswith("the ") else c
 
 
 def relation_loss(out: torch.Tensor, dec: torch.Tensor, val: torch.Tensor) -> torch.Tensor:
