@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--preset", default="tiny-relation",
-                    help="model preset (tiny: without the relation head, the recipe shipped before it)")
+    ap.add_argument("--preset", default="tiny-relation-color",
+                    help="model preset (tiny-relation: without colour grounding; tiny: without the relation head)")
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
     ap.add_argument("--vision-warmup", type=int, default=2000,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")

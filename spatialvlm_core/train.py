@@ -57,6 +57,7 @@ class TrainConfig(BaseModel):
     # (relation_warmup.py); needs a frozen tower. A resumed run skips it, like the vision warm-up.
     relation_warmup_epochs: int = Field(default=0, ge=0)
     relation_warmup_lr: float = Field(default=3e-3, gt=0)  # peak (one-cycle): a small MLP on cached inputs
+    relation_warmup_weight_decay: float = Field(default=0.1, ge=0)
     # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
     # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
     vision_warmup_steps: int = Field(default=0, ge=0)
@@ -303,7 +304,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
         with metrics_path.open("a") as mf:
             relation_warmup(model, examples, cfg.relation_warmup_epochs, cfg.relation_warmup_lr, cfg.seed, metrics=mf,
-                            progress=cfg.progress, images=images, tower=tower_cache)
+                            progress=cfg.progress, images=images, tower=tower_cache,
+                            weight_decay=cfg.relation_warmup_weight_decay)
         model.train()
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     t0 = time.perf_counter()

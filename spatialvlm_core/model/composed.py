@@ -168,7 +168,15 @@ class ComposedVLM(SpatialVLMModel):
 
             if not preset.vision.word_grounding:
                 raise ValueError("vision.relation_head needs vision.word_grounding")
-            self.relation = RelationHead(len(tokenizer), d, preset.vision.relation_head, preset.vision.relation_copy)
+            from spatialvlm_core.model.relation import pair_size
+
+            v = preset.vision
+            if v.relation_color:
+                self._init_color_grounding(tokenizer)
+            self.relation = RelationHead(len(tokenizer), d, v.relation_head, v.relation_copy,
+                                         n_pair=pair_size(v.relation_color), word_dropout=v.relation_word_dropout)
+        elif preset.vision.relation_color:
+            raise ValueError("vision.relation_color needs vision.relation_head")
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
         if preset.lm_source != "scratch":
@@ -219,6 +227,20 @@ class ComposedVLM(SpatialVLMModel):
         self._nested = [(a, b, len(sb) - off - len(sa)) for a, sa in enumerate(seqs) for b, sb in enumerate(seqs)
                         if a != b and len(sa) < len(sb)
                         for off in range(len(sb) - len(sa) + 1) if sb[off:off + len(sa)] == sa]
+
+    def _init_color_grounding(self, tokenizer: Any) -> None:
+        """Colour words' token ids, class names' lengths and the pixel colour table (model/color_grounding.py)."""
+        from spatialvlm_core.model.color_grounding import color_lut, color_names
+
+        if self.preset.vision.name_match != "exact":
+            raise ValueError("vision.relation_color needs vision.name_match='exact'")
+        if self.preset.vision.image_size % self.preset.vision.grid:
+            raise ValueError(f"vision.relation_color: image_size {self.preset.vision.image_size} is not a multiple of "
+                             f"grid {self.preset.vision.grid}")
+        self._color_seqs = [tokenizer(" " + n, add_special_tokens=False).input_ids for n in color_names()]
+        # Not saved: rebuilt from the tokenizer and naming's colour table.
+        self.register_buffer("name_lens", torch.tensor([len(s) for s in self._class_seqs]), persistent=False)
+        self.register_buffer("color_lut", color_lut(), persistent=False)
 
     def _exact_names(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T, k-1): 1 at the last token of each object class name written in the text, else 0."""
@@ -396,18 +418,20 @@ class ComposedVLM(SpatialVLMModel):
                     delta = delta * prompt_mask[..., None].to(delta.dtype)
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)
             if hasattr(self, "relation"):
-                txt, rel_out = self._apply_relation(txt, match, geo, input_ids, prompt_mask, decide_at, named)
+                txt, rel_out = self._apply_relation(txt, match, geo, input_ids, prompt_mask, decide_at, named,
+                                                     pixel_values)
             img = img + (probs.to(words.dtype) @ words).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1), rel_out
 
-    def relation_inputs(self, tokens: torch.Tensor, input_ids: torch.Tensor,
-                        prompt_mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """The relation head's inputs from the tower's output: pair geometry (B, T, N_PAIR) and the kept (prompt,
-        non-padding) tokens (B, T). The relation warm-up calls this on cached towers."""
+    def relation_inputs(self, tokens: torch.Tensor, input_ids: torch.Tensor, prompt_mask: torch.Tensor | None = None,
+                        pixel_values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The relation head's inputs from the tower's output: pair geometry (B, T, pair width) and the kept
+        (prompt, non-padding) tokens (B, T). The relation warm-up calls this on cached towers; colour grounding
+        also needs the input ``pixel_values``."""
         head = self.vision.dense_head(tokens)  # type: ignore[misc]
         probs, words = self._class_probs_and_words(head)
         match, named = self._names(input_ids, self.lm.get_input_embeddings()(input_ids), probs, words)
-        return self._pair_inputs(match, self._token_geometry(head), input_ids, prompt_mask, named)
+        return self._pair_inputs(match, self._token_geometry(head), input_ids, prompt_mask, named, pixel_values)
 
     def _names(self, input_ids: torch.Tensor, txt: torch.Tensor, probs: torch.Tensor,
                words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -419,19 +443,33 @@ class ComposedVLM(SpatialVLMModel):
         return match, match.sum(-1) > 0.5
 
     def _pair_inputs(self, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
-                     prompt_mask: torch.Tensor | None, named: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                     prompt_mask: torch.Tensor | None, named: torch.Tensor,
+                     pixel_values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         from spatialvlm_core.model.relation import object_features, pair_features
 
         keep = input_ids != self.tokenizer.pad_token_id
         if prompt_mask is not None:
             keep = keep & prompt_mask
-        return pair_features(object_features(match, geo), named & keep), keep
+        obj = object_features(match, geo)
+        if self.preset.vision.relation_color:
+            from spatialvlm_core.model.color_grounding import (
+                color_object_features,
+                named_colors,
+                pixel_moments,
+            )
+
+            if pixel_values is None:
+                raise ValueError("vision.relation_color: the relation inputs need the image's pixel_values")
+            colour = named_colors(input_ids, self._exact_names(input_ids), self.name_lens, self._color_seqs)
+            moments = pixel_moments(pixel_values, self.color_lut, self.vision.grid)
+            obj = torch.cat([obj, color_object_features(match, geo, colour, moments)], -1)
+        return pair_features(obj, named & keep), keep
 
     def _apply_relation(self, txt: torch.Tensor, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
                         prompt_mask: torch.Tensor | None, decide_at: torch.Tensor | None,
-                        named: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                        named: torch.Tensor, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the relation head over the prompt and add its vector to each row's last prompt token."""
-        pair, keep = self._pair_inputs(match, geo, input_ids, prompt_mask, named)
+        pair, keep = self._pair_inputs(match, geo, input_ids, prompt_mask, named, pixel_values)
         out = self.relation(pair, input_ids, keep)  # type: ignore[operator]
         b, t = input_ids.shape
         at = torch.full((b,), t - 1, device=txt.device, dtype=torch.long) if decide_at is None else decide_at

@@ -54,6 +54,12 @@ class VisionConfig:
     # +first / -second caption-token contrast, added to the logits where a learned gate on the LM's hidden state
     # says a caption is due (the LM alone verbalised the head's choices 14 points worse than its yes/no).
     relation_copy: bool = False
+    # With a relation head and exact name matching: colour-aware grounding (model/color_grounding.py). A colour
+    # word before a name ("the blue armchair") weights the class's tokens by that colour's share and adds the
+    # pixel-resolution count, centroid and spread of its pixels, so two objects of one class come apart.
+    relation_color: bool = False
+    # With a relation head: training-only dropout of the question's words in the head's bag (regularises it).
+    relation_word_dropout: float = 0.0
 
 
 @dataclass
@@ -158,6 +164,11 @@ register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
 register_preset(ModelPreset(name="tiny-relation", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True)))
+# tiny-relation plus colour-aware grounding and word dropout in the head: the shipped default (README).
+register_preset(ModelPreset(name="tiny-relation-color", answer_sep="",
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                                                relation_head=256, relation_copy=True, relation_color=True,
+                                                relation_word_dropout=0.15)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(

@@ -31,6 +31,14 @@ N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one na
 FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
 
 
+def pair_size(color: bool) -> int:
+    """Width of the pair features: N_PAIR, or with colour grounding (model/color_grounding.py) its extra object
+    features for each of the first, latest and difference."""
+    from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
+
+    return N_PAIR + 3 * N_COLOR_EXTRA if color else N_PAIR
+
+
 def object_features(match: torch.Tensor, geo: torch.Tensor) -> torch.Tensor:
     """(B, T, N_OBJ): per text token, the geometry pooled over the image tokens its name matches.
 
@@ -65,14 +73,18 @@ def pair_features(obj: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
 
 
 class RelationHead(nn.Module):
-    def __init__(self, vocab_size: int, lm_dim: int, hidden: int, copy: bool = False) -> None:
+    def __init__(self, vocab_size: int, lm_dim: int, hidden: int, copy: bool = False, n_pair: int = N_PAIR,
+                 word_dropout: float = 0.0) -> None:
         super().__init__()
+        # Training only: each prompt word leaves the bag with this probability. The head fit 94% of its training
+        # rows against 84% held out; dropping words (and weight decay) took 1-3 points of that gap back.
+        self.word_dropout = word_dropout
         # The question's words as a bag straight into the first hidden layer (a linear map of word counts): a
         # mean of small word embeddings diluted the one word that flips the answer ("left" vs "right") and the
         # head sat at chance for two epochs.
         self.words = nn.Embedding(vocab_size, hidden)
         nn.init.normal_(self.words.weight, std=0.05)
-        self.geo_in = nn.Linear(N_PAIR, hidden)
+        self.geo_in = nn.Linear(n_pair, hidden)
         self.mlp = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2))
         # The decision's read-out beside the LM's output layer (composed.py, _gated_logits); zero start.
         self.gate = nn.Linear(lm_dim, vocab_size)
@@ -89,6 +101,8 @@ class RelationHead(nn.Module):
     def forward(self, pair: torch.Tensor, input_ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """(B, T, 2) decision logit and log value at every position, from the pair geometry (B, T, N_PAIR) and the
         bag of the kept (prompt, non-padding) words up to that position."""
+        if self.training and self.word_dropout > 0:
+            keep = keep & (torch.rand(keep.shape, device=keep.device) >= self.word_dropout)
         bag = (self.words(input_ids) * keep[..., None].to(pair.dtype)).cumsum(1)
         return self.mlp(self.geo_in(pair) + bag.to(pair.dtype))
 
