@@ -60,7 +60,7 @@ def sequence_ends(input_ids: torch.Tensor, seqs: list[list[int]]) -> torch.Tenso
             continue
         ok = torch.zeros((b, t), dtype=torch.bool, device=input_ids.device)
         ok[:, n - 1:] = True
-        for i, tok in enumerate(seq):
+        for i, tok in enumerate(seq):  # token i of the sequence sits n-1-i positions before its end
             ok[:, n - 1:] &= input_ids[:, i: t - (n - 1 - i)] == tok
         out[..., k] = ok.to(out.dtype)
     return out

@@ -244,17 +244,10 @@ class ComposedVLM(SpatialVLMModel):
 
     def _exact_names(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T, k-1): 1 at the last token of each object class name written in the text, else 0."""
+        from spatialvlm_core.model.color_grounding import sequence_ends
+
         b, t = input_ids.shape
-        hit = torch.zeros((b, t, len(self._class_seqs)), device=input_ids.device)
-        for c, seq in enumerate(self._class_seqs):
-            n = len(seq)
-            if n > t:
-                continue
-            ok = torch.zeros((b, t), dtype=torch.bool, device=input_ids.device)
-            ok[:, n - 1:] = True
-            for i, tok in enumerate(seq):  # token i of the name sits n-1-i positions before the name's end
-                ok[:, n - 1:] &= input_ids[:, i: t - (n - 1 - i)] == tok
-            hit[..., c] = ok.to(hit.dtype)
+        hit = sequence_ends(input_ids, self._class_seqs)
         for inner, outer, gap in self._nested:
             later = torch.zeros((b, t), device=input_ids.device)
             later[:, : t - gap] = hit[:, gap:, outer]
