@@ -23,3 +23,25 @@ def shared_dir() -> Path:
     if not (YOLOX_DIR / "yolox_nano.onnx").exists():
         pytest.skip(f"../shared not found at {SHARED} (YOLOX-nano weights and test images live there)")
     return SHARED
+
+
+@pytest.fixture
+def relation_fit():  # type: ignore[no-untyped-def]
+    """``fit(model, batch, steps=5) -> (first, last)``: Adam steps on a relation-head model's loss; the relation
+    loss of the first and the last step (the model is left in eval mode)."""
+    import torch
+
+    def fit(model, batch, steps: int = 5) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+        model.train()
+        opt = torch.optim.Adam(model.trainable_parameters(), 1e-3)
+        first = None
+        for _ in range(steps):
+            loss = model.loss(batch)
+            first = first if first is not None else model.last_losses["relation"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        return first, model.last_losses["relation"]
+
+    return fit

@@ -101,7 +101,7 @@ def _color_micro(texts: list[str], **kw):  # type: ignore[no-untyped-def]
     return create_model("micro", tokenizer_texts=texts, vision=vis, answer_sep="")
 
 
-def test_color_preset_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_color_preset_trains_saves_and_reloads(tmp_path, relation_fit) -> None:  # type: ignore[no-untyped-def]
     from spatialvlm_core.types import QAPair
 
     qs = ["Is the red sofa left of the blue sofa?", "Is the blue sofa left of the red sofa?"]
@@ -118,17 +118,8 @@ def test_color_preset_trains_saves_and_reloads(tmp_path) -> None:  # type: ignor
                    question=q, answer=a, object_ids=["a", "b"], truth_bool=(i == 0)) for i, (q, a) in
             enumerate(zip(qs, answers, strict=True))]
     batch.update(model.relation_batch(rows))
-    model.train()
-    opt = torch.optim.Adam(model.trainable_parameters(), 1e-3)
-    first = None
-    for _ in range(5):
-        loss = model.loss(batch)
-        first = first if first is not None else model.last_losses["relation"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert model.last_losses["relation"] < first
-    model.eval()
+    first, last = relation_fit(model, batch)
+    assert last < first
     # The two questions differ only in which colour comes first: their pair features must differ.
     ids = batch["input_ids"]
     pair, _ = model.relation_inputs(model.vision(batch["pixel_values"]), ids, pixel_values=batch["pixel_values"])

@@ -103,24 +103,15 @@ def _relation_micro():  # type: ignore[no-untyped-def]
     return create_model("micro", tokenizer_texts=texts, vision=vis, answer_sep="")
 
 
-def test_relation_loss_joins_the_answer_loss_and_the_checkpoint_round_trips(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_relation_loss_joins_the_answer_loss_and_the_checkpoint_round_trips(tmp_path, relation_fit) -> None:  # type: ignore[no-untyped-def]
     torch.manual_seed(0)
     model = _relation_micro()
     qs = ["Is the gray sofa left of the black table?", "Is the gray sofa right of the black table?"]
     ims = [Image.new("RGB", (40, 30), (200, 10 * i, 0)) for i in range(2)]
     batch = model.encode(ims, qs, ["Yes.", "No, it is right of it."])
     batch.update(model.relation_batch([_qa(question=qs[0], truth_bool=True), _qa(question=qs[1], truth_bool=False)]))
-    model.train()
-    opt = torch.optim.Adam(model.trainable_parameters(), 1e-3)
-    first = None
-    for _ in range(5):
-        loss = model.loss(batch)
-        first = first if first is not None else model.last_losses["relation"]
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    assert model.last_losses["relation"] < first
-    model.eval()
+    first, last = relation_fit(model, batch)
+    assert last < first
     model.save(tmp_path / "ck")
     again = load_checkpoint(tmp_path / "ck")
     assert again.generate(ims, qs) == model.generate(ims, qs)
