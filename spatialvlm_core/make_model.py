@@ -27,17 +27,19 @@ DEFAULT_CACHE = Path(os.environ.get("SPATIALVLM_CACHE", Path.home() / ".cache" /
 
 
 def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: float = 0.0,
-               progress: bool = True, workers: int = 1, dense_grid: int = 8) -> tuple[Path, Path]:
+               progress: bool = True, workers: int = 1, dense_grid: int = 8,
+               fine_grid: int = 0) -> tuple[Path, Path]:
     """(train, held-out) datasets rendered from the synthetic world; cached by their config.
 
-    The training split carries dense per-token vision targets (``dense_grid`` x ``dense_grid``); the held-out
+    The training split carries dense per-token vision targets (``dense_grid`` x ``dense_grid``, and with
+    ``fine_grid`` the point map's, model/point_grounding.py); the held-out
     split has images and questions only.
     """
     from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
 
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
                                                     label_noise=label_noise, workers=workers,
-                                                    dense_grid=dense_grid), progress)
+                                                    dense_grid=dense_grid, fine_grid=fine_grid), progress)
     held = cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
                                                    workers=workers), progress)
     return train, held
@@ -139,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     if args.data is None or args.eval_data is None:
-        train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes, workers=args.workers)
+        from spatialvlm_core.model.presets import get_preset
+
+        fine = get_preset(args.preset).vision.fine_grid  # the point map's targets, when the preset has one
+        train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes, workers=args.workers,
+                                         fine_grid=fine)
     data = args.data or train_dir
     eval_data = args.eval_data or held_dir
     print(f"data ready in {time.perf_counter() - t0:.0f} s: train {data}, held-out {eval_data}")

@@ -84,15 +84,46 @@ class VisionTower(nn.Module):
         self.norm = nn.LayerNorm(c_in)
         # Per-token class logits + log depth + floor height (training signal only; see dense_targets.py).
         self.dense_head = nn.Linear(c_in, cfg.dense_classes + 2) if cfg.dense_classes > 0 else None
+        self.fine_grid = cfg.fine_grid
+        self.fine_head: nn.Module | None = None
+        if cfg.fine_grid:
+            from spatialvlm_core.model.point_grounding import FinePointHead
+
+            sizes = [cfg.image_size >> (i + 1) for i in range(len(cfg.channels))]
+            if cfg.dense_classes <= 0 or cfg.fine_grid not in sizes or cfg.fine_grid % cfg.grid:
+                raise ValueError(f"vision.fine_grid={cfg.fine_grid} needs dense_classes > 0, a CNN stage of that size "
+                                 f"(stages: {sizes}) and a multiple of grid={cfg.grid}")
+            stage = sizes.index(cfg.fine_grid)
+            self._fine_at = 6 * stage + 5  # the last module of that stage (6 per stage, above)
+            self.fine_head = FinePointHead(cfg.channels[stage], c_in, cfg.dense_classes)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         b, _, h, w = pixel_values.shape
         ys = torch.linspace(-1, 1, h, device=pixel_values.device, dtype=pixel_values.dtype)
         xs = torch.linspace(-1, 1, w, device=pixel_values.device, dtype=pixel_values.dtype)
         coords = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1])[None].expand(b, 2, h, w)
-        x = self.stem(torch.cat([pixel_values, coords], 1)).flatten(2).transpose(1, 2)
-        x = x + (self.row + self.col).reshape(1, self.grid * self.grid, self.dim)
-        return self.norm(self.blocks(x))
+        x, mid = torch.cat([pixel_values, coords], 1), None
+        for i, layer in enumerate(self.stem):
+            x = layer(x)
+            if i == getattr(self, "_fine_at", -1):
+                mid = x
+        x = x.flatten(2).transpose(1, 2) + (self.row + self.col).reshape(1, self.grid * self.grid, self.dim)
+        x = self.norm(self.blocks(x))
+        if self.fine_head is None:
+            return x
+        from spatialvlm_core.model.point_grounding import pack
+
+        # The fine point map rides in extra channels of the tokens (see ``split``), so cached outputs carry it.
+        return torch.cat([x, pack(self.fine_head(mid, x, self.grid), self.grid)], -1)
+
+    def split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The tower's output as (tokens (B, grid**2, dim), fine head output (B, fine_grid**2, classes + 3) or
+        None)."""
+        if self.fine_head is None:
+            return out, None
+        from spatialvlm_core.model.point_grounding import unpack
+
+        return out[..., : self.dim], unpack(out[..., self.dim:], self.grid, self.fine_grid)
 
 
 def _build_lm(preset: ModelPreset, tokenizer: Any) -> nn.Module:
@@ -173,10 +204,15 @@ class ComposedVLM(SpatialVLMModel):
             v = preset.vision
             if v.relation_color:
                 self._init_color_grounding(tokenizer)
+            if v.fine_grid and not v.relation_color:
+                raise ValueError("vision.fine_grid needs vision.relation_color (points are grounded by colour too)")
             self.relation = RelationHead(len(tokenizer), d, v.relation_head, v.relation_copy,
-                                         n_pair=pair_size(v.relation_color), word_dropout=v.relation_word_dropout)
+                                         n_pair=pair_size(v.relation_color, v.fine_grid > 0),
+                                         word_dropout=v.relation_word_dropout)
         elif preset.vision.relation_color:
             raise ValueError("vision.relation_color needs vision.relation_head")
+        elif preset.vision.fine_grid:
+            raise ValueError("vision.fine_grid needs vision.relation_head")
         self.projector = nn.Sequential(nn.Linear(self.vision.dim, d), nn.GELU(), nn.Linear(d, d))
         self._pretrained_lm_keys: set[str] = set()
         if preset.lm_source != "scratch":
@@ -385,7 +421,7 @@ class ComposedVLM(SpatialVLMModel):
         """``_embed`` and, with a relation head, its output (B, 2) at ``decide_at`` (B,), the index of each row's
         last prompt token (default: the last column, as left-padded generation has it); else None."""
         rel_out = None
-        tokens = self.vision(pixel_values) if tokens is None else tokens
+        tokens, fine = self.vision.split(self.vision(pixel_values) if tokens is None else tokens)
         img = self.projector(tokens)
         txt = self.lm.get_input_embeddings()(input_ids)
         if self.preset.vision.word_grounding:
@@ -412,7 +448,7 @@ class ComposedVLM(SpatialVLMModel):
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)
             if hasattr(self, "relation"):
                 txt, rel_out = self._apply_relation(txt, match, geo, input_ids, prompt_mask, decide_at, named,
-                                                     pixel_values)
+                                                     pixel_values, fine)
             img = img + (probs.to(words.dtype) @ words).to(img.dtype)
         return torch.cat([img.to(txt.dtype), txt], dim=1), rel_out
 
@@ -421,10 +457,12 @@ class ComposedVLM(SpatialVLMModel):
         """The relation head's inputs from the tower's output: pair geometry (B, T, pair width) and the kept
         (prompt, non-padding) tokens (B, T). The relation warm-up calls this on cached towers; colour grounding
         also needs the input ``pixel_values``."""
+        tokens, fine = self.vision.split(tokens)
         head = self.vision.dense_head(tokens)  # type: ignore[misc]
         probs, words = self._class_probs_and_words(head)
         match, named = self._names(input_ids, self.lm.get_input_embeddings()(input_ids), probs, words)
-        return self._pair_inputs(match, self._token_geometry(head), input_ids, prompt_mask, named, pixel_values)
+        return self._pair_inputs(match, self._token_geometry(head), input_ids, prompt_mask, named, pixel_values,
+                                 fine)
 
     def _names(self, input_ids: torch.Tensor, txt: torch.Tensor, probs: torch.Tensor,
                words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -437,7 +475,8 @@ class ComposedVLM(SpatialVLMModel):
 
     def _pair_inputs(self, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
                      prompt_mask: torch.Tensor | None, named: torch.Tensor,
-                     pixel_values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                     pixel_values: torch.Tensor | None = None,
+                     fine: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         from spatialvlm_core.model.relation import object_features, pair_features
 
         keep = input_ids != self.tokenizer.pad_token_id
@@ -453,16 +492,42 @@ class ComposedVLM(SpatialVLMModel):
 
             if pixel_values is None:
                 raise ValueError("vision.relation_color: the relation inputs need the image's pixel_values")
-            colour = named_colors(input_ids, self._exact_names(input_ids), self.name_lens, self._color_seqs)
+            hit = self._exact_names(input_ids)
+            colour = named_colors(input_ids, hit, self.name_lens, self._color_seqs)
             moments = pixel_moments(pixel_values, self.color_lut, self.vision.grid)
             obj = torch.cat([obj, color_object_features(match, geo, colour, moments)], -1)
-        return pair_features(obj, named & keep), keep
+        pair = pair_features(obj, named & keep)
+        if self.vision.fine_head is not None:
+            if fine is None:
+                raise ValueError("vision.fine_grid: the relation inputs need the tower's fine output")
+            pair = torch.cat([pair, self._point_features(fine, hit, colour, named & keep, pixel_values)], -1)
+        return pair, keep
+
+    def _point_features(self, fine: torch.Tensor, hit: torch.Tensor, colour: torch.Tensor, named: torch.Tensor,
+                        pixel_values: torch.Tensor) -> torch.Tensor:
+        """(B, T, N_POINT_FEATURES): point-map features of the first and the last object the prompt names
+        (model/point_grounding.py), the same at every position (the head decides at the prompt's last token)."""
+        from spatialvlm_core.model.color_grounding import pixel_moments
+        from spatialvlm_core.model.point_grounding import named_member, point_pair_features
+
+        b, t = named.shape
+        k = self.preset.vision.dense_classes
+        probs, xyz = fine[..., :k].softmax(-1), fine[..., k:k + 3]
+        shares = pixel_moments(pixel_values, self.color_lut, self.vision.fine_grid)[..., 0]  # (B, Nf, K)
+        pos = torch.arange(t, device=named.device).expand(b, t)
+        first = torch.where(named, pos, torch.full_like(pos, t)).min(1).values.clamp(max=t - 1)
+        last = torch.where(named, pos, torch.full_like(pos, -1)).max(1).values.clamp(min=0)
+        rows = torch.arange(b, device=named.device)
+        any_named = named.any(1)[:, None].to(probs.dtype)
+        members = [named_member(hit[rows, i] * any_named, colour[rows, i], probs, shares) for i in (first, last)]
+        return point_pair_features(*members, xyz)[:, None, :].expand(b, t, -1)
 
     def _apply_relation(self, txt: torch.Tensor, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
                         prompt_mask: torch.Tensor | None, decide_at: torch.Tensor | None,
-                        named: torch.Tensor, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+                        named: torch.Tensor, pixel_values: torch.Tensor,
+                        fine: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the relation head over the prompt and add its vector to each row's last prompt token."""
-        pair, keep = self._pair_inputs(match, geo, input_ids, prompt_mask, named, pixel_values)
+        pair, keep = self._pair_inputs(match, geo, input_ids, prompt_mask, named, pixel_values, fine)
         out = self.relation(pair, input_ids, keep)  # type: ignore[operator]
         b, t = input_ids.shape
         at = torch.full((b,), t - 1, device=txt.device, dtype=torch.long) if decide_at is None else decide_at
@@ -515,9 +580,17 @@ class ComposedVLM(SpatialVLMModel):
         k = self.preset.vision.dense_classes
         cls = np.full((len(targets), n), IGNORE, dtype=np.int64)
         geo = np.full((len(targets), n, 2), np.nan, dtype=np.float32)
+        nf = self.vision.fine_grid ** 2
+        fine_cls = np.full((len(targets), nf), IGNORE, dtype=np.int64)
+        fine_xyz = np.full((len(targets), nf, 3), np.nan, dtype=np.float32)
         for i, t in enumerate(targets):
             if t is None:
                 continue
+            if nf and "fine_cls" in t:
+                if t["fine_cls"].shape != (nf,):
+                    raise ValueError(f"fine dense targets have {t['fine_cls'].shape[0]} cells, the tower's fine head "
+                                     f"has {nf} (fine_grid mismatch)")
+                fine_cls[i], fine_xyz[i] = t["fine_cls"], t["fine_xyz"]
             if t["cls"].shape != (n,):
                 raise ValueError(f"dense targets have {t['cls'].shape[0]} tokens, the tower has {n} (grid mismatch)")
             if int(t["cls"].max()) >= k:
@@ -525,22 +598,30 @@ class ComposedVLM(SpatialVLMModel):
             cls[i] = t["cls"]
             geo[i, :, 0], geo[i, :, 1] = t["log_depth"], t["height"]
         dev = self.device
-        return {"dense_cls": torch.from_numpy(cls).to(dev), "dense_geo": torch.from_numpy(geo).to(dev)}
+        out = {"dense_cls": torch.from_numpy(cls).to(dev), "dense_geo": torch.from_numpy(geo).to(dev)}
+        if nf:
+            out |= {"fine_cls": torch.from_numpy(fine_cls).to(dev), "fine_xyz": torch.from_numpy(fine_xyz).to(dev)}
+        return out
 
     def _dense_loss(self, tokens: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
         from torch.nn import functional as F
 
         from spatialvlm_core.model.dense_targets import IGNORE
 
+        tokens, fine = self.vision.split(tokens)
         out = self.vision.dense_head(tokens)  # type: ignore[misc]
         k = self.preset.vision.dense_classes
-        cls_t = batch["dense_cls"]
-        ce = (F.cross_entropy(out[..., :k].flatten(0, 1), cls_t.flatten(), ignore_index=IGNORE)
-              if bool((cls_t != IGNORE).any()) else out.sum() * 0)
-        geo_t = batch["dense_geo"]
-        ok = torch.isfinite(geo_t)
-        l1 = (F.smooth_l1_loss(out[..., k:][ok], geo_t[ok], beta=0.1) if bool(ok.any()) else out.sum() * 0)
-        return ce + l1
+
+        def part(logits: torch.Tensor, cls_t: torch.Tensor, values: torch.Tensor, val_t: torch.Tensor) -> torch.Tensor:
+            ce = (F.cross_entropy(logits.flatten(0, 1), cls_t.flatten(), ignore_index=IGNORE)
+                  if bool((cls_t != IGNORE).any()) else logits.sum() * 0)
+            ok = torch.isfinite(val_t)
+            return ce + (F.smooth_l1_loss(values[ok], val_t[ok], beta=0.1) if bool(ok.any()) else values.sum() * 0)
+
+        loss = part(out[..., :k], batch["dense_cls"], out[..., k:], batch["dense_geo"])
+        if fine is not None and "fine_cls" in batch:
+            loss = loss + part(fine[..., :k], batch["fine_cls"], fine[..., k:], batch["fine_xyz"])
+        return loss
 
     def loss(self, batch: dict[str, Any]) -> torch.Tensor:
         # "vision_tokens": the tower's output, precomputed by a caller whose tower is frozen (train.py caches it).

@@ -104,8 +104,9 @@ def _label_small_objects(instances: np.ndarray, categories: dict[int, str], grid
                 break
 
 
-def sim_dense_targets(sim: object, grid: int) -> dict[str, np.ndarray]:
-    """``dense_targets`` of a ``sim.SimScene`` (exact depth, instance mask and camera pose)."""
+def sim_dense_targets(sim: object, grid: int, fine_grid: int = 0) -> dict[str, np.ndarray]:
+    """``dense_targets`` of a ``sim.SimScene`` (exact depth, instance mask and camera pose), plus with
+    ``fine_grid`` the point map's ``point_grounding.point_targets`` (``fine_cls``, ``fine_xyz``)."""
     depth = np.asarray(sim.depth, dtype=np.float64)  # type: ignore[attr-defined]
     k = sim.intrinsics  # type: ignore[attr-defined]
     h, w = depth.shape
@@ -114,7 +115,13 @@ def sim_dense_targets(sim: object, grid: int) -> dict[str, np.ndarray]:
     m = sim.pose.matrix()  # type: ignore[attr-defined]
     world_z = cam @ m[2, :3] + m[2, 3]
     cats = {o.mask_id: o.name for o in sim.scene.objects if o.mask_id is not None}  # type: ignore[attr-defined]
-    return dense_targets(np.asarray(sim.instances), depth, world_z, cats, grid)  # type: ignore[attr-defined]
+    out = dense_targets(np.asarray(sim.instances), depth, world_z, cats, grid)  # type: ignore[attr-defined]
+    if fine_grid:
+        from spatialvlm_core.model.point_grounding import heading_frame_points, point_targets
+
+        pts = heading_frame_points(depth, k.fx, k.fy, k.cx, k.cy, m)
+        out |= point_targets(np.asarray(sim.instances), pts, cats, fine_grid, DENSE_CLASSES)  # type: ignore[attr-defined]
+    return out
 
 
 def save_dense(path: str | Path, targets: dict[str, np.ndarray]) -> None:
@@ -134,7 +141,9 @@ class DenseCache:
             if f.is_file():
                 try:
                     with np.load(f) as z:
-                        self._cache[p] = {k: z[k] for k in ("cls", "log_depth", "height")}
+                        # The point map's targets are there when the dataset was written with a fine grid.
+                        self._cache[p] = {k: z[k] for k in ("cls", "log_depth", "height", "fine_cls", "fine_xyz")
+                                          if k in z or k in ("cls", "log_depth", "height")}
                 except (OSError, KeyError, ValueError) as e:
                     raise ValueError(f"cannot read dense targets {f}: {e}") from e
             else:

@@ -60,6 +60,10 @@ class VisionConfig:
     relation_color: bool = False
     # With a relation head: training-only dropout of the question's words in the head's bag (regularises it).
     relation_word_dropout: float = 0.0
+    # >0: point grounding (model/point_grounding.py), with colour grounding. A second dense head predicts per cell
+    # of a fine_grid x fine_grid split the class and the 3D point seen there (the size of one CNN stage's output),
+    # and the relation head also reads the two named objects' closest points, centroids and extents in metres.
+    fine_grid: int = 0
 
 
 @dataclass
@@ -169,6 +173,11 @@ register_preset(ModelPreset(name="tiny-relation-color", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True, relation_color=True,
                                                 relation_word_dropout=0.15)))
+# tiny-relation-color plus point grounding on a 24x24 point map (model/point_grounding.py).
+register_preset(ModelPreset(name="tiny-relation-points", answer_sep="",
+                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                                                relation_head=256, relation_copy=True, relation_color=True,
+                                                relation_word_dropout=0.15, fine_grid=24)))
 # Smaller still: for unit tests.
 register_preset(
     ModelPreset(

@@ -31,12 +31,14 @@ N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one na
 FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
 
 
-def pair_size(color: bool) -> int:
-    """Width of the pair features: N_PAIR, or with colour grounding (model/color_grounding.py) its extra object
-    features for each of the first, latest and difference."""
+def pair_size(color: bool, points: bool = False) -> int:
+    """Width of the pair features: N_PAIR, plus with colour grounding (model/color_grounding.py) its extra object
+    features for each of the first, latest and difference, plus with point grounding (model/point_grounding.py)
+    its point-map features."""
     from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
+    from spatialvlm_core.model.point_grounding import N_POINT_FEATURES
 
-    return N_PAIR + 3 * N_COLOR_EXTRA if color else N_PAIR
+    return N_PAIR + (3 * N_COLOR_EXTRA if color else 0) + (N_POINT_FEATURES if points else 0)
 
 
 def object_features(match: torch.Tensor, geo: torch.Tensor) -> torch.Tensor:

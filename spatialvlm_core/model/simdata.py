@@ -52,6 +52,7 @@ class SimDataConfig(BaseModel):
     allow: list[str] = Field(default_factory=lambda: QUALITATIVE_TYPES + QUANTITATIVE_TYPES)
     workers: int = Field(1, ge=1)  # >1: spawn a process pool
     dense_grid: int = Field(0, ge=0)  # >0: also write per-token vision targets (model/dense_targets.py)
+    fine_grid: int = Field(0, ge=0)  # >0 (with dense_grid): also the point map's (model/point_grounding.py)
 
 
 def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: random.Random, n: int) -> list[QAPair]:
@@ -108,7 +109,7 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
     if cfg.dense_grid:
         from spatialvlm_core.model.dense_targets import sim_dense_targets
 
-        dense = sim_dense_targets(sim, cfg.dense_grid)
+        dense = sim_dense_targets(sim, cfg.dense_grid, cfg.fine_grid)
     return sim.rgb, rows, dense
 
 
@@ -166,7 +167,8 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
 
     from spatialvlm_core.model.dense_targets import DENSE_VERSION
 
-    text = cfg.model_dump_json(exclude={"workers"})
+    # fine_grid=0 is left out of the key: caches written before the field existed stay valid.
+    text = cfg.model_dump_json(exclude={"workers"} | (set() if cfg.fine_grid else {"fine_grid"}))
     if cfg.dense_grid:  # the dense targets' labelling rule is part of the data (older caches are re-rendered)
         text += f"dense-v{DENSE_VERSION}"
     key = hashlib.sha256(text.encode()).hexdigest()[:12]
