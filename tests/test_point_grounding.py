@@ -154,7 +154,7 @@ def test_points_preset_trains_its_fine_head_saves_and_reloads(tmp_path, relation
 def test_point_grounding_config_errors() -> None:
     base = dict(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=32,
                 word_grounding=True, name_match="exact", relation_head=8)
-    with pytest.raises(ValueError, match="needs vision.relation_color"):
+    with pytest.raises(ValueError, match=r"needs vision\.relation_color"):
         create_model("micro", tokenizer_texts=["a"], vision=VisionConfig(**base, fine_grid=8))
     with pytest.raises(ValueError, match="a CNN stage of that size"):
         create_model("micro", tokenizer_texts=["a"], vision=VisionConfig(**base, relation_color=True, fine_grid=12))
