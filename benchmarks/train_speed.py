@@ -1,4 +1,4 @@
-"""Training throughput (samples/s) per preset on this machine: tiny, tiny-relation, tiny-relation-color (from scratch) and smollm2 (frozen LM).
+"""Training throughput (samples/s) per preset on this machine: tiny, tiny-relation, tiny-relation-color, tiny-relation-points (from scratch) and smollm2 (frozen LM).
 
 Run: .venv/bin/python benchmarks/train_speed.py [--presets tiny smollm2] [--steps 5] [--batch-size 16]
 """
@@ -39,7 +39,7 @@ def bench(preset: str, data: Path, steps: int, batch_size: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--presets", nargs="+", default=["tiny", "tiny-relation", "tiny-relation-color", "smollm2"])
+    ap.add_argument("--presets", nargs="+", default=["tiny", "tiny-relation", "tiny-relation-color", "tiny-relation-points", "smollm2"])
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--batch-size", type=int, default=16)
     args = ap.parse_args()

@@ -316,11 +316,15 @@ def _gt_depth_reconstruct(frame: Frame) -> Scene3D:
     return reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor")
 
 
-def _learned_tool() -> SpatialTool | None:
-    """The shipped default SpatialVLM, when a checkpoint is installed."""
+def _learned_tool(model: Path | None = None) -> SpatialTool | None:
+    """The SpatialVLM checkpoint at ``model`` (default: the shipped one, when installed)."""
     from spatial_agent.tools import VLMTool
     from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
 
+    if model is not None:
+        if not model.is_dir():
+            raise FileNotFoundError(f"--model {model}: not a checkpoint directory")
+        return VLMTool(SpatialVLM.load(model))
     return VLMTool(SpatialVLM.load()) if Path(DEFAULT_MODEL_DIR).is_dir() else None
 
 
@@ -330,6 +334,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     ap.add_argument("--source", choices=["sim", "procedural"], default="sim")
     ap.add_argument("--show-failures", action="store_true")
+    ap.add_argument("--model", type=Path, help="learned-tool checkpoint (default: the shipped model)")
+    ap.add_argument("--only-learned", action="store_true", help="skip the geometric and endpoint rows")
     args = ap.parse_args(argv)
 
     cases, source = make_cases(args.scenes, args.seed, args.source)
@@ -339,25 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# Affordance eval: {len(items)} questions ({yes} yes, {refuse} expecting a refusal) over {len(cases)} {source} scenes, "
           f"seeds {args.seed}..{args.seed + args.scenes - 1}")
     rows: list[RowResult] = []
-    rows.append(run_row("rules + geometric (GT scene)", items, cases,
-                        lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene)), lambda c: None))
-    if source != "sim":
-        rows.append(RowResult(name="rules + geometric (GT-depth recon)",
-                              skipped="needs sim frames (procedural scenes have no images)"))
-    else:
-        rows.append(run_row("rules + geometric (GT-depth recon)", items, cases,
-                            lambda c: SpatialAgent(tool=GeometricTool(reconstruct=_gt_depth_reconstruct)),
-                            lambda c: c.frame))
-    from spatial_agent.planners.openai_planner import OpenAIPlanner
-
-    if OpenAIPlanner.from_env() is None:
-        rows.append(RowResult(name="endpoint + geometric (GT scene)", skipped="SPATIAL_AGENT_BASE_URL/MODEL unset"))
-    else:
-        planner = OpenAIPlanner.from_env()
-        rows.append(run_row("endpoint + geometric (GT scene)", items, cases,
-                            lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene), planner=planner),
-                            lambda c: None))
-    learned = _learned_tool()
+    if not args.only_learned:
+        rows += _reference_rows(items, cases, source)
+    learned = _learned_tool(args.model)
     if learned is None or source != "sim":
         rows.append(RowResult(name="rules + learned VLM", skipped="no default checkpoint or no sim images"))
     else:
@@ -377,6 +367,30 @@ def main(argv: list[str] | None = None) -> int:
             for f in row.failures:
                 print("  FAIL", f)
     return 0
+
+
+def _reference_rows(items: list[Item], cases: list[Case], source: str) -> list[RowResult]:
+    """The geometric tool on the exact scene and on the GT-depth reconstruction, and an endpoint planner."""
+    rows: list[RowResult] = []
+    rows.append(run_row("rules + geometric (GT scene)", items, cases,
+                        lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene)), lambda c: None))
+    if source != "sim":
+        rows.append(RowResult(name="rules + geometric (GT-depth recon)",
+                              skipped="needs sim frames (procedural scenes have no images)"))
+    else:
+        rows.append(run_row("rules + geometric (GT-depth recon)", items, cases,
+                            lambda c: SpatialAgent(tool=GeometricTool(reconstruct=_gt_depth_reconstruct)),
+                            lambda c: c.frame))
+    from spatial_agent.planners.openai_planner import OpenAIPlanner
+
+    if OpenAIPlanner.from_env() is None:
+        rows.append(RowResult(name="endpoint + geometric (GT scene)", skipped="SPATIAL_AGENT_BASE_URL/MODEL unset"))
+    else:
+        planner = OpenAIPlanner.from_env()
+        rows.append(run_row("endpoint + geometric (GT scene)", items, cases,
+                            lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene), planner=planner),
+                            lambda c: None))
+    return rows
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ code) then measures each pair of objects; the truth is ``geometry.footprint_gap`
 of the exact boxes (pairs with a truth of at least 20 cm). Visible cells see an object's near surfaces only, so
 the estimate runs long: the table gives its bias (median log ratio) and the spread once that is removed, which a
 learned head can absorb. This bounds what the model can reach with a perfect point map and perfect grounding.
-Run: ``.venv/bin/python -m evals.point_ceiling [--scenes 60] [--grids 12 24 48]``.
+
+With ``--model CKPT`` (a point-grounding checkpoint, preset ``tiny-relation-points``) it also splits the trained
+model's error on the held-out gap and closest-distance rows: its own membership and points, its membership with
+the exact points, the exact membership with its points, and both exact.
+Run: ``.venv/bin/python -m evals.point_ceiling [--scenes 60] [--grids 12 24 48] [--model CKPT]``.
 """
 
 from __future__ import annotations
@@ -17,18 +21,19 @@ import argparse
 import itertools
 import math
 import os
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def scene_pairs(index: int, grids: list[int]) -> dict[int, list[tuple[float, float, float, float]]]:
-    """Per grid: (estimated gap, true gap, estimated closest distance, true closest distance) per object pair."""
-    import torch
-
-    from spatialvlm_core import geometry
+def exact_cells(index: int, g: int) -> tuple[Any, np.ndarray, np.ndarray] | None:
+    """The held-out scene ``index`` rendered again: (its SimScene, the g x g cells' points (g*g, 3): the median
+    point of the object covering at least half of a cell, else of its background, and the cells' owner mask ids
+    (0: none)); None when the sim rejects the seed."""
     from spatialvlm_core.make_model import EVAL_SEED
     from spatialvlm_core.model.dense_targets import _cells
-    from spatialvlm_core.model.point_grounding import EPS_M, heading_frame_points, point_pair_features
+    from spatialvlm_core.model.point_grounding import heading_frame_points
     from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
 
     rooms = sorted(ROOMS)
@@ -36,32 +41,93 @@ def scene_pairs(index: int, grids: list[int]) -> dict[int, list[tuple[float, flo
         sim = generate_scene(EVAL_SEED * 1_000_003 + index, SimConfig(width=128, height=96,
                                                                       room=rooms[index % len(rooms)]))
     except ValueError:
-        return {}
+        return None
     k = sim.intrinsics
     pts = heading_frame_points(sim.depth, k.fx, k.fy, k.cx, k.cy, sim.pose.matrix())
     inst = np.asarray(sim.instances)
-    objs = {o.mask_id: o for o in sim.scene.objects if o.mask_id is not None}
+    xyz = np.zeros((g * g, 3))
+    owner = np.zeros(g * g, dtype=np.int64)
+    for r, rs in enumerate(_cells(inst.shape[0], g)):
+        for c, cs in enumerate(_cells(inst.shape[1], g)):
+            ids = inst[rs, cs].ravel()
+            vals, counts = np.unique(ids, return_counts=True)
+            top = int(vals[np.argmax(counts)])
+            xyz[r * g + c] = np.median(pts[rs, cs].reshape(-1, 3)[ids == top], 0)
+            if top > 0 and counts.max() >= 0.5 * ids.size:
+                owner[r * g + c] = top
+    return sim, xyz, owner
+
+
+def _measure(a: Any, b: Any, xyz: Any, gap: bool) -> float:
+    """Footprint gap (``gap``) or closest distance of two objects' cells, by the model's own feature code."""
+    from spatialvlm_core.model.point_grounding import EPS_M, point_pair_features
+
+    return math.exp(float(point_pair_features(a[None], b[None], xyz[None])[0, 10 if gap else 11])) - EPS_M
+
+
+def decompose(model_dir: Path, max_rows: int | None = None) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """Per setting and quantity, (estimate, truth) over the held-out gap / min_distance rows (see the module
+    docstring)."""
+    import torch
+
+    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.make_model import DEFAULT_CACHE, sim_splits
+    from spatialvlm_core.model import load_checkpoint
+    from spatialvlm_core.model.base import to_pil
+
+    model = load_checkpoint(model_dir).eval()
+    g = model.preset.vision.fine_grid
+    rows = [e for e in load_qa_dataset(sim_splits(DEFAULT_CACHE, 5000, 150)[1])
+            if e.qa is not None and e.qa.qtype in ("gap", "min_distance") and len(e.qa.object_ids) == 2]
+    rows = rows[:max_rows] if max_rows else rows
+    out: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    scenes: dict[int, Any] = {}
+    for s in range(0, len(rows), 32):
+        chunk = rows[s:s + 32]
+        first, last, pred = model.point_members([to_pil(e.image) for e in chunk], [e.question for e in chunk])
+        for i, e in enumerate(chunk):
+            idx = int(Path(str(e.image)).stem)
+            if idx not in scenes:
+                scenes[idx] = exact_cells(idx, g)
+            if scenes[idx] is None:
+                continue
+            sim, xyz, owner = scenes[idx]
+            mask = {o.id: o.mask_id for o in sim.scene.objects}
+            if any(o not in mask for o in e.qa.object_ids):
+                continue
+            ea, eb = (torch.from_numpy(owner == mask[o]).to(pred.dtype) for o in e.qa.object_ids)
+            exact = torch.from_numpy(xyz).to(pred.dtype)
+            gap = e.qa.qtype == "gap"
+            q = "footprint gap" if gap else "closest distance"
+            for name, a, b, pts in (("model membership, model points", first[i], last[i], pred[i]),
+                                    ("model membership, exact points", first[i], last[i], exact),
+                                    ("exact membership, model points", ea, eb, pred[i]),
+                                    ("exact membership, exact points", ea, eb, exact)):
+                out.setdefault(name, {}).setdefault(q, []).append((_measure(a, b, pts, gap), float(e.qa.truth)))
+    return out
+
+
+def scene_pairs(index: int, grids: list[int]) -> dict[int, list[tuple[float, float, float, float]]]:
+    """Per grid: (estimated gap, true gap, estimated closest distance, true closest distance) per object pair."""
+    import torch
+
+    from spatialvlm_core import geometry
+
     out: dict[int, list[tuple[float, float, float, float]]] = {}
     for g in grids:
-        xyz = np.zeros((g * g, 3))
-        owner = np.zeros(g * g, dtype=np.int64)
-        for r, rs in enumerate(_cells(inst.shape[0], g)):
-            for c, cs in enumerate(_cells(inst.shape[1], g)):
-                ids = inst[rs, cs].ravel()
-                vals, counts = np.unique(ids, return_counts=True)
-                top = int(vals[np.argmax(counts)])
-                if top > 0 and counts.max() >= 0.5 * ids.size:
-                    owner[r * g + c] = top
-                    xyz[r * g + c] = np.median(pts[rs, cs].reshape(-1, 3)[ids == top], 0)
-        t_xyz = torch.from_numpy(xyz)[None]
+        cells = exact_cells(index, g)
+        if cells is None:
+            return {}
+        sim, xyz, owner = cells
+        t_xyz = torch.from_numpy(xyz)
+        objs = {o.mask_id: o for o in sim.scene.objects if o.mask_id is not None}
         rows = []
         for a, b in itertools.combinations(objs.values(), 2):
-            ma, mb = (torch.from_numpy(owner == o.mask_id).double()[None] for o in (a, b))
+            ma, mb = (torch.from_numpy(owner == o.mask_id).double() for o in (a, b))
             if ma.sum() == 0 or mb.sum() == 0:
                 continue
-            f = point_pair_features(ma, mb, t_xyz)[0]
-            est_gap, est_min = (math.exp(float(f[i])) - EPS_M for i in (10, 11))
-            rows.append((est_gap, geometry.footprint_gap(a, b), est_min, geometry.box_distance(a, b)))
+            rows.append((_measure(ma, mb, t_xyz, True), geometry.footprint_gap(a, b),
+                         _measure(ma, mb, t_xyz, False), geometry.box_distance(a, b)))
         out[g] = rows
     return out
 
@@ -82,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=int, default=60)
     ap.add_argument("--grids", type=int, nargs="+", default=[12, 24, 48])
+    ap.add_argument("--model", type=Path, help="also split this point-grounding checkpoint's error (held-out rows)")
+    ap.add_argument("--max-rows", type=int, default=None, help="held-out rows for --model (default: all)")
     args = ap.parse_args(argv)
     per: dict[int, list[tuple[float, float, float, float]]] = {g: [] for g in args.grids}
     for i in range(args.scenes):
@@ -98,6 +166,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {g}x{g} | {name} | {s['n']} | {s['bias']:+.3f} | {s['within_90_110']:.1%} | "
                   f"{s['debiased_within_90_110']:.1%} | {s['debiased_within_80_120']:.1%} | "
                   f"{s['debiased_median_abs_log']:.3f} |")
+    if args.model is not None:
+        print(f"\n# Error split of {args.model} on the held-out gap / min_distance rows "
+              "(estimate: closest cells, no learned head)\n")
+        print("| setting | quantity | rows | bias | within 10% | debiased within 10% | debiased within 20% | "
+              "debiased median abs log |")
+        print("|---|---|---|---|---|---|---|---|")
+        for name, by_q in decompose(args.model, args.max_rows).items():
+            for q, pairs in by_q.items():
+                s = summary(pairs)
+                print(f"| {name} | {q} | {s['n']} | {s['bias']:+.3f} | {s['within_90_110']:.1%} | "
+                      f"{s['debiased_within_90_110']:.1%} | {s['debiased_within_80_120']:.1%} | "
+                      f"{s['debiased_median_abs_log']:.3f} |")
     return 0
 
 

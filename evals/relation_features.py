@@ -4,7 +4,8 @@ For each preset named, a fresh relation head is trained (``relation_warmup``, th
 stage) on the frozen vision tower of a trained checkpoint (default: the shipped model), then scored alone on the
 held-out split (``relation_head_check``). The tower, dense head and tokenizer are shared, so the presets differ in
 the head's inputs only: ``tiny-relation`` pools class tokens; ``tiny-relation-color`` adds colour-aware grounding
-(model/color_grounding.py) and word dropout. Run:
+(model/color_grounding.py) and word dropout; ``tiny-relation-points`` adds the point map's features
+(model/point_grounding.py; needs a tower with a point map, like the shipped one). Run:
 
     .venv/bin/python -m evals.relation_features [--presets tiny-relation tiny-relation-color] [--seeds 0 1]
 """
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR, help="trained model whose tower is used")
-    ap.add_argument("--presets", nargs="+", default=["tiny-relation", "tiny-relation-color"])
+    ap.add_argument("--presets", nargs="+", default=["tiny-relation", "tiny-relation-color", "tiny-relation-points"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--weight-decay", type=float, default=0.1)

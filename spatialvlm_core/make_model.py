@@ -1,5 +1,5 @@
 """`make model`: render a synthetic spatial QA dataset (sim -> reconstruct -> generate_qa), train the
-``tiny-relation`` preset with a fixed seed (tower warm-up, tower frozen, relation-head warm-up, VLM steps),
+``tiny-relation-points`` preset with a fixed seed (tower warm-up, tower frozen, relation-head warm-up, VLM steps),
 score it on a held-out split (different scene seeds) and ship it under ``spatialvlm_core/assets/default_model/``
 (safetensors + config + tokenizer, eval.json / eval.md beside them).
 """
@@ -114,8 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--preset", default="tiny-relation-color",
-                    help="model preset (tiny-relation: without colour grounding; tiny: without the relation head)")
+    ap.add_argument("--preset", default="tiny-relation-points",
+                    help="model preset (tiny-relation-color: without the point map; tiny-relation: without colour "
+                         "grounding either; tiny: without the relation head)")
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
     ap.add_argument("--vision-warmup", type=int, default=2000,
                     help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")

@@ -507,8 +507,18 @@ class ComposedVLM(SpatialVLMModel):
                         pixel_values: torch.Tensor) -> torch.Tensor:
         """(B, T, N_POINT_FEATURES): point-map features of the first and the last object the prompt names
         (model/point_grounding.py), the same at every position (the head decides at the prompt's last token)."""
+        from spatialvlm_core.model.point_grounding import point_pair_features
+
+        b, t = named.shape
+        return point_pair_features(*self._point_members(fine, hit, colour, named, pixel_values))[:, None, :].expand(
+            b, t, -1)
+
+    def _point_members(self, fine: torch.Tensor, hit: torch.Tensor, colour: torch.Tensor, named: torch.Tensor,
+                       pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The fine cells' membership weights (B, Nf) of the first and the last object the prompt names, and the
+        fine head's points (B, Nf, 3)."""
         from spatialvlm_core.model.color_grounding import pixel_moments
-        from spatialvlm_core.model.point_grounding import named_member, point_pair_features
+        from spatialvlm_core.model.point_grounding import named_member
 
         b, t = named.shape
         k = self.preset.vision.dense_classes
@@ -519,8 +529,29 @@ class ComposedVLM(SpatialVLMModel):
         last = torch.where(named, pos, torch.full_like(pos, -1)).max(1).values.clamp(min=0)
         rows = torch.arange(b, device=named.device)
         any_named = named.any(1)[:, None].to(probs.dtype)
-        members = [named_member(hit[rows, i] * any_named, colour[rows, i], probs, shares) for i in (first, last)]
-        return point_pair_features(*members, xyz)[:, None, :].expand(b, t, -1)
+        first_m, last_m = (named_member(hit[rows, i] * any_named, colour[rows, i], probs, shares) for i in (first, last))
+        return first_m, last_m, xyz
+
+    @torch.no_grad()
+    def point_members(self, images: list[Image.Image], questions: list[str]) -> tuple[torch.Tensor, ...]:
+        """For a point-grounding model (``vision.fine_grid``): per question, the membership weights (B, Nf) of the
+        first and the last object it names and the predicted points (B, Nf, 3), as the relation head sees them
+        (evals/point_ceiling.py compares them with the exact ones)."""
+        if self.vision.fine_head is None:
+            raise ValueError(f"preset {self.preset.name!r} has no point map (vision.fine_grid = 0)")
+        prompts = [self._prompt_ids(q) for q in questions]
+        n = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), n), self.tokenizer.pad_token_id, dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, n - len(p):] = torch.tensor(p)
+        ids = ids.to(self.device)
+        px = self.pixels(images)
+        _, fine = self.vision.split(self.vision(px))
+        hit = self._exact_names(ids)
+        from spatialvlm_core.model.color_grounding import named_colors
+
+        colour = named_colors(ids, hit, self.name_lens, self._color_seqs)
+        return self._point_members(fine, hit, colour, (hit.sum(-1) > 0) & (ids != self.tokenizer.pad_token_id), px)
 
     def _apply_relation(self, txt: torch.Tensor, match: torch.Tensor, geo: torch.Tensor, input_ids: torch.Tensor,
                         prompt_mask: torch.Tensor | None, decide_at: torch.Tensor | None,

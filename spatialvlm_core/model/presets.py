@@ -168,12 +168,12 @@ register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
 register_preset(ModelPreset(name="tiny-relation", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True)))
-# tiny-relation plus colour-aware grounding and word dropout in the head: the shipped default (README).
+# tiny-relation plus colour-aware grounding and word dropout in the head (shipped in session 6).
 register_preset(ModelPreset(name="tiny-relation-color", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True, relation_color=True,
                                                 relation_word_dropout=0.15)))
-# tiny-relation-color plus point grounding on a 24x24 point map (model/point_grounding.py).
+# tiny-relation-color plus point grounding on a 24x24 point map (model/point_grounding.py): the shipped default.
 register_preset(ModelPreset(name="tiny-relation-points", answer_sep="",
                             vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True, relation_color=True,
