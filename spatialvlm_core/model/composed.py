@@ -86,6 +86,7 @@ class VisionTower(nn.Module):
         self.dense_head = nn.Linear(c_in, cfg.dense_classes + 2) if cfg.dense_classes > 0 else None
         self.fine_grid = cfg.fine_grid
         self.fine_head: nn.Module | None = None
+        self._fine_at = -1  # index of the stem module whose output feeds the fine head (-1: none)
         if cfg.fine_grid:
             from spatialvlm_core.model.point_grounding import FinePointHead
 
@@ -105,7 +106,7 @@ class VisionTower(nn.Module):
         x, mid = torch.cat([pixel_values, coords], 1), None
         for i, layer in enumerate(self.stem):
             x = layer(x)
-            if i == getattr(self, "_fine_at", -1):
+            if i == self._fine_at:
                 mid = x
         x = x.flatten(2).transpose(1, 2) + (self.row + self.col).reshape(1, self.grid * self.grid, self.dim)
         x = self.norm(self.blocks(x))

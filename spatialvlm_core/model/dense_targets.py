@@ -142,8 +142,8 @@ class DenseCache:
                 try:
                     with np.load(f) as z:
                         # The point map's targets are there when the dataset was written with a fine grid.
-                        self._cache[p] = {k: z[k] for k in ("cls", "log_depth", "height", "fine_cls", "fine_xyz")
-                                          if k in z or k in ("cls", "log_depth", "height")}
+                        keys = ("cls", "log_depth", "height", *(k for k in ("fine_cls", "fine_xyz") if k in z))
+                        self._cache[p] = {k: z[k] for k in keys}
                 except (OSError, KeyError, ValueError) as e:
                     raise ValueError(f"cannot read dense targets {f}: {e}") from e
             else:
