@@ -28,12 +28,11 @@ import numpy as np
 
 
 def exact_cells(index: int, g: int) -> tuple[Any, np.ndarray, np.ndarray] | None:
-    """The held-out scene ``index`` rendered again: (its SimScene, the g x g cells' points (g*g, 3): the median
-    point of the object covering at least half of a cell, else of its background, and the cells' owner mask ids
-    (0: none)); None when the sim rejects the seed."""
+    """The held-out scene ``index`` rendered again: (its SimScene, the g x g cells' exact points and owner mask
+    ids, as ``point_grounding.cell_owners`` gives them to the training targets); None when the sim rejects the
+    seed."""
     from spatialvlm_core.make_model import EVAL_SEED
-    from spatialvlm_core.model.dense_targets import _cells
-    from spatialvlm_core.model.point_grounding import heading_frame_points
+    from spatialvlm_core.model.point_grounding import cell_owners, heading_frame_points
     from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
 
     rooms = sorted(ROOMS)
@@ -44,18 +43,8 @@ def exact_cells(index: int, g: int) -> tuple[Any, np.ndarray, np.ndarray] | None
         return None
     k = sim.intrinsics
     pts = heading_frame_points(sim.depth, k.fx, k.fy, k.cx, k.cy, sim.pose.matrix())
-    inst = np.asarray(sim.instances)
-    xyz = np.zeros((g * g, 3))
-    owner = np.zeros(g * g, dtype=np.int64)
-    for r, rs in enumerate(_cells(inst.shape[0], g)):
-        for c, cs in enumerate(_cells(inst.shape[1], g)):
-            ids = inst[rs, cs].ravel()
-            vals, counts = np.unique(ids, return_counts=True)
-            top = int(vals[np.argmax(counts)])
-            xyz[r * g + c] = np.median(pts[rs, cs].reshape(-1, 3)[ids == top], 0)
-            if top > 0 and counts.max() >= 0.5 * ids.size:
-                owner[r * g + c] = top
-    return sim, xyz, owner
+    owner, xyz = cell_owners(np.asarray(sim.instances), pts, g)
+    return sim, xyz.astype(np.float64), owner
 
 
 def _measure(a: Any, b: Any, xyz: Any, gap: bool) -> float:

@@ -47,18 +47,16 @@ def heading_frame_points(depth: np.ndarray, fx: float, fy: float, cx: float, cy:
     return np.stack([rel @ right, rel @ fwd, world[..., 2]], -1)
 
 
-def point_targets(instances: np.ndarray, points: np.ndarray, categories: dict[int, str], grid: int,
-                  classes: list[str]) -> dict[str, np.ndarray]:
-    """Per cell of a ``grid`` x ``grid`` split (as adaptive pooling splits the image): ``fine_cls`` int64 (the
-    object class covering at least half the cell, else 0 = background) and ``fine_xyz`` float32 (the median
-    point of that object's pixels, or of the cell's background pixels; NaN where the depth is unknown)."""
-    from spatialvlm_core.model.dense_targets import IGNORE, _cells
+def cell_owners(instances: np.ndarray, points: np.ndarray, grid: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell of a ``grid`` x ``grid`` split (as adaptive pooling splits the image): the mask id of the object
+    covering at least half of it (0: none) int64[grid*grid], and the median point of that object's pixels, or of
+    the cell's background pixels, float32[grid*grid, 3] (NaN where the depth is unknown)."""
+    from spatialvlm_core.model.dense_targets import _cells
 
     if instances.shape != points.shape[:2]:
         raise ValueError(f"instances {instances.shape} and points {points.shape} differ")
-    index = {name: i for i, name in enumerate(classes)}
     h, w = instances.shape
-    cls = np.zeros(grid * grid, dtype=np.int64)
+    owner = np.zeros(grid * grid, dtype=np.int64)
     xyz = np.full((grid * grid, 3), np.nan, dtype=np.float32)
     for r, rs in enumerate(_cells(h, grid)):
         for c, cs in enumerate(_cells(w, grid)):
@@ -68,7 +66,7 @@ def point_targets(instances: np.ndarray, points: np.ndarray, categories: dict[in
             vals, counts = np.unique(ids, return_counts=True)
             top = int(vals[np.argmax(counts)])
             if top > 0 and counts.max() >= 0.5 * ids.size:
-                cls[k] = index.get(categories.get(top, ""), IGNORE)
+                owner[k] = top
                 sel = ids == top
             else:
                 sel = ids == 0 if (ids == 0).any() else np.ones_like(ids, dtype=bool)
@@ -76,6 +74,18 @@ def point_targets(instances: np.ndarray, points: np.ndarray, categories: dict[in
             p = p[np.isfinite(p).all(-1)]
             if len(p):
                 xyz[k] = np.median(p, 0)
+    return owner, xyz
+
+
+def point_targets(instances: np.ndarray, points: np.ndarray, categories: dict[int, str], grid: int,
+                  classes: list[str]) -> dict[str, np.ndarray]:
+    """The point map's training targets (``cell_owners``): ``fine_cls`` int64 (the owning object's class,
+    0 = background) and ``fine_xyz`` float32 per cell."""
+    from spatialvlm_core.model.dense_targets import IGNORE
+
+    owner, xyz = cell_owners(instances, points, grid)
+    index = {name: i for i, name in enumerate(classes)}
+    cls = np.array([index.get(categories.get(int(o), ""), IGNORE) if o > 0 else 0 for o in owner], dtype=np.int64)
     return {"fine_cls": cls, "fine_xyz": xyz}
 
 
