@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +13,23 @@ DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "default_model"
 
 
 class SpatialVLM:
-    """Greedy-decoding VLM tool. ``SpatialVLM.load(path)``; ``path=None`` loads the shipped default model."""
+    """Greedy-decoding VLM tool. ``SpatialVLM.load(path)``; ``path=None`` loads the shipped default model.
 
-    def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32) -> None:
+    With a relation head (the shipped model has one) a length answer states the head's estimate, not the digits
+    the language model wrote: the head regresses the exact length, the text was trained on human-rounded answers
+    ("roughly 1.1 meters" for anything from 0.4 to 1.5 m loses what the model knows). The words stay the
+    model's; only the number is restated, in the unit it chose. ``mirror`` averages that estimate with the one
+    from the mirrored image. ``head_numbers=False`` keeps the generated text as is.
+    """
+
+    def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
+                 head_numbers: bool = True, mirror: bool = True) -> None:
         self.model = model.eval()
         self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
         self.batch_size = batch_size
         self.source = f"vlm:{model.preset.name}"
+        self.head_numbers = head_numbers and hasattr(model, "relation") and hasattr(model, "length_estimates")
+        self.mirror = mirror
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", **kw: Any) -> SpatialVLM:
@@ -48,7 +59,30 @@ class SpatialVLM:
         for s in range(0, len(pil), self.batch_size):
             texts += self.model.generate(pil[s:s + self.batch_size], questions[s:s + self.batch_size],
                                          max_new_tokens=self.max_new_tokens)
-        return [parse_answer(t, source=self.source) for t in texts]
+        answers = [parse_answer(t, source=self.source) for t in texts]
+        if self.head_numbers:
+            idx = [i for i, a in enumerate(answers) if a.meters is not None]
+            for s in range(0, len(idx), self.batch_size):
+                part = idx[s:s + self.batch_size]
+                est = self.model.length_estimates([pil[i] for i in part], [questions[i] for i in part],
+                                                  mirror=self.mirror)
+                for i, m in zip(part, est, strict=True):
+                    answers[i] = with_length(answers[i], m)
+        return answers
+
+
+def with_length(answer: Answer, meters: float) -> Answer:
+    """``answer`` restating its length as ``meters`` (same words and unit), or unchanged when its text has no
+    length that can be restated and read back as that value."""
+    from spatialvlm_core.model.parsing import parse_answer, restate_length
+
+    text = restate_length(answer.text, meters)
+    if text is None:
+        return answer
+    new = parse_answer(text, source=answer.source)
+    if new.meters is None or abs(math.log(new.meters / meters)) > 0.1:  # e.g. a number the parser reads otherwise
+        return answer
+    return new
 
 
 def register(subparsers: Any) -> None:

@@ -130,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
     ap.add_argument("--work", type=Path, help="keep the training run here (checkpoints; a re-run resumes)")
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
+    ap.add_argument("--seed", type=int, default=SEED,
+                    help="training seed (weights, batch order); the rendered datasets keep their own fixed seeds")
     args = ap.parse_args(argv)
     if args.eval_only:
         return _eval_only(args)
@@ -153,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="spatialvlm-make-model-") as tmp:
         run = args.work or Path(tmp) / "run"
         cfg = TrainConfig(data=str(data), out=str(run), preset=args.preset, steps=args.steps, batch_size=args.batch_size,
-                          lr=args.lr, warmup_steps=100, seed=SEED, checkpoint_every=500, resume=args.work is not None,
+                          lr=args.lr, warmup_steps=100, seed=args.seed, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
                           vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
                           qualitative_first_steps=args.qualitative_first, relation_warmup_epochs=args.relation_warmup,

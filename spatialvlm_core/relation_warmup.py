@@ -81,12 +81,7 @@ def _inputs(model: Any, examples: list[Any], images: Any, tower: Any, progress: 
     import torch
     from tqdm import tqdm
 
-    prompts = [model._prompt_ids(e.question) for e in examples]
-    n = max(len(p) for p in prompts)
-    pad = model.tokenizer.pad_token_id
-    ids = torch.full((len(prompts), n), pad, dtype=torch.long)
-    for i, p in enumerate(prompts):
-        ids[i, n - len(p):] = torch.tensor(p)
+    ids = model.prompt_batch([e.question for e in examples])[0].cpu()
     pairs, keeps = [], []
     order = sorted(range(len(examples)), key=lambda i: str(examples[i].image))  # rows of one image together
     chunks = [order[k:k + 256] for k in range(0, len(order), 256)]

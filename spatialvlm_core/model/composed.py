@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 
 from spatialvlm_core.model.base import (
@@ -387,6 +387,33 @@ class ComposedVLM(SpatialVLMModel):
         bos = self.tokenizer.bos_token_id
         return ([bos] if bos is not None else []) + ids
 
+    def prompt_batch(self, questions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded prompt ids and attention mask (B, T) on the model's device: every row's last prompt token
+        sits in the last column, where generation continues and the relation head decides."""
+        prompts = [self._prompt_ids(q) for q in questions]
+        n = max(len(p) for p in prompts)
+        ids = torch.full((len(prompts), n), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), n), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, n - len(p):] = torch.tensor(p)
+            mask[i, n - len(p):] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    @torch.no_grad()
+    def length_estimates(self, images: list[Image.Image], questions: list[str], mirror: bool = True) -> list[float]:
+        """The relation head's estimate (metres) of the length each metric question asks, unrounded: it regresses
+        the exact value, while the answer text carries the training data's human rounding. With ``mirror`` the
+        log estimate is averaged with the one from the left-right mirrored image (lengths do not change under a
+        mirror; the two views' errors partly cancel). Meaningless for a question that asks no length."""
+        if not hasattr(self, "relation"):
+            raise ValueError(f"preset {self.preset.name!r} has no relation head: no length estimates")
+        if not self._check_pairs(images, questions):
+            return []
+        ids, _ = self.prompt_batch(questions)
+        views = [images] + ([[ImageOps.mirror(im) for im in images]] if mirror else [])
+        logs = torch.stack([self._embed_and_relation(self.pixels(v), ids)[1][:, 1].float() for v in views])
+        return logs.mean(0).exp().tolist()
+
     def encode(self, images: list[Image.Image], questions: list[str], answers: list[str]) -> dict[str, Any]:
         if not (len(images) == len(questions) == len(answers)):
             raise ValueError("images, questions and answers must have the same length")
@@ -540,12 +567,7 @@ class ComposedVLM(SpatialVLMModel):
         (evals/point_ceiling.py compares them with the exact ones)."""
         if self.vision.fine_head is None:
             raise ValueError(f"preset {self.preset.name!r} has no point map (vision.fine_grid = 0)")
-        prompts = [self._prompt_ids(q) for q in questions]
-        n = max(len(p) for p in prompts)
-        ids = torch.full((len(prompts), n), self.tokenizer.pad_token_id, dtype=torch.long)
-        for i, p in enumerate(prompts):
-            ids[i, n - len(p):] = torch.tensor(p)
-        ids = ids.to(self.device)
+        ids, _ = self.prompt_batch(questions)
         px = self.pixels(images)
         _, fine = self.vision.split(self.vision(px))
         hit = self._exact_names(ids)
@@ -695,19 +717,11 @@ class ComposedVLM(SpatialVLMModel):
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
         if not self._check_pairs(images, questions):
             return []
-        prompts = [self._prompt_ids(q) for q in questions]
-        n = max(len(p) for p in prompts)
-        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
-        ids = torch.full((len(prompts), n), pad, dtype=torch.long)
-        mask = torch.zeros((len(prompts), n), dtype=torch.long)
-        for i, p in enumerate(prompts):  # left padding: every row's next token is at the end
-            ids[i, n - len(p):] = torch.tensor(p)
-            mask[i, n - len(p):] = 1
-        dev = self.device
-        ids, mask = ids.to(dev), mask.to(dev)
+        ids, mask = self.prompt_batch(questions)  # left padding: every row's next token is at the end
+        n, eos, dev = ids.shape[1], self.tokenizer.eos_token_id, self.device
         emb, rel = self._embed_and_relation(self.pixels(images), ids)
         n_img = emb.shape[1] - n
-        mask = torch.cat([torch.ones((len(prompts), n_img), dtype=mask.dtype, device=dev), mask], 1)
+        mask = torch.cat([torch.ones((len(questions), n_img), dtype=mask.dtype, device=dev), mask], 1)
         # Explicit positions so that left padding does not shift them.
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         cache_kw = _cache_arg()
@@ -720,18 +734,18 @@ class ComposedVLM(SpatialVLMModel):
 
         out = lm(inputs_embeds=emb, attention_mask=mask, position_ids=pos, use_cache=True, **kw)
         past, last_pos = _out_cache(out), pos[:, -1:]
-        done = torch.zeros(len(prompts), dtype=torch.bool, device=dev)
-        result: list[list[int]] = [[] for _ in prompts]
+        done = torch.zeros(len(questions), dtype=torch.bool, device=dev)
+        result: list[list[int]] = [[] for _ in questions]
         logits = logits_of(out)
         for _ in range(max_new_tokens):
             nxt = logits.argmax(-1)
-            for i in range(len(prompts)):
+            for i in range(len(questions)):
                 if not done[i] and int(nxt[i]) != eos:
                     result[i].append(int(nxt[i]))
             done |= nxt == eos
             if bool(done.all()):
                 break
-            mask = torch.cat([mask, torch.ones((len(prompts), 1), dtype=mask.dtype, device=dev)], 1)
+            mask = torch.cat([mask, torch.ones((len(questions), 1), dtype=mask.dtype, device=dev)], 1)
             last_pos = last_pos + 1
             out = lm(input_ids=nxt[:, None], attention_mask=mask, position_ids=last_pos,
                      use_cache=True, **{cache_kw: past})

@@ -129,16 +129,11 @@ def relation_head_check(model: Any, examples: list[QAExample], batch_size: int =
     exs = [e for e in examples if e.qa is not None and not e.qa.provenance.get("aux")]
     t = relation_targets([e.qa for e in exs])
     outs = []
-    pad = model.tokenizer.pad_token_id
     with torch.no_grad():
         for s in range(0, len(exs), batch_size):
             chunk = exs[s:s + batch_size]
-            prompts = [model._prompt_ids(e.question) for e in chunk]
-            n = max(len(p) for p in prompts)
-            ids = torch.full((len(chunk), n), pad, dtype=torch.long)
-            for i, p in enumerate(prompts):  # left padding, as generation has it
-                ids[i, n - len(p):] = torch.tensor(p)
-            _, rel = model._embed_and_relation(model.pixels([to_pil(e.image) for e in chunk]), ids.to(model.device))
+            ids, _ = model.prompt_batch([e.question for e in chunk])  # left padding, as generation has it
+            _, rel = model._embed_and_relation(model.pixels([to_pil(e.image) for e in chunk]), ids)
             outs.append(rel.float().cpu())
     out = torch.cat(outs)
     dec, val = t["rel_decision"], t["rel_log_value"]
