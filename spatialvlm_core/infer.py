@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from spatialvlm_core.types import Answer
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "default_model"
+MEMBERS_DIR = "members"  # inside a checkpoint: more checkpoints whose length estimates are pooled with it
 
 
 class SpatialVLM:
@@ -19,17 +21,27 @@ class SpatialVLM:
     the language model wrote: the head regresses the exact length, the text was trained on human-rounded answers
     ("roughly 1.1 meters" for anything from 0.4 to 1.5 m loses what the model knows). The words stay the
     model's; only the number is restated, in the unit it chose. ``mirror`` averages that estimate with the one
-    from the mirrored image. ``head_numbers=False`` keeps the generated text as is.
+    from the mirrored image. ``members``: more trained models (other seeds) whose estimates are pooled with the
+    main model's (geometric mean); the words and the yes/no answers stay the main model's. A checkpoint directory
+    with a ``members/`` folder of checkpoints loads as such an ensemble. ``head_numbers=False`` keeps the
+    generated text as is.
     """
 
     def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
-                 head_numbers: bool = True, mirror: bool = True) -> None:
+                 head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = ()) -> None:
         self.model = model.eval()
         self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
         self.batch_size = batch_size
-        self.source = f"vlm:{model.preset.name}"
-        self.head_numbers = head_numbers and hasattr(model, "relation") and hasattr(model, "length_estimates")
+        self.head_numbers = head_numbers and _has_length_head(model)
         self.mirror = mirror
+        self.members = [m.eval() for m in members]
+        for i, m in enumerate(self.members):
+            if not _has_length_head(m):
+                raise ValueError(f"members[{i}] ({m.preset.name}) has no relation head: it has no length estimate")
+        if self.members and not self.head_numbers:
+            raise ValueError("members pool length estimates: they need head_numbers and a main model with a "
+                             "relation head")
+        self.source = f"vlm:{model.preset.name}" + (f"+{len(self.members)}" if self.members else "")
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", **kw: Any) -> SpatialVLM:
@@ -40,6 +52,9 @@ class SpatialVLM:
             raise ValueError(f"model path {path} is a file; expected a checkpoint directory")
         if path == DEFAULT_MODEL_DIR and not Path(path).is_dir():
             raise FileNotFoundError(f"no default model at {path}; run `make model` to build it")
+        members = sorted(d for d in (Path(path) / MEMBERS_DIR).glob("*") if d.is_dir())
+        if members and "members" not in kw:
+            kw["members"] = [create_model(str(d)).to(device) for d in members]
         return cls(create_model(str(path)).to(device), **kw)
 
     def ask(self, image: Any, question: str) -> Answer:
@@ -64,11 +79,16 @@ class SpatialVLM:
             idx = [i for i, a in enumerate(answers) if a.meters is not None]
             for s in range(0, len(idx), self.batch_size):
                 part = idx[s:s + self.batch_size]
-                est = self.model.length_estimates([pil[i] for i in part], [questions[i] for i in part],
-                                                  mirror=self.mirror)
-                for i, m in zip(part, est, strict=True):
-                    answers[i] = with_length(answers[i], m)
+                ims, qs = [pil[i] for i in part], [questions[i] for i in part]
+                logs = [[math.log(v) for v in m.length_estimates(ims, qs, mirror=self.mirror)]
+                        for m in [self.model, *self.members]]
+                for k, i in enumerate(part):
+                    answers[i] = with_length(answers[i], math.exp(sum(row[k] for row in logs) / len(logs)))
         return answers
+
+
+def _has_length_head(model: Any) -> bool:
+    return hasattr(model, "relation") and hasattr(model, "length_estimates")
 
 
 def with_length(answer: Answer, meters: float) -> Answer:

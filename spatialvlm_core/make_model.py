@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spatialvlm_core.infer import DEFAULT_MODEL_DIR
+from spatialvlm_core.infer import DEFAULT_MODEL_DIR, MEMBERS_DIR
 
 SEED = 0
 EVAL_SEED = 1  # held-out scenes: seeds 1_000_003 + i, disjoint from training's 0 + i
@@ -132,7 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-only", action="store_true", help="re-score the model already in --out")
     ap.add_argument("--seed", type=int, default=SEED,
                     help="training seed (weights, batch order); the rendered datasets keep their own fixed seeds")
+    ap.add_argument("--member-of", type=Path,
+                    help="write the model into DIR/members/seed-N (an ensemble member of the checkpoint in DIR, "
+                         "e.g. the shipped one) instead of --out; then re-score DIR with --eval-only --out DIR")
     args = ap.parse_args(argv)
+    if args.member_of is not None:
+        if not (args.member_of / "config.json").is_file():
+            raise FileNotFoundError(f"--member-of {args.member_of}: no checkpoint there (config.json missing)")
+        args.out = args.member_of / MEMBERS_DIR / f"seed-{args.seed}"
     if args.eval_only:
         return _eval_only(args)
     if args.steps <= 0 or args.scenes <= 0 or args.eval_scenes <= 0:

@@ -84,19 +84,30 @@ def test_length_estimates_need_a_relation_head() -> None:
     assert not SpatialVLM(model).head_numbers
 
 
-def test_the_tool_states_the_heads_number_in_the_models_words() -> None:
-    torch.manual_seed(0)
+def _trained(seed: int):  # type: ignore[no-untyped-def]
+    """A micro model trained until greedy decoding says ``ANSWER``: the text path then has a length to restate."""
+    torch.manual_seed(seed)
     model = _micro()
     ims = _images()
     batch = model.encode(ims, QS, [ANSWER, ANSWER])
     opt = torch.optim.Adam(model.trainable_parameters(), 3e-3)
     model.train()
-    for _ in range(80):  # until greedy decoding says the answer: the text path then has a length to restate
+    for _ in range(80):
         loss = model.loss(batch)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    model.eval()
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def trained():  # type: ignore[no-untyped-def]
+    return _trained(0), _trained(1)
+
+
+def test_the_tool_states_the_heads_number_in_the_models_words(trained) -> None:  # type: ignore[no-untyped-def]
+    model = trained[0]
+    ims = _images()
     assert model.generate(ims, QS) == [ANSWER, ANSWER]
     words = SpatialVLM(model, head_numbers=False).ask_batch(ims, QS)
     assert [a.meters for a in words] == [2.0, 2.0]
@@ -106,3 +117,20 @@ def test_the_tool_states_the_heads_number_in_the_models_words() -> None:
         assert a.text.startswith("It is roughly ") and a.text.endswith(" meters wide.")
         assert a.meters == pytest.approx(m, rel=0.06)
         assert a.unit == "m"
+
+
+def test_members_pool_their_estimates_and_load_from_the_members_folder(trained, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    main, other = trained
+    ims = _images()
+    a, b = main.length_estimates(ims, QS), other.length_estimates(ims, QS)
+    assert a != pytest.approx(b, rel=0.06)  # two seeds: two estimates, so the pooling is visible
+    pooled = SpatialVLM(main, members=[other]).ask_batch(ims, QS)
+    for ans, x, y in zip(pooled, a, b, strict=True):
+        assert ans.meters == pytest.approx(math.sqrt(x * y), rel=0.06)
+    main.save(tmp_path / "ck")
+    other.save(tmp_path / "ck" / "members" / "seed-1")
+    tool = SpatialVLM.load(tmp_path / "ck")
+    assert len(tool.members) == 1 and tool.source.endswith("+1")
+    assert [x.text for x in tool.ask_batch(ims, QS)] == [x.text for x in pooled]
+    with pytest.raises(ValueError, match="need head_numbers"):
+        SpatialVLM(main, members=[other], head_numbers=False)
