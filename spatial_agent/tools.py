@@ -131,6 +131,22 @@ def trained_question(query: SubQuery) -> str:
     return render_question(query)
 
 
+_SYMMETRIC_KINDS = {"distance", "closest", "gap"}
+
+
+def trained_questions(query: SubQuery) -> list[str]:
+    """Every training wording of the sub-query's QA type, and for a symmetric measure (distance, closest, gap)
+    both object orders: a tool that can pool estimates over paraphrases asks all of them."""
+    qtype = _QA_TYPE_OF_KIND.get(query.kind)
+    if qtype is None or qtype not in qa_templates.QUANT_Q:
+        return [trained_question(query)]
+    pairs = [(query.a, query.b)]
+    if query.kind in _SYMMETRIC_KINDS and query.b:
+        pairs.append((query.b, query.a))
+    return [qa_templates.render(t, A=_definite(a), B=with_article(b) if b else "")
+            for t in qa_templates.QUANT_Q[qtype] for a, b in pairs]
+
+
 # --------------------------------------------------------------------------- image identity and caching
 def image_key(image: Any) -> str:
     """Content hash of an image-like input (path, PIL image, array, Frame, Scene3D, None)."""
@@ -587,7 +603,17 @@ class VLMTool:
     def measure(self, image: Any, query: SubQuery) -> Answer:
         if query.kind == "relation":
             return self.cache.get_or_compute(image, query, lambda: self._relation(image, query))
-        return self.cache.get_or_compute(image, query, lambda: self.vlm.ask(image, trained_question(query)))
+        return self.cache.get_or_compute(image, query, lambda: self._measure(image, query))
+
+    def _measure(self, image: Any, query: SubQuery) -> Answer:
+        """The model's answer to the trained question; a length is restated as the model's estimate pooled over
+        every trained wording of the question, when the model can give one (``SpatialVLM.estimate_length``)."""
+        ans = self.vlm.ask(image, trained_question(query))
+        if ans.meters is None or query.kind not in _QA_TYPE_OF_KIND or not getattr(self.vlm, "head_numbers", False):
+            return ans
+        from spatialvlm_core.infer import with_length
+
+        return with_length(ans, self.vlm.estimate_length(image, trained_questions(query)))
 
     def _relation(self, image: Any, q: SubQuery) -> Answer:
         """A relation through the question the model was trained on: the QA predicate ("Is the mug to the left of

@@ -77,14 +77,33 @@ class SpatialVLM:
         answers = [parse_answer(t, source=self.source) for t in texts]
         if self.head_numbers:
             idx = [i for i, a in enumerate(answers) if a.meters is not None]
-            for s in range(0, len(idx), self.batch_size):
-                part = idx[s:s + self.batch_size]
-                ims, qs = [pil[i] for i in part], [questions[i] for i in part]
-                logs = [[math.log(v) for v in m.length_estimates(ims, qs, mirror=self.mirror)]
-                        for m in [self.model, *self.members]]
-                for k, i in enumerate(part):
-                    answers[i] = with_length(answers[i], math.exp(sum(row[k] for row in logs) / len(logs)))
+            est = self._log_estimates([pil[i] for i in idx], [questions[i] for i in idx])
+            for i, v in zip(idx, est, strict=True):
+                answers[i] = with_length(answers[i], math.exp(v))
         return answers
+
+    def estimate_length(self, image: Any, questions: list[str]) -> float:
+        """One length asked in several wordings (paraphrases, both object orders): the geometric mean of the
+        estimates over the wordings, the mirrored image and the members, in metres."""
+        from spatialvlm_core.model.base import to_pil
+
+        if not self.head_numbers:
+            raise ValueError(f"{self.source} has no relation head (or head_numbers=False): no length estimates")
+        if not questions:
+            raise ValueError("estimate_length needs at least one question")
+        pil = to_pil(image)
+        logs = self._log_estimates([pil] * len(questions), questions)
+        return math.exp(sum(logs) / len(logs))
+
+    def _log_estimates(self, images: list[Any], questions: list[str]) -> list[float]:
+        """Per row, the mean over the main model and the members of the log length estimate."""
+        out: list[float] = []
+        for s in range(0, len(images), self.batch_size):
+            ims, qs = images[s:s + self.batch_size], questions[s:s + self.batch_size]
+            logs = [[math.log(v) for v in m.length_estimates(ims, qs, mirror=self.mirror)]
+                    for m in [self.model, *self.members]]
+            out += [sum(col) / len(col) for col in zip(*logs, strict=True)]
+        return out
 
 
 def _has_length_head(model: Any) -> bool:

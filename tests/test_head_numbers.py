@@ -134,3 +134,31 @@ def test_members_pool_their_estimates_and_load_from_the_members_folder(trained, 
     assert [x.text for x in tool.ask_batch(ims, QS)] == [x.text for x in pooled]
     with pytest.raises(ValueError, match="need head_numbers"):
         SpatialVLM(main, members=[other], head_numbers=False)
+
+
+def test_trained_questions_cover_every_wording_and_both_orders() -> None:
+    from spatial_agent.schema import SubQuery
+    from spatial_agent.tools import trained_question, trained_questions
+
+    gap = SubQuery(kind="gap", a="the sofa", b="the armchair")
+    qs = trained_questions(gap)
+    assert len(qs) == 14 and len(set(qs)) == 14 and qs[0] == trained_question(gap)
+    assert "How much free space is there between the armchair and the sofa?" in qs
+    width = trained_questions(SubQuery(kind="width", a="the door"))
+    assert len(width) == 7 and all("the door" in q for q in width)
+    assert trained_questions(SubQuery(kind="exists", a="a piano")) == ["Is there a piano in the image?"]
+
+
+def test_the_agent_tool_pools_the_estimate_over_the_wordings(trained) -> None:  # type: ignore[no-untyped-def]
+    from spatial_agent.schema import SubQuery
+    from spatial_agent.tools import VLMTool, trained_questions
+
+    vlm = SpatialVLM(trained[0])
+    im = _images()[0]
+    query = SubQuery(kind="distance", a="the gray sofa", b="the black table")
+    ans = VLMTool(vlm).measure(im, query)
+    assert ans.meters == pytest.approx(vlm.estimate_length(im, trained_questions(query)), rel=0.06)
+    with pytest.raises(ValueError, match="at least one question"):
+        vlm.estimate_length(im, [])
+    words = VLMTool(SpatialVLM(trained[0], head_numbers=False)).measure(im, query)
+    assert words.meters == 2.0  # without the head the tool reports the generated text's number

@@ -410,9 +410,16 @@ class ComposedVLM(SpatialVLMModel):
         if not self._check_pairs(images, questions):
             return []
         ids, _ = self.prompt_batch(questions)
-        views = [images] + ([[ImageOps.mirror(im) for im in images]] if mirror else [])
-        logs = torch.stack([self._embed_and_relation(self.pixels(v), ids)[1][:, 1].float() for v in views])
-        return logs.mean(0).exp().tolist()
+        # Rows often share an image (paraphrases of one question): run the tower once per distinct image.
+        first: dict[int, int] = {}
+        sel = torch.tensor([first.setdefault(id(im), len(first)) for im in images], device=self.device)
+        uniq = list({id(im): im for im in images}.values())
+        logs = []
+        for view in [uniq] + ([[ImageOps.mirror(im) for im in uniq]] if mirror else []):
+            px = self.pixels(view)
+            tokens = self.vision(px)
+            logs.append(self._embed_and_relation(px[sel], ids, tokens=tokens[sel])[1][:, 1].float())
+        return torch.stack(logs).mean(0).exp().tolist()
 
     def encode(self, images: list[Image.Image], questions: list[str], answers: list[str]) -> dict[str, Any]:
         if not (len(images) == len(questions) == len(answers)):
