@@ -45,10 +45,13 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
     return train, held
 
 
-def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[str, Any]) -> str:
+def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[str, Any], tool: Any = None) -> str:
     bar = {"qualitative_accuracy": 0.85, "parse_rate": 0.99, "within_50_200": 0.75, "within_90_110": 0.25}
     lines = [f"# Default SpatialVLM ({args.get('preset', 'tiny')} preset): held-out synthetic split", "",
-             f"Command: `python -m spatialvlm_core.make_model` ({json.dumps(args)})", "",
+             f"Command: `python -m spatialvlm_core.make_model` ({json.dumps(args)})", ""]
+    if tool is not None:
+        lines += [f"Scored tool: `{tool.source}`: {describe_tool(tool)}", ""]
+    lines += [
              f"Training: {summary['steps']} steps, {summary['examples']} QA rows, "
              f"{summary['elapsed_s'] / 60:.1f} min on CPU, final loss {summary['final_loss']:.3f}", "",
              "| metric | value | bar |", "|---|---|---|"]
@@ -75,6 +78,18 @@ def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[st
     return "\n".join(lines) + "\n"
 
 
+def describe_tool(tool: Any) -> str:
+    """How the scored tool answers: where its numbers come from and which members pool them."""
+    if not tool.head_numbers:
+        return "answers as generated (numbers as the language model wrote them)."
+    parts = ["words and yes/no from the main model; length numbers from the relation head's estimate"]
+    if tool.mirror:
+        parts.append("pooled with the mirrored image")
+    if tool.members:
+        parts.append(f"and with {len(tool.members)} member model(s) under `{MEMBERS_DIR}/`")
+    return ", ".join(parts) + "."
+
+
 def _eval_only(args: argparse.Namespace) -> int:
     """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
     from spatialvlm_core.data import load_qa_dataset
@@ -93,7 +108,8 @@ def _eval_only(args: argparse.Namespace) -> int:
     scores["relation_head"] = relation_head_check(tool.model, held_examples)
     prev.write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
     (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
-                                                                       if k not in ("out", "cache", "eval_only")}))
+                                                                       if k not in ("out", "cache", "eval_only", "seed", "member_of", "work")},
+                                                    tool))
     print(json.dumps(scores, indent=2))
     return 0
 
@@ -186,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "train_config.json").write_text(json.dumps(tc, indent=2))
     (args.out / "eval.json").write_text(json.dumps({"eval": scores, "train": summary}, indent=2, default=str))
     (args.out / "eval.md").write_text(eval_markdown(scores, summary, {k: str(v) for k, v in vars(args).items()
-                                                                       if k not in ("out", "cache", "work")}))
+                                                                       if k not in ("out", "cache", "work")}, tool))
     size = (args.out / "model.safetensors").stat().st_size
     if size > MAX_BYTES:
         raise ValueError(f"{args.out}/model.safetensors is {size / 2**20:.1f} MB, over the 30 MB limit")
