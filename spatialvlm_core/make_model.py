@@ -40,9 +40,15 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
                                                     label_noise=label_noise, workers=workers,
                                                     dense_grid=dense_grid, fine_grid=fine_grid), progress)
-    held = cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
+    return train, held_out_split(cache, eval_scenes, progress, workers)
+
+
+def held_out_split(cache: Path, eval_scenes: int, progress: bool = True, workers: int = 1) -> Path:
+    """The held-out dataset (images and questions, disjoint scene seeds); cached by its config."""
+    from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
+
+    return cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
                                                    workers=workers), progress)
-    return train, held
 
 
 def eval_markdown(scores: dict[str, Any], summary: dict[str, Any], args: dict[str, Any], tool: Any = None) -> str:
@@ -100,7 +106,8 @@ def _eval_only(args: argparse.Namespace) -> int:
     if not prev.is_file():
         raise FileNotFoundError(f"--eval-only: {prev} not found (run make_model first)")
     summary = json.loads(prev.read_text())["train"]
-    held = args.eval_data or sim_splits(args.cache, args.scenes, args.eval_scenes)[1]
+    # Scoring needs the held-out split only: the 5,000-scene training split is not rendered for it.
+    held = args.eval_data or held_out_split(args.cache, args.eval_scenes, workers=args.workers)
     tool = SpatialVLM.load(args.out)
     held_examples = load_qa_dataset(held)
     scores = evaluate(tool, held_examples, per_type=True)
