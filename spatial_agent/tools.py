@@ -606,14 +606,11 @@ class VLMTool:
         return self.cache.get_or_compute(image, query, lambda: self._measure(image, query))
 
     def _measure(self, image: Any, query: SubQuery) -> Answer:
-        """The model's answer to the trained question; a length is restated as the model's estimate pooled over
-        every trained wording of the question, when the model can give one (``SpatialVLM.estimate_length``)."""
-        ans = self.vlm.ask(image, trained_question(query))
-        if ans.meters is None or query.kind not in _QA_TYPE_OF_KIND or not getattr(self.vlm, "head_numbers", False):
-            return ans
-        from spatialvlm_core.infer import with_length
-
-        return with_length(ans, self.vlm.estimate_length(image, trained_questions(query)))
+        """The model's answer to the trained question; a length states the model's estimate pooled over every
+        trained wording of the question, when the model can give one (``SpatialVLM.ask(..., wordings=)``)."""
+        if query.kind in _QA_TYPE_OF_KIND and getattr(self.vlm, "head_numbers", False):
+            return self.vlm.ask(image, trained_question(query), wordings=trained_questions(query))
+        return self.vlm.ask(image, trained_question(query))
 
     def _relation(self, image: Any, q: SubQuery) -> Answer:
         """A relation through the question the model was trained on: the QA predicate ("Is the mug to the left of

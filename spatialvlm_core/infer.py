@@ -21,7 +21,7 @@ class SpatialVLM:
     the language model wrote: the head regresses the exact length, the text was trained on human-rounded answers
     ("roughly 1.1 meters" for anything from 0.4 to 1.5 m loses what the model knows). The words stay the
     model's; only the number is restated, in the unit it chose. ``mirror`` averages that estimate with the one
-    from the mirrored image. ``members``: more trained models (other seeds) whose estimates are pooled with the
+    from the mirrored image, and ``ask(..., wordings=[...])`` over several wordings of the question. ``members``: more trained models (other seeds) whose estimates are pooled with the
     main model's (geometric mean); the words and the yes/no answers stay the main model's. A checkpoint directory
     with a ``members/`` folder of checkpoints loads as such an ensemble. ``head_numbers=False`` keeps the
     generated text as is.
@@ -57,10 +57,14 @@ class SpatialVLM:
             kw["members"] = [create_model(str(d)).to(device) for d in members]
         return cls(create_model(str(path)).to(device), **kw)
 
-    def ask(self, image: Any, question: str) -> Answer:
-        return self.ask_batch([image], [question])[0]
+    def ask(self, image: Any, question: str, wordings: list[str] | None = None) -> Answer:
+        return self.ask_batch([image], [question], None if wordings is None else [wordings])[0]
 
-    def ask_batch(self, images: list[Any], questions: list[str]) -> list[Answer]:
+    def ask_batch(self, images: list[Any], questions: list[str],
+                  wordings: list[list[str]] | None = None) -> list[Answer]:
+        """Answers to ``questions``. ``wordings`` (per row, optional): several wordings of the same length
+        question (paraphrases, both object orders); a length answer then states the estimate pooled over them
+        (geometric mean), besides the mirror and the members."""
         from spatialvlm_core.model.base import to_pil
         from spatialvlm_core.model.parsing import parse_answer
 
@@ -69,6 +73,15 @@ class SpatialVLM:
         for i, q in enumerate(questions):
             if not isinstance(q, str) or not q.strip():
                 raise ValueError(f"questions[{i}] is empty")
+        if wordings is not None:
+            if len(wordings) != len(questions):
+                raise ValueError(f"got {len(wordings)} wordings lists for {len(questions)} questions")
+            if not self.head_numbers:
+                raise ValueError(f"{self.source} has no relation head (or head_numbers=False): wordings pool "
+                                 "length estimates, which it does not give")
+            for i, w in enumerate(wordings):
+                if not w:
+                    raise ValueError(f"wordings[{i}] is empty: give at least one question")
         pil = [to_pil(im) for im in images]
         texts: list[str] = []
         for s in range(0, len(pil), self.batch_size):
@@ -77,23 +90,14 @@ class SpatialVLM:
         answers = [parse_answer(t, source=self.source) for t in texts]
         if self.head_numbers:
             idx = [i for i, a in enumerate(answers) if a.meters is not None]
-            est = self._log_estimates([pil[i] for i in idx], [questions[i] for i in idx])
-            for i, v in zip(idx, est, strict=True):
-                answers[i] = with_length(answers[i], math.exp(v))
+            asked = [wordings[i] if wordings is not None else [questions[i]] for i in idx]
+            logs = self._log_estimates([pil[i] for i, w in zip(idx, asked, strict=True) for _ in w],
+                                       [q for w in asked for q in w])
+            at = 0
+            for i, w in zip(idx, asked, strict=True):
+                answers[i] = with_length(answers[i], math.exp(sum(logs[at:at + len(w)]) / len(w)))
+                at += len(w)
         return answers
-
-    def estimate_length(self, image: Any, questions: list[str]) -> float:
-        """One length asked in several wordings (paraphrases, both object orders): the geometric mean of the
-        estimates over the wordings, the mirrored image and the members, in metres."""
-        from spatialvlm_core.model.base import to_pil
-
-        if not self.head_numbers:
-            raise ValueError(f"{self.source} has no relation head (or head_numbers=False): no length estimates")
-        if not questions:
-            raise ValueError("estimate_length needs at least one question")
-        pil = to_pil(image)
-        logs = self._log_estimates([pil] * len(questions), questions)
-        return math.exp(sum(logs) / len(logs))
 
     def _log_estimates(self, images: list[Any], questions: list[str]) -> list[float]:
         """Per row, the mean over the main model and the members of the log length estimate."""

@@ -157,8 +157,13 @@ def test_the_agent_tool_pools_the_estimate_over_the_wordings(trained) -> None:  
     im = _images()[0]
     query = SubQuery(kind="distance", a="the gray sofa", b="the black table")
     ans = VLMTool(vlm).measure(im, query)
-    assert ans.meters == pytest.approx(vlm.estimate_length(im, trained_questions(query)), rel=0.06)
+    qs = trained_questions(query)
+    pooled = math.exp(sum(math.log(v) for v in trained[0].length_estimates([im] * len(qs), qs)) / len(qs))
+    assert ans.meters == pytest.approx(pooled, rel=0.06)
+    assert vlm.ask(im, qs[0], wordings=qs).meters == ans.meters
     with pytest.raises(ValueError, match="at least one question"):
-        vlm.estimate_length(im, [])
+        vlm.ask(im, qs[0], wordings=[])
+    with pytest.raises(ValueError, match="wordings lists"):
+        vlm.ask_batch([im], [qs[0]], wordings=[qs, qs])
     words = VLMTool(SpatialVLM(trained[0], head_numbers=False)).measure(im, query)
     assert words.meters == 2.0  # without the head the tool reports the generated text's number
