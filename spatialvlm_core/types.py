@@ -30,6 +30,8 @@ from pydantic import (
 )
 
 SCHEMA_VERSION = "1"
+# Stated intervals cover the truth with this probability (evals check it: ``evals/real.py`` coverage).
+INTERVAL_LEVEL = 0.8
 
 
 # --------------------------------------------------------------------------- numpy in pydantic
@@ -147,6 +149,9 @@ class Frame(_Model):
     depth: NDArray | None = None
     intrinsics: CameraIntrinsics | None = None
     source: str | None = None  # file path or URI the frame was read from
+    # Known world-up direction in OpenCV camera coordinates (a robot's IMU, a dataset's gravity): when set,
+    # lifting uses it instead of searching for the floor's normal.
+    gravity_up: Vec3 | None = None
     # Synthetic frames carry their exact answers; only "ground-truth"/"sensor" backends and evals read it.
     ground_truth: GroundTruth | None = None
 
@@ -174,6 +179,12 @@ class Frame(_Model):
                 self.depth = d.astype(np.float32)
             if np.any(self.depth[np.isfinite(self.depth)] < 0):
                 raise ValueError("depth has negative values (expected metres >= 0)")
+        if self.gravity_up is not None:
+            g = np.asarray(self.gravity_up, dtype=float)
+            _finite(g, "gravity_up")
+            if np.linalg.norm(g) < 1e-6:
+                raise ValueError("gravity_up must be a non-zero vector (world up in camera coordinates)")
+            self.gravity_up = tuple(float(v) for v in g / np.linalg.norm(g))
         if self.intrinsics is not None and (self.intrinsics.width, self.intrinsics.height) != (w, h):
             raise ValueError(
                 f"intrinsics are for {self.intrinsics.width}x{self.intrinsics.height} but the image is {w}x{h}"
@@ -306,6 +317,14 @@ class Object3D(_Model):
     mask_id: int | None = None  # value in the instance mask image (synthetic scenes)
     ambiguous: bool = False  # True: excluded from questions (see Scene3D.notes)
     box_2d: tuple[float, float, float, float] | None = None  # xyxy in the source image
+    # Whole-object (amodal) evidence. ``aabb``/``obb`` cover the whole object; these keep what was seen.
+    visible_aabb: Box3D | None = None  # box of the visible points only
+    visible_obb: OrientedBox3D | None = None
+    extent_seen: Vec3 | None = None  # per obb axis (length, width, height): share of the extent seen, 0..1
+    size_lo: Vec3 | None = None  # obb size interval at INTERVAL_LEVEL (length, width, height)
+    size_hi: Vec3 | None = None
+    center_sigma: Vec3 | None = None  # 1-sigma of the centre per scene axis (metres)
+    prior_class: str | None = None  # size-prior class used to complete the object (None: points only)
 
     @model_validator(mode="after")
     def _check(self) -> Object3D:
@@ -409,6 +428,8 @@ class Answer(_Model):
     meters: float | None = None  # value converted to metres, when it is a length
     boolean: bool | None = None  # parsed yes/no, when the answer is one
     uncertainty: float | None = None  # 1-sigma in metres, when the backend can tell
+    interval: tuple[float, float] | None = None  # (lo, hi) in metres (lengths) or the value's unit, at ``level``
+    level: float | None = None  # coverage the interval is stated at (types.INTERVAL_LEVEL)
     source: str = ""  # backend name, e.g. "vlm:tiny", "geometric"
 
     @property
