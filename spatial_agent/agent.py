@@ -15,9 +15,6 @@ from spatial_agent.schema import AgentResult
 from spatial_agent.tools import GeometricTool, SpatialTool, VLMTool
 from spatialvlm_core.types import Frame, Scene3D
 
-_stages_lock = threading.Lock()
-_stages: Any = None
-
 
 def load_frame(image: Any) -> Frame:
     """A ``Frame`` from a path, PIL image, uint8 array or Frame."""
@@ -38,20 +35,17 @@ def load_frame(image: Any) -> Frame:
     return Frame(image_id="image", rgb=np.asarray(image))
 
 
-def reconstruct_image(image: Any) -> Scene3D:
-    """Scene3D of an image with the pipeline's default perception backends (``spatialvlm_core.reconstruct``)."""
-    global _stages
+def reconstruct_image(image: Any, boxes: Any = None) -> Scene3D:
+    """Scene3D of an image with ``spatialvlm_core.reconstruct``'s automatic backends (ground truth on synthetic
+    frames, else the given labelled ``boxes`` or the COCO detector; sensor depth when the frame has it, else
+    size priors), so real photos work offline."""
     if isinstance(image, Scene3D):
         return image
     try:
-        from spatialvlm_core.pipeline import PipelineConfig, default_stages
+        from spatialvlm_core.reconstruct import reconstruct
     except ImportError as e:  # pragma: no cover - depends on the installed core
         raise RuntimeError("no reconstruction available in spatialvlm_core; pass a scene (--scene) or a tool") from e
-    frame = load_frame(image)
-    with _stages_lock:
-        if _stages is None:
-            _stages = default_stages(PipelineConfig())
-    return _stages.reconstruct(frame)
+    return reconstruct(load_frame(image), boxes=boxes)
 
 
 def default_tool() -> SpatialTool:

@@ -16,9 +16,11 @@ from typing import Any
 def _tool(args: argparse.Namespace) -> Any:
     """The tool the flags ask for: a given scene, an RGB-D reconstruction, a checkpoint, or the default."""
     from spatial_agent.tools import GeometricTool, VLMTool
-    from spatialvlm_core.types import Scene3D
+    from spatialvlm_core.types import Frame, Scene3D
 
     scene = getattr(args, "scene", None)
+    if scene and getattr(args, "boxes", None):
+        raise ValueError("--boxes answers from a reconstruction with those boxes: it does not go with --scene")
     if scene:
         path = Path(scene)
         if not path.is_file():
@@ -27,6 +29,22 @@ def _tool(args: argparse.Namespace) -> Any:
             return GeometricTool(scene=Scene3D.model_validate_json(path.read_text()))
         except ValueError as e:
             raise ValueError(f"{path} is not a valid Scene3D JSON: {e}") from e
+    if getattr(args, "boxes", None):
+        # Labelled boxes: the geometric tool over a reconstruction with them (depth: --depth, else size priors).
+        from spatial_agent.agent import load_frame, reconstruct_image
+        from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics
+
+        if getattr(args, "model", None):
+            raise ValueError("--boxes answers from a reconstruction with those boxes: it does not go with --model")
+        frame = load_frame(args.image)
+        w, h = frame.size
+        update: dict[str, Any] = {}
+        if args.depth:
+            update["depth"] = load_depth(args.depth)
+        if args.intrinsics:
+            update.update(intrinsics=load_intrinsics(args.intrinsics, w, h), gravity_up=load_gravity(args.intrinsics))
+        frame = Frame.model_validate({**dict(frame), **update})  # validated: depth size, gravity normalised
+        return GeometricTool(scene=reconstruct_image(frame, boxes=args.boxes))
     if getattr(args, "depth", None):
         from spatial_agent.agent import load_frame
         from spatialvlm_core.reconstruct import load_depth, load_intrinsics, reconstruct
@@ -75,6 +93,8 @@ def register_ask(subparsers: Any) -> None:
     src.add_argument("--scene", default=None, help="Scene3D JSON of the image: answer geometrically from it")
     src.add_argument("--depth", default=None, help="metric depth (.npy, metres) of the image: reconstruct, then measure")
     src.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (default: the shipped model)")
+    p.add_argument("--boxes", default=None, help='labelled boxes JSON (e.g. {"boxes": [{"label": "night stand", '
+                   '"box": [x0, y0, x1, y1]}]}): reconstruct with them and measure; depth from --depth, else size priors')
     p.add_argument("--intrinsics", default=None, help="with --depth: intrinsics JSON (fx, fy, cx, cy or K)")
     p.add_argument("--detector", default="yolox-onnx", help="with --depth: detector backend name")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules",

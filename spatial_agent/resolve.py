@@ -1,17 +1,26 @@
-"""Resolve an object phrase ("the red chair", "chairs", "couch") to objects of a ``Scene3D``.
+"""Resolve an object phrase ("the red chair", "chairs", "couch", "the nightstand") to objects of a ``Scene3D``.
+
+Class names come from the toolkit's one vocabulary (``spatialvlm_core.vocabulary``): synonyms ("couch" = sofa,
+"nightstand" = "bedside table" = night stand, "television" = tv), head nouns and fallbacks.
 
 Rules, in order:
 1. exact caption match (articles ignored) -> that object;
-2. the phrase's head noun (its last word, singular, a few synonyms) must be the object's head noun (the last
-   word of its ``name``; compound heads allowed: "chair" finds an armchair, "shelf" a bookshelf), and every
-   other word of the phrase must be found in the object's caption/name/attributes. So "the table" does not
-   match "the white table lamp" (a lamp);
+2. the phrase's class (the longest known class or synonym at its end, else its singular last word) must be
+   one of the object's kinds (its own class or a head it is a kind of: "chair" finds an armchair, "table" a
+   coffee table, "shelf" a bookshelf), and every other word of the phrase must be found in the object's
+   caption/name/attributes. So "the table" does not match "the white table lamp" (a lamp);
 3. a plural phrase ("the chairs", "all chairs") resolves to the whole group of matches, and measurements
    against a group take the minimum over its members (the nearest chair is what blocks the path);
 4. a singular phrase matching several objects is ambiguous (no guessing);
-5. when nothing matches every word, a singular phrase resolves to the one object with its head noun that
-   agrees with the most other words, if that object is unique (``relaxed``): perceived colours differ from the ones a person says. Existence questions never use it;
-6. "desk" -> "table" is a fallback only: tried when no object has "desk" as its head noun.
+5. when nothing matches every word, a singular phrase resolves to the one object of its class that agrees
+   with the most other words, if that object is unique (``relaxed``): perceived colours differ from the ones
+   a person says. A compound class with no object of its own ("the coffee table") tries its head ("table")
+   this way, with the compound's words as the words to agree with. Existence questions never use it;
+6. fallbacks ("desk" -> table, "armchair" -> chair, ``vocabulary.FALLBACKS``) are tried only when no object is
+   of the asked class itself.
+
+When nothing is found and the scene's detector cannot name the class at all (a closed-set detector such as
+COCO's has no "night stand"), ``Resolution.unnamed`` says so and what would work.
 """
 
 from __future__ import annotations
@@ -19,34 +28,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from spatialvlm_core.perception.labels import CLOSED_SET_VOCABULARIES, DETECTOR_VOCABULARY
 from spatialvlm_core.types import Object3D, Scene3D
+from spatialvlm_core.vocabulary import (
+    FALLBACKS,
+    IRREGULAR_PLURALS,
+    SYNONYMS,
+    kinds,
+    selects,
+    singular,
+    split_phrase,
+)
 
 _ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", "of", "two", "three", "some", "any"}
 _GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some", "any"}  # "any chair": whichever of them
-# A few everyday synonyms -> the category names scenes use.
-SYNONYMS: dict[str, str] = {
-    "couch": "sofa", "settee": "sofa", "tv": "television", "fridge": "refrigerator",
-    "bookcase": "bookshelf", "shelves": "shelf", "doorway": "door", "seat": "chair", "plant": "plant",
-}
-# Looser synonyms, tried only when the strict head noun names nothing (a desk is usually its own category).
-FALLBACK_SYNONYMS: dict[str, str] = {"desk": "table"}
-_IRREGULAR = {"shelves": "shelf", "people": "person", "boxes": "box", "benches": "bench", "couches": "couch"}
-
-
-def singular(word: str) -> str:
-    """English singular of a noun (good enough for furniture)."""
-    w = word.lower()
-    if w in _IRREGULAR:
-        return _IRREGULAR[w]
-    if len(w) > 3 and w.endswith("ies"):
-        return w[:-3] + "y"
-    if len(w) > 3 and w.endswith("ves"):
-        return w[:-3] + "f"
-    if len(w) > 3 and re.search(r"(ch|sh|x|ss|z)es$", w):
-        return w[:-2]
-    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        return w[:-1]
-    return w
+_IRREGULAR = IRREGULAR_PLURALS
+__all__ = [
+    "FALLBACKS",
+    "SYNONYMS",
+    "Resolution",
+    "detector_gap",
+    "head_noun",
+    "is_definite",
+    "is_plural",
+    "is_wildcard",
+    "resolve",
+    "singular",
+]
 
 
 def _words(text: str) -> list[str]:
@@ -58,26 +66,19 @@ def _norm(word: str) -> str:
     return SYNONYMS.get(s, SYNONYMS.get(word, s))
 
 
-# Compound nouns whose head is a word of its own: an armchair is a chair, a bookshelf a shelf.
-_HEADS = ("chair", "shelf", "stand", "case", "table", "lamp")
+def _object_kinds(obj: Object3D) -> set[str]:
+    return kinds(obj.name or obj.caption)
 
 
 def _vocab(obj: Object3D) -> set[str]:
     words = _words(obj.caption) + _words(obj.name) + [w for v in obj.attributes.values() for w in _words(v)]
     vocab = {_norm(w) for w in words} | {w.lower() for w in words}
-    return vocab | {h for w in vocab for h in _HEADS if w.endswith(h) and w != h}
+    return vocab | _object_kinds(obj) | {k for w in vocab for k in kinds(w)}
 
 
 def head_noun(obj: Object3D) -> str:
-    """The object's category noun: the last word of its name, singular ("coffee_table" -> "table")."""
-    words = _words(obj.name) or _words(obj.caption)
-    return _norm(words[-1]) if words else ""
-
-
-def _head_matches(head: str, obj: Object3D) -> bool:
-    """Phrase head vs object head: equal, or the object's head is a compound ending in it (armchair ~ chair)."""
-    oh = head_noun(obj)
-    return oh == head or (head in _HEADS and oh.endswith(head))
+    """The object's class, synonyms resolved ("coffee_table" -> "coffee table", "nightstand" -> "night stand")."""
+    return split_phrase(obj.name or obj.caption)[1]
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Resolution:
     group: bool = False
     ambiguous: bool = False
     relaxed: bool = False  # matched on the head noun only (the attributes did not agree)
+    unnamed: str | None = None  # nothing found and the scene's detector cannot name the class: why, what works
 
     @property
     def found(self) -> bool:
@@ -122,6 +124,47 @@ def is_wildcard(phrase: str) -> bool:
     return bool(_WILDCARD.fullmatch(" ".join(phrase.strip().lower().split())))
 
 
+def _of_class(cls: str, objects: list[Object3D]) -> list[Object3D]:
+    return [o for o in objects if cls in _object_kinds(o)]
+
+
+def detector_classes(scene: Scene3D) -> tuple[str, tuple[str, ...]] | None:
+    """(description, class names) of the closed-set detector the scene was made with; None when the detector
+    names anything asked (open vocabulary), names the truth (ground truth) or is not recorded."""
+    prov = scene.provenance or {}
+    det = prov.get("detector")
+    if not isinstance(det, str):
+        return None
+    vocab = prov.get("detector_vocabulary") or DETECTOR_VOCABULARY.get(det)
+    if isinstance(vocab, str) and vocab in CLOSED_SET_VOCABULARIES:
+        return f"the built-in {vocab.upper()} detector ({det})", CLOSED_SET_VOCABULARIES[vocab]
+    classes = prov.get("detector_classes")
+    if isinstance(classes, list) and all(isinstance(c, str) for c in classes):
+        if det == "boxes":
+            where = f" ({prov['boxes']})" if prov.get("boxes") else ""
+            return f"the supplied boxes{where}", tuple(classes)
+        return f"the detector ({det})", tuple(classes)
+    return None
+
+
+def detector_gap(scene: Scene3D, phrase: str) -> str | None:
+    """Why nothing in the scene can be ``phrase``'s class when its detector has no such class, and what would
+    work; None when the detector could have named it (then it simply is not there)."""
+    known = detector_classes(scene)
+    if known is None:
+        return None
+    who, classes = known
+    _, cls = split_phrase(phrase)
+    if not cls or any(selects(cls, c) for c in classes):
+        return None
+    if scene.provenance.get("detector") == "boxes":
+        labels = ", ".join(sorted(set(classes))) or "nothing"
+        return (f"{who} label only {labels}, none of them a {cls!r}; add a box labelled {cls!r} to the boxes "
+                "file (--boxes B.json)")
+    return (f"{who} has no {cls!r} class; pass labelled boxes (--boxes B.json) or use an open-vocabulary "
+            "detector with local weights (--detector owlv2 --detector-model DIR)")
+
+
 def resolve(scene: Scene3D, phrase: str) -> Resolution:
     """Objects the phrase refers to (see module docstring)."""
     words = [w for w in _words(phrase) if w not in _ARTICLES]
@@ -134,11 +177,19 @@ def resolve(scene: Scene3D, phrase: str) -> Resolution:
     if len(exact) == 1:
         res.objects = exact
         return res
-    head = _norm(words[-1])
-    if head in FALLBACK_SYNONYMS and not any(_head_matches(head, o) for o in candidates):
-        head = FALLBACK_SYNONYMS[head]
-    modifiers = {_norm(w) for w in words[:-1]}
-    by_head = [o for o in candidates if _head_matches(head, o)]
+    mods, cls = split_phrase(phrase)
+    modifiers = {_norm(w) for w in mods if w not in _ARTICLES}
+    by_head = _of_class(cls, candidates)
+    for alt in FALLBACKS.get(cls, ()) if not by_head else ():
+        by_head = _of_class(alt, candidates)
+        if by_head:
+            break
+    if not by_head:  # "the coffee table" with no coffee table: its head's objects, agreeing on "coffee"
+        for head in sorted(kinds(cls) - {cls}):
+            by_head = _of_class(head, candidates)
+            if by_head:
+                modifiers |= {_norm(w) for w in cls.split()} - {head}
+                break
     matches = [o for o in by_head if modifiers <= _vocab(o)]
     if not matches:
         # Attributes are perceived, so a colour may differ ("beige" seen as "brown"): among the objects with the
@@ -150,6 +201,8 @@ def resolve(scene: Scene3D, phrase: str) -> Resolution:
             if len(best) == 1:
                 res.objects = best
                 res.relaxed = True
+        if not res.objects:
+            res.unnamed = detector_gap(scene, cls)
         return res
     res.objects = matches
     if is_plural(phrase):

@@ -431,7 +431,9 @@ class GeometricTool:
         if res.ambiguous:
             return Answer(text=f"'{res.phrase}' is ambiguous in the image: it could be {res.describe()}",
                           source=self.name)
-        return Answer(text=f"I cannot find {_indefinite(res.phrase)} in the image", source=self.name)
+        # When the scene's detector cannot name the class at all, say so and what would (resolve.detector_gap).
+        why = f": {res.unnamed}" if res.unnamed else ""
+        return Answer(text=f"I cannot find {_indefinite(res.phrase)} in the image{why}", source=self.name)
 
     def _measure(self, scene: Scene3D, q: SubQuery) -> Answer:
         if q.kind == "relation":

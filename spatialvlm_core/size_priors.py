@@ -17,7 +17,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from spatialvlm_core.perception.labels import normalize_label
+from spatialvlm_core.vocabulary import PRIOR_ALIASES  # one synonym table for the toolkit
 
 # z for a two-sided interval at a given coverage (normal quantiles).
 _Z = {0.5: 0.674, 0.68: 1.0, 0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96}
@@ -142,27 +142,10 @@ _TABLE: tuple[SizePrior, ...] = (
 
 PRIORS: dict[str, SizePrior] = {p.name: p for p in _TABLE}
 
-# Other names for a prior's class (synonyms, sim catalogue names, dataset spellings).
-PRIOR_ALIASES: dict[str, str] = {
-    "nightstand": "night stand", "bedside table": "night stand", "bedside cabinet": "night stand",
-    "end table": "side table", "couch": "sofa", "settee": "sofa", "loveseat": "sofa",
-    "television": "tv", "monitor": "tv", "tv monitor": "tv", "screen": "tv",
-    "fridge": "refrigerator", "bookcase": "bookshelf", "shelves": "shelf", "cupboard": "cabinet",
-    "closet": "wardrobe", "drawers": "chest of drawers", "chest": "chest of drawers",
-    "pedestrian": "person", "people": "person", "man": "person", "woman": "person", "child": "person",
-    "cyclist": "bicycle", "bike": "bicycle", "motorbike": "motorcycle", "van": "car", "suv": "car",
-    "lorry": "truck", "coffee mug": "mug", "flowerpot": "potted plant", "houseplant": "potted plant",
-    "footstool": "ottoman", "pouf": "ottoman", "bin": "trash can", "garbage can": "trash can",
-    "washer": "washing machine", "boiler": "water heater", "dining chair": "chair", "office chair": "chair",
-    "sleigh bed": "bed", "double bed": "bed", "single bed": "bed", "traffic barrier": "barrier",
-    "cone": "traffic cone", "kitchen counter": "counter", "countertop": "counter", "wall cabinet": "cabinet",
-    "tv cabinet": "tv stand", "media console": "tv stand", "desk lamp": "lamp", "table lamp": "lamp",
-    "bottles": "bottle", "cups": "cup", "glass": "cup", "painting": "picture", "frame": "picture",
-}
-
 
 def _key(label: str) -> str:
-    key = normalize_label(label)
+    # No perception import here: perception's size-prior depth backend imports this module.
+    key = " ".join(label.replace("_", " ").strip().lower().split())
     key = re.sub(r"^(the|a|an)\s+", "", key)
     return PRIOR_ALIASES.get(key, key)
 

@@ -80,7 +80,7 @@ def test_reconstruct_errors_name_the_problem() -> None:
     with pytest.raises(ValueError, match="unknown detector backend 'nope'"):
         rc.reconstruct(frame, detector="nope")
     with pytest.raises(ValueError, match="depth"):
-        rc.reconstruct(frame.model_copy(update={"depth": None}), detector="ground-truth")
+        rc.reconstruct(frame.model_copy(update={"depth": None}), detector="ground-truth", depth="sensor")
 
 
 def test_reconstruct_cli_writes_scene_and_picture(tmp_path, monkeypatch) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from spatialvlm_core.perception import (  # noqa: F401  (imported for their registrations)
     clip_backends,
     depth,
+    detect_boxes,
     detect_gt,
     detect_hf,
     detect_yolox,

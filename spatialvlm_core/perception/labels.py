@@ -1,6 +1,11 @@
-"""Class names: the COCO-80 list, spelling aliases, and matching free-text queries to closed-set labels."""
+"""Class names: the COCO-80 list, closed-set vocabularies, and matching free-text queries to detector labels.
+
+Synonyms and class matching live in ``spatialvlm_core.vocabulary`` (one table for the whole toolkit).
+"""
 
 from __future__ import annotations
+
+from spatialvlm_core.vocabulary import SYNONYMS, canonical_class, selects
 
 # COCO-80 in the standard output order (YOLOX, torchvision, Detectron), canonical spellings.
 COCO_CLASSES: tuple[str, ...] = (
@@ -15,33 +20,9 @@ COCO_CLASSES: tuple[str, ...] = (
     "scissors", "teddy bear", "hair drier", "toothbrush",
 )
 
-# Other spellings of the same class (VOC-style names in some COCO label files, plurals of usage).
-LABEL_ALIASES: dict[str, str] = {
-    "couch": "sofa",
-    "tvmonitor": "tv",
-    "tv monitor": "tv",
-    "diningtable": "dining table",
-    "pottedplant": "potted plant",
-    "motorbike": "motorcycle",
-    "aeroplane": "airplane",
-    "hair dryer": "hair drier",
-    "cellphone": "cell phone",
-}
-
-# Free-text queries that should select a closed-set class with a different name.
-QUERY_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "table": ("dining table",),
-    "television": ("tv",),
-    "monitor": ("tv",),
-    "screen": ("tv",),
-    "plant": ("potted plant",),
-    "fridge": ("refrigerator",),
-    "phone": ("cell phone",),
-    "armchair": ("chair",),
-    "people": ("person",),
-    "man": ("person",),
-    "woman": ("person",),
-}
+# Closed-set vocabularies by detector backend name: what such a detector can name at all.
+CLOSED_SET_VOCABULARIES: dict[str, tuple[str, ...]] = {"coco": COCO_CLASSES}
+DETECTOR_VOCABULARY: dict[str, str] = {"yolox-onnx": "coco", "yolox": "coco"}
 
 # Default open-vocabulary queries: common indoor objects (SpatialVLM's domain is rooms).
 DEFAULT_INDOOR_QUERIES: tuple[str, ...] = (
@@ -52,42 +33,40 @@ DEFAULT_INDOOR_QUERIES: tuple[str, ...] = (
 
 
 def normalize_label(name: str) -> str:
-    """Lower-case, single-spaced, alias-resolved class name ("Couch" -> "sofa", "tvmonitor" -> "tv")."""
+    """Lower-case, single-spaced, synonym-resolved class name ("Couch" -> "sofa", "tvmonitor" -> "tv"); the
+    whole name only ("red couch" stays): synonyms come from ``spatialvlm_core.vocabulary``."""
     key = " ".join(name.replace("_", " ").strip().lower().split())
-    return LABEL_ALIASES.get(key, key)
+    return SYNONYMS.get(key, key)
 
 
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        return word[:-1]
-    return word
+def vocabulary_of(names: list[str] | tuple[str, ...]) -> str | None:
+    """The name of a known closed-set vocabulary equal to ``names`` ("coco"), else None."""
+    norm = [normalize_label(n) for n in names]
+    for key, classes in CLOSED_SET_VOCABULARIES.items():
+        if norm == list(classes):
+            return key
+    return None
 
 
-def query_targets(query: str) -> set[str]:
-    """Canonical class names a free-text query selects ("couches" -> {"sofa"}, "table" -> {"dining table"})."""
-    q = normalize_label(query)
-    for art in ("a ", "an ", "the "):
-        if q.startswith(art):
-            q = q[len(art) :]
-    names = {q, normalize_label(_singular(q))}
-    for n in list(names):
-        names.update(normalize_label(s) for s in QUERY_SYNONYMS.get(n, ()))
-    return names
+def query_targets(query: str, classes: list[str] | tuple[str, ...] = COCO_CLASSES) -> set[str]:
+    """Names a free-text query selects: its canonical class, and the ``classes`` it names (its kinds, else its
+    fallbacks): "couches" -> {"sofa"}, "table" -> {"table", "dining table"}, "desk" -> {"desk", "dining table"}."""
+    cls = canonical_class(query)
+    exact = {normalize_label(c) for c in classes if selects(cls, c, fallback=False)}
+    loose = {normalize_label(c) for c in classes if selects(cls, c)}
+    return {cls} | (exact or loose)
 
 
 def match_queries(labels: list[str], queries: list[str] | None) -> dict[str, str | None]:
-    """For each label, the first query selecting it (None when ``queries`` is None, i.e. keep all)."""
-    out: dict[str, str | None] = {}
+    """For each label, the first query selecting it (None when ``queries`` is None, i.e. keep all). A query's
+    fallback classes ("desk" -> table) count only when no label is of the asked class itself."""
     if queries is None:
         return dict.fromkeys(labels)
-    targets = [(q, query_targets(q)) for q in queries]
-    for label in labels:
-        for q, t in targets:
-            if normalize_label(label) in t:
-                out[label] = q
-                break
-    return out
+    out: dict[str, str | None] = {}
+    for q in queries:
+        hits = [lb for lb in labels if selects(q, lb, fallback=False)]
+        if not hits:
+            hits = [lb for lb in labels if selects(q, lb)]
+        for lb in hits:
+            out.setdefault(lb, q)
+    return {lb: out[lb] for lb in labels if lb in out}
