@@ -13,12 +13,14 @@ from __future__ import annotations
 from spatialvlm_core.perception import (  # noqa: F401  (imported for their registrations)
     clip_backends,
     depth,
+    depth_size_prior,
     detect_boxes,
     detect_gt,
     detect_hf,
     detect_yolox,
     segment_box_depth,
     segment_gt,
+    segment_region_grow,
     segment_sam,
 )
 from spatialvlm_core.perception.base import (
