@@ -109,9 +109,9 @@ def parse_boxes(data: Any, origin: str = "boxes", base_dir: Path | None = None) 
         if "boxes" not in data:
             raise ValueError(f"{origin}: missing 'boxes' (a list of {{label, box[, score, mask]}})")
         items = data["boxes"]
-        prefix = f"{origin}: boxes"
     else:
-        items, prefix = data, f"{origin}: "
+        items = data
+    prefix = f"{origin}: boxes"  # the i-th box is boxes[i] in messages, in either format
     if not isinstance(items, list):
         raise ValueError(f"{origin}: boxes must be a list, got {type(items).__name__}")
     if not items:
