@@ -28,7 +28,6 @@ is that close to the floor (furniture legs hidden by clutter).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,6 +35,14 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
+from spatialvlm_core.amodal import AmodalConfig, CompletionContext, complete_object, place_unseen
+from spatialvlm_core.floor import (
+    CAMERA_UP,
+    FloorFit,
+    find_floor,
+    floor_from_gravity,
+    gather_evidence,
+)
 from spatialvlm_core.geometry import angle_between_deg, extreme_points_2d, hull_of, min_area_rect
 from spatialvlm_core.naming import color_of_mask
 from spatialvlm_core.types import (
@@ -51,8 +58,6 @@ from spatialvlm_core.types import (
     PointsSummary,
     Scene3D,
 )
-
-CAMERA_UP = np.array([0.0, -1.0, 0.0])  # prior "up" in the OpenCV camera frame
 
 
 class LiftConfig(BaseModel):
@@ -79,6 +84,7 @@ class LiftConfig(BaseModel):
     secondary_cluster_frac: float = Field(0.05, ge=0, le=1)  # keep other clusters this big vs the main
     extent_percentiles: tuple[float, float] = (0.5, 99.5)  # robust box extent
     snap_to_floor_m: float = Field(0.0, ge=0)  # 0 = points-only boxes
+    amodal: AmodalConfig = Field(default_factory=AmodalConfig)  # whole objects behind the seen surface
     # floor
     plane_sample: int = Field(3000, ge=100)  # points fed to RANSAC
     ransac_iters: int = Field(200, ge=1)
@@ -89,20 +95,22 @@ class LiftConfig(BaseModel):
     min_plane_frac: float = Field(0.05, gt=0, lt=1)  # support needed, as a share of the sample
     max_below_frac: float = Field(0.05, ge=0, lt=1)  # share of points allowed clearly below the floor
     below_margin: float = Field(0.05, ge=0)
+    floor_max_band: float = Field(0.3, gt=0)  # cap of the depth^2-growing inlier band (far LiDAR), x scale
+    # Floor checks (spatialvlm_core.floor): a candidate's confidence is its RANSAC support times the cue
+    # scores (camera height, points below, wall perpendicularity, RGB vertical vanishing direction, objects on
+    # it). Below min_floor_confidence the scene stays in the camera frame and the notes name the failed cues.
+    min_floor_confidence: float = Field(0.35, ge=0, le=1)
+    floor_checks: bool = True  # walls + vanishing-direction cues (height/below/objects are always checked)
+    floor_camera_height: tuple[float, float] = (0.3, 3.0)  # plausible camera heights (m); scores fall off
+    floor_cue_scale_deg: float = Field(5.0, gt=0)  # walls / vanishing direction this far off score 0.5
+    wall_max_tilt_deg: float = Field(30.0, gt=0, lt=90)  # planes this close to vertical count as walls
+    wall_min_frac: float = Field(0.08, gt=0, lt=1)  # wall support, as a share of the sample
+    vp_min_segments: int = Field(15, ge=2)  # line segments needed for the vanishing-direction cue
+    floor_object_tol: float = Field(0.15, gt=0)  # an object bottom this far under the floor contradicts it
+    # Known up (Frame.gravity_up): orientation is given; with no floor in view z = 0 goes this far below the
+    # camera (or lower, under the lowest points) and the scene stays canonical (see floor.floor_from_gravity).
+    floor_prior_height: float = Field(1.5, gt=0)
     seed: int = 0
-
-
-@dataclass
-class FloorFit:
-    """Result of the floor search (camera frame): plane ``normal . p + offset = 0``, normal pointing up."""
-
-    normal: np.ndarray
-    offset: float  # = camera height above the floor
-    inlier_frac: float
-    below_frac: float
-    tilt_deg: float
-    confidence: float
-    band_scale: float = 1.0  # which of ``ransac_scales`` found it (floor noise level)
 
 
 # --------------------------------------------------------------------------- back-projection
@@ -292,108 +300,6 @@ def clean_object_points(
 # --------------------------------------------------------------------------- floor
 
 
-def _plane_from_3(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Batched planes through point triples p (B, 3, 3): unit normals (B, 3) and offsets (B,)."""
-    n = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
-    norm = np.linalg.norm(n, axis=1)
-    norm[norm == 0] = np.inf
-    n = n / norm[:, None]
-    return n, -np.einsum("ij,ij->i", n, p[:, 0])
-
-
-def _refit(points: np.ndarray) -> tuple[np.ndarray, float]:
-    """Least-squares plane (normal, offset) through points (SVD of the centred cloud)."""
-    c = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - c, full_matrices=False)
-    n = vt[2]
-    return n, float(-n @ c)
-
-
-def find_floor(points: np.ndarray, cfg: LiftConfig) -> tuple[FloorFit | None, str]:
-    """Search the lowest credible horizontal plane in camera-frame points; returns (fit or None, reason).
-
-    Tries the inlier band at ``ransac_scales`` multiples of ``ransac_threshold`` in turn, so noisy depth
-    (monocular models, far sensors) still finds its floor; a coarser band lowers the confidence.
-    """
-    rng = np.random.default_rng(cfg.seed)
-    if len(points) < 50:
-        return None, f"too few valid depth points ({len(points)}) for a floor"
-    sample = points if len(points) <= cfg.plane_sample else points[rng.choice(len(points), cfg.plane_sample, replace=False)]
-    # Inlier band grows with depth like sensor noise does (sigma ~ depth^2), from 3 m on.
-    base = cfg.ransac_threshold * np.maximum(1.0, (sample[:, 2] / 3.0) ** 2)
-    reasons = []
-    for scale in cfg.ransac_scales:
-        fit, reason = _floor_at(sample, base * scale, cfg, rng)
-        if fit is not None:
-            fit.confidence = float(np.clip(fit.confidence / math.sqrt(scale), 0.0, 1.0))
-            fit.band_scale = scale
-            return fit, ""
-        if reason not in reasons:
-            reasons.append(reason)
-    return None, "; ".join(reasons)
-
-
-def _floor_at(sample: np.ndarray, thr: np.ndarray, cfg: LiftConfig,
-              rng: np.random.Generator) -> tuple[FloorFit | None, str]:
-    """Sequential RANSAC with per-point inlier band ``thr``; the lowest credible plane wins."""
-    n_all = len(sample)
-    cos_tilt = math.cos(math.radians(cfg.max_tilt_deg))
-    remaining = np.ones(n_all, dtype=bool)
-    candidates: list[tuple[np.ndarray, float, np.ndarray]] = []
-    for _ in range(cfg.max_planes):
-        idx = np.nonzero(remaining)[0]
-        if len(idx) < max(50, cfg.min_plane_frac * n_all):
-            break
-        tri = sample[idx[rng.integers(0, len(idx), size=(cfg.ransac_iters, 3))]]
-        normals, offsets = _plane_from_3(tri)
-        # Orient normals up (towards the camera's prior up); reject steep planes before scoring.
-        sign = np.where(normals @ CAMERA_UP < 0, -1.0, 1.0)
-        normals, offsets = normals * sign[:, None], offsets * sign
-        ok = (normals @ CAMERA_UP >= cos_tilt) & (offsets > 0)  # camera above the plane
-        if not ok.any():
-            break
-        normals, offsets = normals[ok], offsets[ok]
-        # Score hypotheses on a subset (the sample is already random), then refit on all remaining points.
-        sc = idx[:600]
-        dist = np.abs(sample[sc] @ normals.T + offsets[None, :])  # (n, B)
-        support = (dist <= thr[sc, None]).sum(axis=0) * (len(idx) / len(sc))
-        b = int(support.argmax())
-        if support[b] < cfg.min_plane_frac * n_all:
-            break
-        n, d = normals[b], offsets[b]
-        # Two least-squares refits on the inliers.
-        for _ in range(2):
-            inl = (np.abs(sample @ n + d) <= thr) & remaining
-            if inl.sum() < 3:
-                break
-            n2, d2 = _refit(sample[inl])
-            if n2 @ CAMERA_UP < 0:
-                n2, d2 = -n2, -d2
-            n, d = n2, d2
-        inl = (np.abs(sample @ n + d) <= thr) & remaining
-        if n @ CAMERA_UP >= cos_tilt and d > 0:
-            candidates.append((n, float(d), inl))
-        remaining &= ~inl
-    if not candidates:
-        return None, f"no plane within {cfg.max_tilt_deg:.0f} deg of the camera's up with enough support"
-    # Lowest plane first: the floor is farthest below the camera (largest offset = camera height).
-    candidates.sort(key=lambda c: -c[1])
-    reasons = []
-    for n, d, inl in candidates:
-        signed = sample @ n + d
-        below = float(np.mean(signed < -np.maximum(cfg.below_margin, 2 * thr)))
-        frac = float(inl.mean())
-        if below > cfg.max_below_frac:
-            reasons.append(f"plane at {d:.2f} m below camera has {below:.0%} of points under it")
-            continue
-        tilt = angle_between_deg(n, CAMERA_UP)
-        # Confidence: support (saturating at 20 % of the image), penalised by points below and tilt margin.
-        conf = min(1.0, frac / 0.2) * (1.0 - below / max(cfg.max_below_frac, 1e-9) * 0.5)
-        conf *= min(1.0, (cfg.max_tilt_deg - tilt) / 5.0 + 0.5)
-        return FloorFit(n, d, frac, below, tilt, float(np.clip(conf, 0.0, 1.0))), ""
-    return None, "; ".join(reasons)
-
-
 def canonical_from_camera(floor: FloorFit) -> np.ndarray:
     """4x4 world_from_camera: +z = floor normal, floor z = 0, camera at x = y = 0, forward projected = +y."""
     z = floor.normal / np.linalg.norm(floor.normal)
@@ -580,18 +486,69 @@ def _resolve_intrinsics(frame: Frame, intrinsics: CameraIntrinsics | None, depth
     return intr
 
 
+def _floor_sample(valid: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """A random subsample of ``n`` valid pixels (a pixel stride would keep ~nothing of sparse LiDAR depth)."""
+    flat = np.flatnonzero(valid)
+    if len(flat) > n:
+        flat = np.sort(np.random.default_rng(seed).choice(flat, n, replace=False))
+    out = np.zeros(valid.shape, dtype=bool)
+    out.flat[flat] = True
+    return out
+
+
+def _floor_of(frame: Frame, detections: Detections, depth: np.ndarray, valid: np.ndarray,
+              intr: CameraIntrinsics, cfg: LiftConfig, notes: list[str]) -> tuple[FloorFit | None, bool, float]:
+    """The floor, whether the scene is canonical, and its gravity confidence; explains itself in ``notes``.
+
+    ``frame.gravity_up`` fixes the orientation (confidence 1); otherwise the RANSAC floor must pass the
+    multi-cue check of :mod:`spatialvlm_core.floor` (``min_floor_confidence``), else the scene stays in the
+    camera frame and the notes say which cues failed.
+    """
+    points = backproject(depth, intr, _floor_sample(valid, 4 * cfg.plane_sample, cfg.seed), cfg.pixel_center)
+    if frame.gravity_up is not None:
+        floor, note = floor_from_gravity(points, np.asarray(frame.gravity_up), cfg)
+        notes.append(note)
+        return floor, True, 1.0
+    mask_points = []
+    rng = np.random.default_rng(cfg.seed + 2)
+    for d in detections.items:
+        m = d.mask & valid if d.mask is not None else None
+        if m is None or m.sum() < cfg.min_mask_pixels:
+            continue
+        pick = np.flatnonzero(m)
+        pick = rng.choice(pick, min(len(pick), 400), replace=False)
+        sub = np.zeros(m.shape, dtype=bool)
+        sub.flat[pick] = True
+        mask_points.append(backproject(depth, intr, sub, cfg.pixel_center))
+    evidence = gather_evidence(points, cfg, frame.rgb, intr, mask_points)
+    floor, reason = find_floor(points, cfg, evidence)
+    if floor is None:
+        notes.append(f"no credible floor plane ({reason}): scene is in the camera frame")
+        return None, False, 0.0
+    if floor.confidence < cfg.min_floor_confidence:
+        why = "; ".join(floor.failed) or "; ".join(floor.checks)
+        notes.append(f"floor rejected: confidence {floor.confidence:.2f} < {cfg.min_floor_confidence:g} "
+                     f"(support {floor.support_confidence:.2f}; {why}): scene is in the camera frame")
+        return floor, False, 0.0
+    if floor.failed:  # accepted, but a cue disagreed: say so rather than stay silent
+        notes.append(f"floor accepted with confidence {floor.confidence:.2f} although: {'; '.join(floor.failed)}")
+    return floor, True, floor.confidence
+
+
 def lift(
     frame: Frame,
     detections: Detections,
     depth: np.ndarray | None = None,
     intrinsics: CameraIntrinsics | None = None,
     config: LiftConfig | None = None,
+    depth_sigma: np.ndarray | None = None,
 ) -> Scene3D:
     """Lift masked detections to a metric, gravity-aligned ``Scene3D`` (see the module docstring).
 
     ``depth`` (z-depth in metres, HxW) defaults to ``frame.depth``; ``intrinsics`` to ``frame.intrinsics``,
     else a field-of-view prior (noted in ``Scene3D.notes``). Every detection must carry a mask. Objects with
-    too few valid points are listed in ``Scene3D.dropped`` with the reason.
+    too few valid points are listed in ``Scene3D.dropped`` with the reason. ``depth_sigma`` (HxW metres): the
+    depth source's own 1-sigma (monocular or size-prior depth), used for the objects' intervals.
     """
     cfg = config or LiftConfig()
     notes: list[str] = []
@@ -618,18 +575,8 @@ def lift(
     if n_valid < 0.5 * depth.size:
         notes.append(f"only {n_valid / depth.size:.0%} of depth pixels are valid")
 
-    # Floor from a strided subsample of all valid pixels (enough for RANSAC, cheap to back-project).
-    stride = max(1, int(math.sqrt(depth.size / (4 * cfg.plane_sample))))
-    sub_valid = np.zeros_like(valid)
-    sub_valid[::stride, ::stride] = valid[::stride, ::stride]
-    floor, reason = find_floor(backproject(depth, intr, sub_valid, cfg.pixel_center), cfg)
-    if floor is not None:
-        world_from_cam = canonical_from_camera(floor)
-        canonical, confidence = True, floor.confidence
-    else:
-        world_from_cam = np.eye(4)
-        canonical, confidence = False, 0.0
-        notes.append(f"no credible floor plane ({reason}): scene is in the camera frame")
+    floor, canonical, confidence = _floor_of(frame, detections, depth, valid, intr, cfg, notes)
+    world_from_cam = canonical_from_camera(floor) if canonical and floor is not None else np.eye(4)
 
     objects: list[Object3D] = []
     dropped: list[DroppedObject] = []
@@ -640,6 +587,10 @@ def lift(
     if frame.ground_truth is not None:
         gt_mask_ids = {o.id: o.mask_id for o in frame.ground_truth.scene.objects}
     rays = pixel_rays(intr, cfg.pixel_center)
+    # Whole objects: free space is read from the same depth (exact sim ground truth has no need: it is whole).
+    completion = CompletionContext(depth=np.where(valid, depth, 0.0), intrinsics=intr, world_from_cam=world_from_cam,
+                                   canonical=canonical, depth_sigma=depth_sigma,
+                                   sparse=n_valid < cfg.amodal.sparse_below * depth.size)
     floor_band = None
     if floor is not None and cfg.drop_floor_bleed:
         floor_band = cfg.ransac_threshold * floor.band_scale
@@ -647,11 +598,17 @@ def lift(
         oid = _object_id(det, i, used)
         res = _lift_object(det, oid, depth, frame.rgb, rays, world_from_cam, canonical, cfg, valid, floor_band)
         if isinstance(res, str):
-            dropped.append(DroppedObject(id=oid, reason=res))
-            continue
+            # No depth on it (sparse LiDAR, dark surface): its class's size, placed on the measured floor.
+            seen_px = int(det.mask.sum()) if det.mask is not None else 0
+            no_depth = seen_px >= cfg.min_mask_pixels and int((det.mask & valid).sum()) < cfg.min_mask_pixels
+            placed = place_unseen(det, oid, completion, cfg.amodal) if no_depth else None
+            if placed is None:
+                dropped.append(DroppedObject(id=oid, reason=res))
+                continue
+            res = placed
         if det.gt_id is not None and det.gt_id in gt_mask_ids:
             res.mask_id = gt_mask_ids[det.gt_id]
-        objects.append(res)
+        objects.append(complete_object(res, completion, cfg.amodal, mask=det.mask))
 
     provenance = {
         "stage": "lift",
@@ -660,7 +617,10 @@ def lift(
     }
     if floor is not None:
         provenance["floor"] = {"tilt_deg": floor.tilt_deg, "inlier_frac": floor.inlier_frac,
-                               "below_frac": floor.below_frac, "camera_height": floor.offset}
+                               "below_frac": floor.below_frac, "camera_height": floor.offset,
+                               "source": floor.source, "confidence": floor.confidence,
+                               "normal": [float(v) for v in floor.normal], "cues": floor.cues,
+                               "checks": floor.checks, "accepted": canonical}
     return Scene3D(
         scene_id=frame.image_id,
         objects=objects,

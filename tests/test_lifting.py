@@ -50,7 +50,7 @@ def test_lift_recovers_gravity_and_centroids(pitch: float, roll: float, yaw: flo
     assert len(scene.objects) >= 3
     errs = []
     for o in scene.objects:
-        err = np.linalg.norm(np.asarray(o.centroid) - _gt_centroid(sc, o.id))
+        err = np.linalg.norm(np.asarray(o.points.centroid) - _gt_centroid(sc, o.id))  # visible points
         errs.append(err)
         # Grazing side faces look like flying pixels (sparse depth streaks) and may be cut: small bias only.
         assert err < 0.02, (o.id, err)
@@ -130,7 +130,7 @@ def test_flying_pixels_and_mask_bleed_are_removed() -> None:
     frame = Frame(image_id="x", rgb=sc.rgb, depth=depth, intrinsics=sc.intrinsics)
     scene = lift(frame, det)
     o = scene.get(det.items[0].gt_id)
-    err = np.linalg.norm(np.asarray(o.centroid) - _gt_centroid(sc, o.id))
+    err = np.linalg.norm(np.asarray(o.points.centroid) - _gt_centroid(sc, o.id))  # visible points
     assert err < 0.03
     assert o.aabb.max[1] - o.aabb.min[1] < 1.0  # flying pixels did not stretch the box in depth
 
@@ -231,8 +231,8 @@ def test_mask_bleed_onto_the_floor_is_cut_by_the_floor_plane() -> None:
     off = lift(sc.frame(), bled, config=LiftConfig(drop_floor_bleed=False))
     for d in det.items:
         gt = _gt_centroid(sc, d.gt_id)
-        err_on = np.linalg.norm(np.asarray(on.get(d.gt_id).centroid) - gt)
-        err_off = np.linalg.norm(np.asarray(off.get(d.gt_id).centroid) - gt)
+        err_on = np.linalg.norm(np.asarray(on.get(d.gt_id).points.centroid) - gt)
+        err_off = np.linalg.norm(np.asarray(off.get(d.gt_id).points.centroid) - gt)
         assert err_on < 0.015 and err_on < err_off, (d.gt_id, err_on, err_off)
         assert on.get(d.gt_id).height_above_floor == pytest.approx(0.0, abs=0.03)  # the base itself stays
 
