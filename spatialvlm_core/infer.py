@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.domain import DomainCheck
 from spatialvlm_core.types import Answer
 
 DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "default_model"
@@ -25,11 +26,28 @@ class SpatialVLM:
     main model's (geometric mean); the words and the yes/no answers stay the main model's. A checkpoint directory
     with a ``members/`` folder of checkpoints loads as such an ensemble. ``head_numbers=False`` keeps the
     generated text as is.
+
+    It answers only what it can (every refusal is an ``Answer`` with no number and no yes/no whose text starts
+    with "I can't answer"; ``parsing.is_declined`` tells one):
+    - a question that asks no spatial quantity or relation ("What is the capital of France?") is refused, and one
+      naming an object outside ``classes`` (default: the simulator's object classes, for a model trained here;
+      none, i.e. no such check, for an HF checkpoint) too;
+    - ``domain`` (``domain.DomainCheck``; ``load`` reads the calibration saved beside a checkpoint): an image whose
+      vision features lie outside the simulator renders' distribution is declined with its score;
+    - a generated sentence that names other objects or states another quantity than the question asked is
+      rejected (``parsing.checked_answer``), never restated as the asked value.
     """
 
     def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
-                 head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = ()) -> None:
+                 head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = (),
+                 domain: DomainCheck | None = None, classes: Sequence[str] | None = None) -> None:
+        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+
         self.model = model.eval()
+        self.domain = domain
+        if classes is None:  # a model built here learned the simulator's catalogue; an HF checkpoint, who knows
+            classes = DENSE_CLASSES[1:] if getattr(model.preset, "kind", "") == "composed" else ()
+        self.classes = tuple(classes)
         self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
         self.batch_size = batch_size
         self.head_numbers = head_numbers and _has_length_head(model)
@@ -45,17 +63,48 @@ class SpatialVLM:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str = "cpu", **kw: Any) -> SpatialVLM:
+        """A checkpoint directory; ``None`` or ``"default"`` is the shipped model. Its ``members/`` load as an
+        ensemble and its domain calibration (``domain.npz``) as the domain check, unless ``kw`` gives them."""
         from spatialvlm_core.model import create_model
 
-        path = DEFAULT_MODEL_DIR if path is None else path
-        if Path(path).exists() and not Path(path).is_dir():
-            raise ValueError(f"model path {path} is a file; expected a checkpoint directory")
-        if path == DEFAULT_MODEL_DIR and not Path(path).is_dir():
-            raise FileNotFoundError(f"no default model at {path}; run `make model` to build it")
-        members = sorted(d for d in (Path(path) / MEMBERS_DIR).glob("*") if d.is_dir())
+        path = resolve_model_dir(path)
+        members = sorted(d for d in (path / MEMBERS_DIR).glob("*") if d.is_dir())
         if members and "members" not in kw:
             kw["members"] = [create_model(str(d)).to(device) for d in members]
+        if "domain" not in kw:
+            kw["domain"] = DomainCheck.load(path)
         return cls(create_model(str(path)).to(device), **kw)
+
+    def domain_scores(self, images: Sequence[Any]) -> list[float] | None:
+        """Each image's domain score (``domain.DomainCheck``), or None without a calibration."""
+        if self.domain is None:
+            return None
+        return [float(x) for x in self.domain.scores(self.model, list(images))]
+
+    def domain_reason(self, image: Any) -> str | None:
+        """Why the model declines ``image`` as unlike its training renders, or None (in domain, or no calibration)."""
+        scores = self.domain_scores([image])
+        return None if scores is None or self.domain is None else self.domain.reason(scores[0])
+
+    def question_refusal(self, question: str) -> str | None:
+        """Why the model will not answer ``question`` whatever the image, or None."""
+        from spatialvlm_core.model.parsing import (
+            REJECTED_PREFIX,
+            is_spatial,
+            normalize_question,
+            ungroundable,
+        )
+
+        q = normalize_question(question)
+        if not is_spatial(q):
+            return (f"{REJECTED_PREFIX}: this is not a spatial question (it asks no distance, size, height or "
+                    "spatial relation between objects), and that is all this model answers.")
+        missing = ungroundable(q, self.classes) if self.classes else []
+        if missing:
+            names = ", ".join(repr(m) for m in missing)
+            return (f"{REJECTED_PREFIX}: the model cannot ground {names}: it was trained only on simulator scenes "
+                    f"with these objects: {', '.join(self.classes)}.")
+        return None
 
     def ask(self, image: Any, question: str, wordings: list[str] | None = None) -> Answer:
         return self.ask_batch([image], [question], None if wordings is None else [wordings])[0]
@@ -66,7 +115,8 @@ class SpatialVLM:
         question (paraphrases, both object orders); a length answer then states the estimate pooled over them
         (geometric mean), besides the mirror and the members."""
         from spatialvlm_core.model.base import to_pil
-        from spatialvlm_core.model.parsing import parse_answer
+        from spatialvlm_core.model.parsing import REJECTED_PREFIX as DECLINE
+        from spatialvlm_core.model.parsing import checked_answer, normalize_question, parse_answer
 
         if len(images) != len(questions):
             raise ValueError(f"got {len(images)} images but {len(questions)} questions")
@@ -83,18 +133,42 @@ class SpatialVLM:
                 if not w:
                     raise ValueError(f"wordings[{i}] is empty: give at least one question")
         pil = [to_pil(im) for im in images]
+        asked = [normalize_question(q) for q in questions]  # the catalogue's names ("night stand" -> "nightstand")
+        refused: dict[int, str] = {}
+        for i, q in enumerate(questions):
+            why = self.question_refusal(q)
+            if why is not None:
+                refused[i] = why
+        if self.domain is not None:  # one tower pass per distinct image still asked about
+            first: dict[int, int] = {}
+            rows = [i for i in range(len(pil)) if i not in refused]
+            for i in rows:
+                first.setdefault(id(images[i]), i)
+            distinct = sorted(set(first.values()))
+            score = dict(zip(distinct, self.domain.scores(self.model, [pil[i] for i in distinct]), strict=True))
+            for i in rows:
+                why = self.domain.reason(float(score[first[id(images[i])]]))
+                if why is not None:
+                    refused[i] = f"{DECLINE}: {why}."
+        todo = [i for i in range(len(pil)) if i not in refused]
         texts: list[str] = []
-        for s in range(0, len(pil), self.batch_size):
-            texts += self.model.generate(pil[s:s + self.batch_size], questions[s:s + self.batch_size],
+        for s in range(0, len(todo), self.batch_size):
+            chunk = todo[s:s + self.batch_size]
+            texts += self.model.generate([pil[i] for i in chunk], [asked[i] for i in chunk],
                                          max_new_tokens=self.max_new_tokens)
-        answers = [parse_answer(t, source=self.source) for t in texts]
+        answers = [Answer(text=refused[i], source=self.source) for i in range(len(pil)) if i in refused]
+        got = iter(checked_answer(asked[i], parse_answer(t, source=self.source)) for i, t in zip(todo, texts,
+                                                                                              strict=True))
+        refusals = iter(answers)
+        answers = [next(refusals) if i in refused else next(got) for i in range(len(pil))]
         if self.head_numbers:
             idx = [i for i, a in enumerate(answers) if a.meters is not None]
-            asked = [wordings[i] if wordings is not None else [questions[i]] for i in idx]
-            logs = self._log_estimates([pil[i] for i, w in zip(idx, asked, strict=True) for _ in w],
-                                       [q for w in asked for q in w])
+            pooled = [[normalize_question(q) for q in wordings[i]] if wordings is not None else [asked[i]]
+                      for i in idx]
+            logs = self._log_estimates([pil[i] for i, w in zip(idx, pooled, strict=True) for _ in w],
+                                       [q for w in pooled for q in w])
             at = 0
-            for i, w in zip(idx, asked, strict=True):
+            for i, w in zip(idx, pooled, strict=True):
                 answers[i] = with_length(answers[i], math.exp(sum(logs[at:at + len(w)]) / len(w)))
                 at += len(w)
         return answers
@@ -108,6 +182,20 @@ class SpatialVLM:
                     for m in [self.model, *self.members]]
             out += [sum(col) / len(col) for col in zip(*logs, strict=True)]
         return out
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """A checkpoint directory from what a user types: ``None`` or ``"default"`` is the shipped model."""
+    if path is None or str(path).strip().lower() == "default":
+        if not DEFAULT_MODEL_DIR.is_dir():
+            raise FileNotFoundError(f"no default model at {DEFAULT_MODEL_DIR}; run `make model` to build it")
+        return DEFAULT_MODEL_DIR
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise ValueError(f"model path {p} is a file; expected a checkpoint directory")
+    if not p.is_dir():
+        raise FileNotFoundError(f"no checkpoint directory at {p} (use 'default' for the shipped model)")
+    return p
 
 
 def _has_length_head(model: Any) -> bool:
@@ -128,15 +216,26 @@ def with_length(answer: Answer, meters: float) -> Answer:
     return new
 
 
+EXIT_DECLINED = 3  # `spatialvlm ask`: the model declined (the printed Answer's text says why)
+
+
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("ask", help="ask a trained SpatialVLM a question about an image")
-    p.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
+    p = subparsers.add_parser(
+        "ask", help="ask a trained SpatialVLM a question about an image",
+        epilog=f"Prints the Answer as JSON. Exit status: 0 answered; {EXIT_DECLINED} declined (a non-spatial "
+               "question, an object the model cannot ground, an image unlike its simulator renders, or a generated "
+               "sentence that does not answer the question: the text says which, and no number is given); "
+               "2 bad input.")
+    p.add_argument("--model", default=None, help="checkpoint directory, or 'default' (the shipped model; also when "
+                                                 "omitted)")
     p.add_argument("--image", required=True)
     p.add_argument("--question", required=True)
     p.set_defaults(func=_cli)
 
 
 def _cli(args: argparse.Namespace) -> int:
+    from spatialvlm_core.model.parsing import is_declined
+
     ans = SpatialVLM.load(args.model).ask(args.image, args.question)
     print(ans.model_dump_json(indent=2))
-    return 0
+    return EXIT_DECLINED if is_declined(ans) else 0

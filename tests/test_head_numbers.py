@@ -14,7 +14,8 @@ from spatialvlm_core.model.parsing import parse_answer, restate_length
 from spatialvlm_core.model.presets import VisionConfig
 
 QS = ["How wide is the gray sofa?", "How far is the gray sofa from the black table?"]
-ANSWER = "It is roughly 2 meters wide."
+# Says no quantity word: one answer fits both questions (a "wide" answer to the distance question is rejected).
+ANSWER = "It is roughly 2 meters."
 
 
 @pytest.mark.parametrize(("text", "meters", "want"), [
@@ -114,7 +115,7 @@ def test_the_tool_states_the_heads_number_in_the_models_words(trained) -> None: 
     est = model.length_estimates(ims, QS)
     head = SpatialVLM(model).ask_batch(ims, QS)
     for a, m in zip(head, est, strict=True):
-        assert a.text.startswith("It is roughly ") and a.text.endswith(" meters wide.")
+        assert a.text.startswith("It is roughly ") and a.text.endswith(" meters.")
         assert a.meters == pytest.approx(m, rel=0.06)
         assert a.unit == "m"
 

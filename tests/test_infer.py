@@ -87,7 +87,7 @@ def test_hf_idefics3_checkpoint_by_path(tmp_path: Path) -> None:
     m = create_model(str(base))  # "hf" preset: LoRA on the language model
     assert m.preset.kind == "hf" and m.preset.hf_path == str(base)
     ims = [Image.fromarray(np.full((64, 64, 3), c, np.uint8)) for c in (30, 200)]
-    qs, ans = ["How far is the red box?", "Is it red?"], ["1.5 meters", "Yes"]
+    qs, ans = ["How far is the red box?", "Is the red box on the left?"], ["1.5 meters", "Yes"]
     batch = m.encode(ims, qs, ans)
     for i, a in enumerate(ans):  # loss on answer tokens (+ eos) only
         kept = batch["labels"][i][batch["labels"][i] != -100]
