@@ -62,9 +62,12 @@ class RegionGrowParams(BaseModel):
     merge_frac: float = Field(default=0.1, ge=0, le=1)  # extra parts need this x the best part's mass ...
     merge_outer_max: float = Field(default=0.25, ge=0, le=1)  # ... at most this share in the ring ...
     merge_depth_rel: float = Field(default=0.12, ge=0)  # ... and a median depth within this of the best's range
+    merge_gap_abs: float = Field(default=0.05, ge=0)  # ... or a 3D gap to the chosen parts below abs + rel x depth
+    merge_gap_rel: float = Field(default=0.02, ge=0)
     min_part_nodes: int = Field(default=3, ge=1)
     sparse_below: float = Field(default=0.3, gt=0, le=1)  # valid share of the box below which depth is "sparse"
     max_nodes: int = Field(default=12000, ge=100)  # dense boxes are strided down to about this many nodes
+    max_sparse_nodes: int = Field(default=4000, ge=100)  # sparse boxes: random subset of this many graph nodes
     color_px: float = Field(default=0.3, ge=0)  # fill: one RGB unit of colour difference costs this many pixels
     min_valid: int = Field(default=4, ge=1)  # fewer valid points: a colour-only mask
 
@@ -225,10 +228,13 @@ def _sides_touched(inv: np.ndarray, n: int, v: np.ndarray, u: np.ndarray, inbox:
     return ((vmin <= r0 + mv).astype(int) + (vmax >= r1 - 1 - mv) + (umin <= c0 + mu) + (umax >= c1 - 1 - mu))
 
 
-def _select(labels: np.ndarray, z: np.ndarray, inbox: np.ndarray, weight: np.ndarray, keep: np.ndarray,
+def _select(labels: np.ndarray, pts: np.ndarray, inbox: np.ndarray, weight: np.ndarray, keep: np.ndarray,
             v: np.ndarray, u: np.ndarray, box: tuple[int, int, int, int], p: RegionGrowParams) -> np.ndarray:
-    """bool per node: the chosen parts (module docstring, step 4). ``keep``: nodes that may be chosen;
-    ``v, u``: node pixels in the window; ``box``: the box's (r0, r1, c0, c1) in the window."""
+    """bool per node: the chosen parts (module docstring, step 4). ``pts``: node 3D points; ``keep``: nodes that
+    may be chosen; ``v, u``: node pixels in the window; ``box``: the box's (r0, r1, c0, c1) in the window."""
+    from scipy.spatial import cKDTree
+
+    z = pts[:, 2]
     lab = np.where(keep, labels, -1)
     ids, inv = np.unique(lab, return_inverse=True)
     n = len(ids)
@@ -247,14 +253,9 @@ def _select(labels: np.ndarray, z: np.ndarray, inbox: np.ndarray, weight: np.nda
     total = mass[valid].sum()
     if total <= 0:
         return np.zeros(len(z), dtype=bool)
-    med = np.full(n, np.inf)
-    zlo, zhi = np.full(n, np.inf), np.full(n, -np.inf)
-    for i in np.flatnonzero(valid):
-        zi = z[inv == i]
-        med[i] = float(np.median(zi))
-        zlo[i], zhi[i] = float(np.percentile(zi, 5)), float(np.percentile(zi, 95))
+    zmean = np.bincount(inv, weights=np.where(np.isfinite(z), z, 0.0), minlength=n) / np.maximum(size, 1)
     rank = np.empty(n)
-    rank[np.argsort(med)] = np.arange(n)
+    rank[np.argsort(np.where(valid, zmean, np.inf))] = np.arange(n)
     share = mass / total
     # A part crossing into the ring continues past the tight box: background or an occluder, not the object.
     inner = np.clip(1.0 - p.ring_weight * outer, 0.0, 1.0)
@@ -262,12 +263,36 @@ def _select(labels: np.ndarray, z: np.ndarray, inbox: np.ndarray, weight: np.nda
     score = np.where(valid, score, -np.inf)
     best = int(np.argmax(score))
     chosen = {best}
-    margin = p.merge_depth_rel * med[best]
-    for i in np.flatnonzero(valid):
-        if i == best or mass[i] < p.merge_frac * mass[best] or outer[i] > p.merge_outer_max:
-            continue
-        if zlo[best] - margin <= med[i] <= zhi[best] + margin:
-            chosen.add(int(i))
+    # Extra parts: inside the box, with a real share of it, and either at the best part's depth (split by an
+    # occluder) or close to the chosen parts in 3D (the far side of an occlusion edge: a mattress behind its
+    # footboard); the second rule is applied until nothing more joins.
+    cand = np.flatnonzero(valid & (inside >= p.merge_frac * inside[best]) & (outer <= p.merge_outer_max))
+    cand = [int(i) for i in cand if i != best]
+    if cand:
+        zb = z[inv == best]
+        lo, hi = np.percentile(zb, [5, 95])
+        margin = p.merge_depth_rel * float(np.median(zb))
+        for i in list(cand):
+            if lo - margin <= float(np.median(z[inv == i])) <= hi + margin:
+                chosen.add(i)
+                cand.remove(i)
+        rng = np.random.default_rng(0)
+
+        def sample(i: int) -> np.ndarray:
+            q = pts[inv == i]
+            return q[rng.choice(len(q), 1500, replace=False)] if len(q) > 1500 else q
+
+        grown = True
+        while cand and grown and p.merge_gap_rel + p.merge_gap_abs > 0:
+            grown = False
+            tree = cKDTree(np.concatenate([sample(i) for i in sorted(chosen)]))
+            for i in list(cand):
+                q = sample(i)
+                d, _ = tree.query(q, distance_upper_bound=p.merge_gap_abs + p.merge_gap_rel * float(q[:, 2].max()))
+                if np.isfinite(d).any():
+                    chosen.add(i)
+                    cand.remove(i)
+                    grown = True
     return np.isin(inv, sorted(chosen))
 
 
@@ -385,7 +410,7 @@ def _dense(win: _Window, p: RegionGrowParams) -> np.ndarray:
         dst.append(idx[b][link])
     labels = _components(hs * ws, np.concatenate(src), np.concatenate(dst))
     weight = (win.weight_v[gv][:, None] * win.weight_u[gu][None, :]).ravel()
-    chosen = _select(labels, z.ravel(), inbox.ravel(), weight, keep, vv.ravel(), uu.ravel(), win.box, p)
+    chosen = _select(labels, flat, inbox.ravel(), weight, keep, vv.ravel(), uu.ravel(), win.box, p)
     chosen = chosen.reshape(hs, ws)
     if s == 1:
         obj = chosen
@@ -435,7 +460,11 @@ def _upsample(win: _Window, chosen: np.ndarray, other: np.ndarray, planes: _Plan
 def _sparse(win: _Window, p: RegionGrowParams) -> np.ndarray:
     from scipy.spatial import Delaunay, QhullError
 
-    v, u = np.nonzero(win.valid)
+    v_all, u_all = np.nonzero(win.valid)
+    sub = np.arange(len(v_all))
+    if len(sub) > p.max_sparse_nodes:  # the rest take their nearest node's label below
+        sub = np.sort(np.random.default_rng(0).choice(len(sub), p.max_sparse_nodes, replace=False))
+    v, u = v_all[sub], u_all[sub]
     pts = win.points(v, u)
     inbox = win.inbox[v, u]
     cols = win.rgb[v, u]
@@ -464,11 +493,31 @@ def _sparse(win: _Window, p: RegionGrowParams) -> np.ndarray:
     link = ~cut & keep[a] & keep[b]
     labels = _components(n, a[link], b[link])
     weight = win.weight_v[v] * win.weight_u[u]
-    chosen = _select(labels, pts[:, 2], inbox, weight, keep, v, u, win.box, p)
+    chosen = _select(labels, pts, inbox, weight, keep, v, u, win.box, p)
     obj = np.zeros(win.depth.shape, dtype=bool)
     obj[v[chosen], u[chosen]] = True
+    if len(sub) < len(v_all):
+        obj |= _nearest_node_labels(win, v, u, chosen, v_all, u_all, planes, p)
     bg = win.valid & ~obj
     return obj | _fill(win, obj, bg, win.inbox & ~win.valid, p)
+
+
+def _nearest_node_labels(win: _Window, v: np.ndarray, u: np.ndarray, chosen: np.ndarray, v_all: np.ndarray,
+                         u_all: np.ndarray, planes: _Planes, p: RegionGrowParams) -> np.ndarray:
+    """Object pixels among the valid points left out of the graph: the nearest node is object, the depth is
+    continuous with it and the point is not on a background plane."""
+    from scipy.spatial import cKDTree
+
+    dist, idx = cKDTree(np.stack([u, v], axis=1)).query(np.stack([u_all, v_all], axis=1))
+    z = win.depth[v_all, u_all]
+    zn = win.depth[v[idx], u[idx]]
+    tol = p.k_hard * np.maximum(dist, 1.0) / win.intr.fx * np.minimum(z, zn) + p.noise_abs + p.noise_rel * z
+    hit = chosen[idx] & (np.abs(z - zn) <= tol)
+    sel = np.flatnonzero(hit)
+    sel = sel[~planes.on(win.points(v_all[sel], u_all[sel]), win.rgb[v_all[sel], u_all[sel]])]
+    out = np.zeros(win.depth.shape, dtype=bool)
+    out[v_all[sel], u_all[sel]] = True
+    return out
 
 
 @SEGMENTERS.register("region-grow")
