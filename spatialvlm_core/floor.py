@@ -376,8 +376,8 @@ def vertical_vanishing_up(rgb: np.ndarray, intr: CameraIntrinsics, cfg: LiftConf
     """World up from the RGB alone: the vanishing direction shared by most near-vertical line segments.
 
     Each segment defines the plane through the camera centre that contains its 3D line (normal ``m``); a
-    vertical line satisfies ``m . up = 0``. Up is voted for on a 1-deg grid of directions within
-    ``max_tilt_deg`` of the camera's prior up (length-weighted, 1-deg kernel), then refined by reweighted
+    vertical line satisfies ``m . up = 0``. Up is voted for on a grid of directions within
+    ``max_tilt_deg`` of the camera's prior up (2-deg grid, length-weighted), then refined by reweighted
     least squares. Returns (up, supporting segments), or (None, n) when fewer than ``vp_min_segments``
     segments support it (few vertical structures, e.g. open roads: then there is no cue).
     """
@@ -394,12 +394,12 @@ def vertical_vanishing_up(rgb: np.ndarray, intr: CameraIntrinsics, cfg: LiftConf
     m /= np.linalg.norm(m, axis=1, keepdims=True)
     w = ln / ln.max()
     lim = math.radians(cfg.max_tilt_deg)
-    a = np.arange(-lim, lim + 1e-9, math.radians(1.0))
+    a = np.arange(-lim, lim + 1e-9, math.radians(2.0))  # coarse grid; the refinement below sharpens it
     ax, az = np.meshgrid(a, a)
     cand = np.stack([np.tan(ax.ravel()), -np.ones(ax.size), np.tan(az.ravel())], axis=1)
     cand /= np.linalg.norm(cand, axis=1, keepdims=True)
     cand = cand[cand @ CAMERA_UP >= math.cos(lim)]
-    s1 = math.sin(math.radians(1.0))
+    s1 = math.sin(math.radians(1.5))
     score = (w[:, None] * np.exp(-((m @ cand.T) / s1) ** 2)).sum(axis=0)
     b = int(score.argmax())
     best = cand[b]

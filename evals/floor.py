@@ -1,0 +1,169 @@
+"""Floor checks on real RGB-D frames and sim frames: a wrong floor must come back non-canonical.
+
+Run: ``.venv/bin/python -m evals.floor [--real ../shared/real] [--sim 6]``
+
+Per frame it lifts with no detections and prints: canonical, gravity confidence, the estimated up vs the true
+gravity in degrees (where the frame has one: ``camera.json`` ``gravity_up_in_camera`` for KITTI 000008,
+nuScenes and SUN RGB-D; the sim's exact camera pose), the camera height, and the notes. The floor search runs
+*without* the known up (``Frame.gravity_up`` unset) so it is what is measured; a second column gives the camera
+height found when the known up is passed (``frame.gravity_up``: only the floor offset is searched). Sim frames
+are lifted with their ground-truth masks, so the "objects standing on it" cue is exercised too.
+
+Overall: the number of frames that are canonical with an up error > 5 deg (the bar: 0) and the share of sim
+frames that are canonical within 2 deg. Exit status 1 when the bar fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from spatialvlm_core.geometry import angle_between_deg
+from spatialvlm_core.lifting import LiftConfig, lift
+from spatialvlm_core.types import CameraIntrinsics, Detections, Frame
+
+DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
+BAR_DEG = 5.0
+
+
+@dataclass
+class Row:
+    name: str
+    canonical: bool
+    confidence: float
+    error_deg: float | None  # estimated vs true up, canonical frames with a known up only
+    tilt_deg: float | None  # estimated up vs the camera's -y (how pitched/rolled the floor says it is)
+    height: float | None
+    height_known_up: float | None
+    notes: list[str]
+
+
+def load_real_frame(folder: Path) -> tuple[Frame, np.ndarray | None] | None:
+    """A frame of ``../shared/real`` (rgb, metric depth, intrinsics) and its true up, or None without
+    depth or intrinsics. ``gravity_up`` is left unset (the caller decides)."""
+    cam_path = folder / "camera.json"
+    cam = json.loads(cam_path.read_text())
+    if cam.get("fx") is None:
+        return None
+    rgb_path = next(iter(sorted(folder.glob("rgb.*"))), None)
+    if rgb_path is None:
+        raise FileNotFoundError(f"{folder}: no rgb.* image")
+    if (folder / "depth.npy").exists():
+        depth = np.load(folder / "depth.npy")
+    elif (folder / "depth.npz").exists():
+        depth = np.load(folder / "depth.npz")["depth"]
+    else:
+        return None
+    rgb = np.asarray(Image.open(rgb_path).convert("RGB"))
+    try:
+        intr = CameraIntrinsics(fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"],
+                                width=cam["width"], height=cam["height"])
+    except KeyError as e:
+        raise ValueError(f"{cam_path}: missing field {e}") from e
+    up = cam.get("gravity_up_in_camera")
+    frame = Frame(image_id=folder.name, rgb=rgb, depth=depth.astype(np.float32), intrinsics=intr,
+                  source=str(rgb_path))
+    return frame, (None if up is None else np.asarray(up, dtype=float))
+
+
+def evaluate(name: str, frame: Frame, true_up: np.ndarray | None, dets: Detections | None = None,
+             config: LiftConfig | None = None) -> Row:
+    h, w = frame.rgb.shape[:2]
+    dets = dets or Detections(image_id=frame.image_id, width=w, height=h)
+    scene = lift(frame.model_copy(update={"gravity_up": None}), dets, config=config)
+    m = scene.camera.matrix()
+    est_up = m[2, :3] if scene.canonical else None
+    err = angle_between_deg(est_up, true_up) if (est_up is not None and true_up is not None) else None
+    tilt = angle_between_deg(est_up, np.array([0.0, -1.0, 0.0])) if est_up is not None else None
+    h_known = None
+    if true_up is not None:
+        known = lift(frame.model_copy(update={"gravity_up": tuple(float(v) for v in true_up)}), dets, config=config)
+        h_known = float(known.camera.matrix()[2, 3])
+    notes = [n for n in scene.notes if n != "no detections" and not n.startswith("only ")]
+    return Row(name, scene.canonical, scene.gravity_confidence, err, tilt,
+               float(m[2, 3]) if scene.canonical else None, h_known, notes)
+
+
+def real_rows(root: Path, config: LiftConfig | None = None) -> list[Row]:
+    rows = []
+    for folder in sorted(p for p in root.iterdir() if (p / "camera.json").exists()):
+        got = load_real_frame(folder)
+        if got is None:
+            continue
+        frame, up = got
+        rows.append(evaluate(folder.name, frame, up, config=config))
+    return rows
+
+
+def sim_rows(n: int, start: int = 10000, config: LiftConfig | None = None) -> list[Row]:
+    """Sim frames with camera pitch 0-30 deg and roll up to 30 deg (the reconstruction eval's range)."""
+    from spatialvlm_core.perception.detect_gt import GroundTruthDetector
+    from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
+
+    rooms = sorted(ROOMS)
+    rows = []
+    for seed in range(start, start + n):
+        cfg = SimConfig(room=rooms[seed % len(rooms)], max_roll_deg=30.0, min_pitch_deg=0.0, max_pitch_deg=30.0)
+        sim = generate_scene(seed, cfg)
+        frame = sim.frame()
+        true_up = sim.pose.matrix()[2, :3]  # world +z in camera coordinates
+        dets = GroundTruthDetector(min_pixels=50).detect(frame)
+        rows.append(evaluate(f"sim-{seed}", frame, true_up, dets, config))
+    return rows
+
+
+def _fmt(v: float | None, spec: str) -> str:
+    return "-" if v is None else format(v, spec)
+
+
+def table(rows: list[Row]) -> str:
+    out = ["| frame | canonical | confidence | up error (deg) | tilt (deg) | camera h (m) | h, known up (m) | notes |",
+           "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in rows:
+        notes = "; ".join(r.notes).replace("|", "/")
+        out.append(f"| {r.name} | {'yes' if r.canonical else 'no'} | {r.confidence:.2f} | {_fmt(r.error_deg, '.1f')} "
+                   f"| {_fmt(r.tilt_deg, '.1f')} | {_fmt(r.height, '.2f')} | {_fmt(r.height_known_up, '.2f')} "
+                   f"| {notes} |")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--real", type=Path, default=DEFAULT_REAL, help="folder of real frames (../shared/real)")
+    ap.add_argument("--sim", type=int, default=6, help="sim frames to check (0: none)")
+    args = ap.parse_args(argv)
+    rows: list[Row] = []
+    if args.real.exists():
+        rows += real_rows(args.real)
+    else:
+        print(f"warning: {args.real} not found; real frames skipped", file=sys.stderr)
+    sims: list[Row] = []
+    if args.sim > 0:
+        try:
+            sims = sim_rows(args.sim)
+        except ImportError as e:
+            print(f"warning: sim unavailable ({e}); sim frames skipped", file=sys.stderr)
+    print(table(rows + sims))
+    every = rows + sims
+    wrong = [r.name for r in every if r.canonical and r.error_deg is not None and r.error_deg > BAR_DEG]
+    print()
+    print(f"frames: {len(rows)} real, {len(sims)} sim; canonical: {sum(r.canonical for r in every)}")
+    print(f"canonical with up error > {BAR_DEG:g} deg: {len(wrong)} {wrong if wrong else ''}  (bar: 0)")
+    real_known = [r for r in rows if r.error_deg is not None]
+    if real_known:
+        print(f"real frames with a known up that came back canonical: {len(real_known)}, "
+              f"median error {np.median([r.error_deg for r in real_known]):.2f} deg")
+    if sims:
+        ok = sum(1 for r in sims if r.canonical and r.error_deg is not None and r.error_deg <= 2.0)
+        print(f"sim canonical within 2 deg: {ok}/{len(sims)}")
+    return 1 if wrong else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
