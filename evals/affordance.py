@@ -13,7 +13,11 @@ Truth definitions match the agent's: reach / "within R of" is the minimal distan
 boxes (``geometry.box_distance``), not centre to centre. "Fit under X" has no yes/no truth from boxes (they hide
 the space beneath an object): the correct answer is an honest refusal, and only that counts as a hit.
 Metrics: accuracy, sub-query validity (planned kinds as expected and every sub-answer usable), planner calls per
-question, latency. Run: ``.venv/bin/python -m evals.affordance [--scenes 40] [--seed 100000]``.
+question, latency; and for stated uncertainty: **unsafe yes** (a "yes" where the truth is "no", the bar is zero on
+reconstructions), "can't tell" rate (the agent declines when the measured interval straddles the threshold),
+accuracy on the decided answers, and **calibration**: the share of true values (gap, closest distance, width,
+height) inside the sub-answer's stated interval (``types.INTERVAL_LEVEL``; exact scenes state zero-width ones).
+Run: ``.venv/bin/python -m evals.affordance [--scenes 40] [--seed 100000]``.
 """
 
 from __future__ import annotations
@@ -92,6 +96,7 @@ class Item:
     kinds: list[str]
     scene_idx: int
     family: str
+    value: float | None = None  # true value of the measured sub-quantity (calibration of stated intervals)
 
 
 @dataclass
@@ -139,28 +144,39 @@ def _procedural(seed: int) -> Case:
     return Case(scene=scene)
 
 
-def _sim(seed: int) -> Case | None:
-    """A MuJoCo living room with a sofa-armchair gap drawn from the seed; None when no layout fits it."""
+# Room -> the pair whose free gap is controlled, and the range it is drawn from (metres). The bedroom's narrow
+# bed-nightstand gaps are where a reconstruction that misses hidden parts over-states the clearance most.
+GAP_PAIRS: dict[str, tuple[str, str, float, float]] = {
+    "living_room": ("sofa", "armchair", 0.3, 2.0),
+    "bedroom": ("bed", "nightstand", 0.1, 1.0),
+}
+
+
+def _sim(seed: int, room: str = "living_room") -> Case | None:
+    """A MuJoCo room with its pair's gap (``GAP_PAIRS``) drawn from the seed; None when no layout fits it."""
     from spatialvlm_core.sim import SimConfig, generate_scene
 
     r = random.Random(seed)
+    a, b, g_lo, g_hi = GAP_PAIRS[room]
     try:
-        sim = generate_scene(seed, SimConfig(gap=("sofa", "armchair", round(r.uniform(0.3, 2.0), 3))))
+        sim = generate_scene(seed, SimConfig(room=room, gap=(a, b, round(r.uniform(g_lo, g_hi), 3))))
     except ValueError:  # a rare seed whose room cannot hold the requested gap: the next seed is used
         return None
     return Case(scene=sim.scene, frame=sim.frame())
 
 
-def make_cases(n: int, seed: int, source: str) -> tuple[list[Case], str]:
+def make_cases(n: int, seed: int, source: str, room: str = "living_room") -> tuple[list[Case], str]:
+    """``room``: a ``GAP_PAIRS`` room, or "all" to alternate between them."""
     if source == "procedural":
         return [_procedural(s) for s in range(seed, seed + n)], "procedural"
+    rooms = list(GAP_PAIRS) if room == "all" else [room]
     cases: list[Case] = []
     s = seed
     while len(cases) < n:
-        if (c := _sim(s)) is not None:
+        if (c := _sim(s, rooms[len(cases) % len(rooms)])) is not None:
             cases.append(c)
         s += 1
-    return cases, "sim"
+    return cases, f"sim {room}"
 
 
 # --------------------------------------------------------------------------- questions with exact truth
@@ -219,30 +235,30 @@ def make_items(cases: list[Case], seed: int) -> list[Item]:
             pa, pb = r.sample(floor, 2) if len(floor) >= 2 else r.sample(list(objs.values()), 2)
 
         def add(tpl: str, truth: bool | None, kinds: list[str], family: str, a: Object3D, b: Object3D | None,
-                stated: str, i: int = i) -> None:
+                stated: str, value: float | None = None, i: int = i) -> None:
             q = tpl.format(a=a.caption, b=b.caption if b else "", L=stated)
-            items.append(Item(question=q, truth=truth, kinds=kinds, scene_idx=i, family=family))
+            items.append(Item(question=q, truth=truth, kinds=kinds, scene_idx=i, family=family, value=value))
 
         gap = _gap_truth(case.scene, pa, pb)
         for tpl in r.sample(FIT_BETWEEN, 2):
             want = r.random() < 0.5
             s, m = _say(_threshold(gap, want, True, r), r)
-            add(tpl, gap >= m, ["gap"], "fit_between", pa, pb, s)
+            add(tpl, gap >= m, ["gap"], "fit_between", pa, pb, s, gap)
         tpl, op = r.choice(CLEARANCE)
         s, m = _say(_threshold(gap, r.random() < 0.5, True, r), r)
-        add(tpl, _cmp(gap, op, m), ["gap"], "clearance", pa, pb, s)
+        add(tpl, _cmp(gap, op, m), ["gap"], "clearance", pa, pb, s, gap)
 
         x, y = r.sample(list(objs.values()), 2)
         d = geometry.box_distance(x, y)  # reach is to the nearest point of the object, as the agent measures it
         if d > 0.05:  # touching objects have no threshold "10-40% away" from 0
             s, m = _say(_threshold(d, r.random() < 0.5, False, r), r)
-            add(r.choice(REACH), d <= m, ["closest"], "reach", x, y, s)
+            add(r.choice(REACH), d <= m, ["closest"], "reach", x, y, s, d)
 
         surface = by_name.get("table") or by_name.get("desk")
         if surface is not None:
             w = max(surface.obb.size[0], surface.obb.size[1])
             s, m = _say(_threshold(w, r.random() < 0.5, True, r), r)
-            add(r.choice(FIT_ON), w >= m, ["width"], "fit_on", surface, None, s)
+            add(r.choice(FIT_ON), w >= m, ["width"], "fit_on", surface, None, s, w)
             h = surface.aabb.size[2]
             s, m = _say(_threshold(h, r.random() < 0.5, True, r), r)
             add(r.choice(FIT_UNDER), None, [], "fit_under", surface, None, s)
@@ -250,12 +266,12 @@ def make_items(cases: list[Case], seed: int) -> list[Item]:
         if door is not None:
             w = max(door.obb.size[0], door.obb.size[1])
             s, m = _say(_threshold(w, r.random() < 0.5, True, r), r)
-            add(r.choice(THROUGH), w >= m, ["width"], "through", door, None, s)
+            add(r.choice(THROUGH), w >= m, ["width"], "through", door, None, s, w)
         tall = r.choice(list(objs.values()))
         tpl, op = r.choice(TALLER)
         h = tall.aabb.size[2]
         s, m = _say(_threshold(h, r.random() < 0.5, op == ">", r), r)
-        add(tpl, _cmp(h, op, m), ["height"], "taller", tall, None, s)
+        add(tpl, _cmp(h, op, m), ["height"], "taller", tall, None, s, h)
     return items
 
 
@@ -271,14 +287,29 @@ class RowResult:
     by_family: dict[str, list[int]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
     skipped: str | None = None
+    yes_no: int = 0  # questions with a yes/no truth
+    unsafe_yes: int = 0  # "yes" where the truth is "no"
+    wrong_no: int = 0  # "no" where the truth is "yes"
+    undecided: int = 0  # "can't tell"
+    decided: int = 0
+    decided_correct: int = 0
+    unsafe: list[str] = field(default_factory=list)
+    covered: int = 0  # true values inside the stated interval
+    stated: int = 0  # sub-answers with a number to check
+    widths: list[float] = field(default_factory=list)  # stated interval widths (m)
+    below: int = 0  # true values below the stated interval (the rest of the misses are above it)
 
     def line(self) -> str:
         if self.skipped:
-            return f"| {self.name} | skipped: {self.skipped} | | | | |"
+            return f"| {self.name} | skipped: {self.skipped} | | | | | | | | |"
         lat = self.latencies or [0.0]
         return (f"| {self.name} | {self.n} | {self.correct / max(1, self.n):.1%} | {self.valid / max(1, self.n):.1%} "
                 f"| {self.planner_calls / max(1, self.n):.2f} | {1000 * statistics.mean(lat):.1f} / "
-                f"{1000 * sorted(lat)[int(0.95 * (len(lat) - 1))]:.1f} |")
+                f"{1000 * sorted(lat)[int(0.95 * (len(lat) - 1))]:.1f} | {self.unsafe_yes} / {self.yes_no} "
+                f"| {self.undecided / max(1, self.yes_no):.1%} | {self.decided_correct / max(1, self.decided):.1%} "
+                f"| {self.covered / max(1, self.stated):.1%} ({self.stated}; {self.below} below / "
+                f"{self.stated - self.covered - self.below} above; median width "
+                f"{statistics.median(self.widths or [0.0]):.2f} m) |")
 
 
 def run_row(name: str, items: list[Item], cases: list[Case], make_agent: Callable[[Case], SpatialAgent],
@@ -301,6 +332,9 @@ def run_row(name: str, items: list[Item], cases: list[Case], make_agent: Callabl
         else:
             hit = out.decision is it.truth
         res.correct += hit
+        if it.truth is not None:
+            _score_yes_no(res, it, out)
+        _score_interval(res, it, out)
         fam = res.by_family.setdefault(it.family, [0, 0])
         fam[0] += hit
         fam[1] += 1
@@ -309,11 +343,54 @@ def run_row(name: str, items: list[Item], cases: list[Case], make_agent: Callabl
     return res
 
 
-def _gt_depth_reconstruct(frame: Frame) -> Scene3D:
-    """The image pipeline on exact inputs: ground-truth masks + sensor depth -> lifted, canonicalised boxes."""
+def _score_yes_no(res: RowResult, it: Item, out: Any) -> None:
+    """Safety and abstention of one yes/no answer."""
+    res.yes_no += 1
+    if out.decision is None:
+        res.undecided += bool(getattr(out, "undecided", False))
+        return
+    res.decided += 1
+    res.decided_correct += out.decision is it.truth
+    if out.decision and it.truth is False:
+        res.unsafe_yes += 1
+        if len(res.unsafe) < 8:
+            res.unsafe.append(f"{it.question} truth={it.value:.2f} m :: {out.answer}")
+    res.wrong_no += (out.decision is False) and it.truth is True
+
+
+def _score_interval(res: RowResult, it: Item, out: Any) -> None:
+    """Whether the measured sub-answer's stated interval (its value when none is stated) holds the truth."""
+    if it.value is None or len(out.sub_answers) != 1:
+        return
+    ans = next(iter(out.sub_answers.values()))
+    if ans.meters is None:
+        return
+    lo, hi = ans.interval if ans.interval is not None else (ans.meters, ans.meters)
+    res.stated += 1
+    res.covered += lo - 1e-6 <= it.value <= hi + 1e-6
+    res.below += it.value < lo - 1e-6
+    if math.isfinite(hi):
+        res.widths.append(hi - lo)
+
+
+# Reconstruction modes: name -> ``spatialvlm_core.reconstruct`` backends. None needs a model download.
+RECON_MODES: dict[str, dict[str, str]] = {
+    "GT-depth recon": {"detector": "ground-truth", "segmenter": "ground-truth", "depth": "sensor"},
+    "size-prior depth recon": {"detector": "ground-truth", "segmenter": "ground-truth", "depth": "size-prior"},
+}
+
+
+def _reconstructor(mode: str) -> Callable[[Frame], Scene3D]:
+    """The image pipeline with the mode's backends: masks + depth -> lifted, canonicalised (completed) boxes."""
     from spatialvlm_core.reconstruct import reconstruct
 
-    return reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor")
+    backends = RECON_MODES[mode]
+    return lambda frame: reconstruct(frame, **backends)
+
+
+def _gt_depth_reconstruct(frame: Frame) -> Scene3D:
+    """The image pipeline on exact inputs: ground-truth masks + sensor depth -> lifted, canonicalised boxes."""
+    return _reconstructor("GT-depth recon")(frame)
 
 
 def _learned_tool(model: Path | None = None) -> SpatialTool | None:
@@ -333,12 +410,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenes", type=int, default=40)
     ap.add_argument("--seed", type=int, default=HELD_OUT_SEED)
     ap.add_argument("--source", choices=["sim", "procedural"], default="sim")
+    ap.add_argument("--room", choices=[*GAP_PAIRS, "all"], default="living_room",
+                    help="sim room type whose gap pair is controlled (all: alternate)")
     ap.add_argument("--show-failures", action="store_true")
     ap.add_argument("--model", type=Path, help="learned-tool checkpoint (default: the shipped model)")
     ap.add_argument("--only-learned", action="store_true", help="skip the geometric and endpoint rows")
+    ap.add_argument("--no-learned", action="store_true", help="skip the learned-tool row")
+    ap.add_argument("--recon", choices=[*RECON_MODES, "all"], default="GT-depth recon",
+                    help="reconstruction mode(s) the geometric tool runs on")
     args = ap.parse_args(argv)
 
-    cases, source = make_cases(args.scenes, args.seed, args.source)
+    cases, source = make_cases(args.scenes, args.seed, args.source, args.room)
     items = make_items(cases, args.seed)
     yes = sum(it.truth is True for it in items)
     refuse = sum(it.truth is None for it in items)
@@ -346,41 +428,48 @@ def main(argv: list[str] | None = None) -> int:
           f"seeds {args.seed}..{args.seed + args.scenes - 1}")
     rows: list[RowResult] = []
     if not args.only_learned:
-        rows += _reference_rows(items, cases, source)
-    learned = _learned_tool(args.model)
-    if learned is None or source != "sim":
+        rows += _reference_rows(items, cases, source, tuple(RECON_MODES) if args.recon == "all" else (args.recon,))
+    learned = None if args.no_learned else _learned_tool(args.model)
+    if args.no_learned:
+        rows.append(RowResult(name="rules + learned VLM", skipped="--no-learned"))
+    elif learned is None or not source.startswith("sim"):
         rows.append(RowResult(name="rules + learned VLM", skipped="no default checkpoint or no sim images"))
     else:
         rows.append(run_row("rules + learned VLM", items, cases, lambda c: SpatialAgent(tool=learned),
                             lambda c: c.frame))
 
-    print("| setting | questions | accuracy | sub-query validity | planner calls/q | latency ms mean / p95 |")
-    print("|---|---|---|---|---|---|")
+    print("| setting | questions | accuracy | sub-query validity | planner calls/q | latency ms mean / p95 "
+          "| unsafe yes / yes-no qs | can't tell | accuracy decided | truth in stated interval |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         print(row.line())
     for row in rows:
         if row.skipped:
             continue
         fams = ", ".join(f"{k} {v[0]}/{v[1]}" for k, v in sorted(row.by_family.items()))
-        print(f"\n{row.name} by family: {fams}")
+        print(f"\n{row.name} by family: {fams}; wrong no {row.wrong_no}")
+        for u in row.unsafe:
+            print("  UNSAFE YES", u)
         if args.show_failures:
             for f in row.failures:
                 print("  FAIL", f)
     return 0
 
 
-def _reference_rows(items: list[Item], cases: list[Case], source: str) -> list[RowResult]:
-    """The geometric tool on the exact scene and on the GT-depth reconstruction, and an endpoint planner."""
+def _reference_rows(items: list[Item], cases: list[Case], source: str,
+                    recon: tuple[str, ...] = ("GT-depth recon",)) -> list[RowResult]:
+    """The geometric tool on the exact scene and on reconstructions (``RECON_MODES``), and an endpoint planner."""
     rows: list[RowResult] = []
     rows.append(run_row("rules + geometric (GT scene)", items, cases,
                         lambda c: SpatialAgent(tool=GeometricTool(scene=c.scene)), lambda c: None))
-    if source != "sim":
-        rows.append(RowResult(name="rules + geometric (GT-depth recon)",
-                              skipped="needs sim frames (procedural scenes have no images)"))
-    else:
-        rows.append(run_row("rules + geometric (GT-depth recon)", items, cases,
-                            lambda c: SpatialAgent(tool=GeometricTool(reconstruct=_gt_depth_reconstruct)),
-                            lambda c: c.frame))
+    for mode in recon:
+        if not source.startswith("sim"):
+            rows.append(RowResult(name=f"rules + geometric ({mode})",
+                                  skipped="needs sim frames (procedural scenes have no images)"))
+            continue
+        fn = _reconstructor(mode)
+        rows.append(run_row(f"rules + geometric ({mode})", items, cases,
+                            lambda c, fn=fn: SpatialAgent(tool=GeometricTool(reconstruct=fn)), lambda c: c.frame))
     from spatial_agent.planners.openai_planner import OpenAIPlanner
 
     if OpenAIPlanner.from_env() is None:

@@ -102,6 +102,8 @@ class SpatialAgent:
         s = AgentState.model_validate(out) if isinstance(out, dict) else out
         return AgentResult(
             answer=s.answer or "", decision=s.decision if not s.failure else None,
+            undecided=s.undecided and not s.failure, interval=s.interval if not s.failure else None,
+            level=s.level if not s.failure else None,
             value=s.value if not s.failure else None, unit=s.unit if not s.failure else None, plan=s.plan,
             sub_answers=s.sub_answers, steps=s.steps, planner_calls=s.planner_calls,
             latency_s=time.perf_counter() - t0, error=s.failure,

@@ -6,6 +6,11 @@ carry a length unit (``1.2 m``, ``80cm``, ``3 ft``, ``12 in``); it is converted 
 length dimension, so ``g > 1 m`` is fine and ``g + 2 m*m`` is an error. A bare number in a sum, comparison or
 ``min``/``max`` with a length is read as metres (planners often write ``g > 1.0``). Anything else raises
 :class:`ArithError` naming what was refused.
+
+Quantities carry an interval ``[lo, hi]`` around their value (a measurement's stated range; literals are exact) and
+the operators propagate it by interval arithmetic. Comparisons are three-valued: True when every value in the
+intervals satisfies them, False when none does, otherwise ``None`` (unknown); ``and``/``or``/``not`` follow
+Kleene's logic, so an expression may evaluate to ``None`` ("can't tell").
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES
 
@@ -30,18 +35,54 @@ class ArithError(ValueError):
 
 @dataclass(frozen=True)
 class Quantity:
-    """A number in SI (metres for lengths) with its length exponent (0 = dimensionless, 1 = length, 2 = area)."""
+    """A number in SI (metres for lengths) with its length exponent (0 = dimensionless, 1 = length, 2 = area).
+
+    ``lo``/``hi``: the interval the true value lies in (None: exact, i.e. ``value``); bounds may be infinite.
+    """
 
     value: float
     dim: int = 0
     literal: bool = False  # a bare number written in the expression (may adopt a length dimension)
+    lo: float | None = None
+    hi: float | None = None
+
+    def __post_init__(self) -> None:
+        lo, hi = self.low, self.high
+        if math.isnan(lo) or math.isnan(hi) or lo > hi:
+            raise ArithError(f"bad interval [{lo}, {hi}] for {self.value!r}")
+        # The value lies inside its interval: a stated range that misses it (rounding, a loose tool) is widened.
+        if not lo <= self.value <= hi:
+            object.__setattr__(self, "lo", min(lo, self.value))
+            object.__setattr__(self, "hi", max(hi, self.value))
+            lo, hi = self.low, self.high
+        if lo == self.value == hi:  # exact: one canonical form, so equal quantities compare equal
+            object.__setattr__(self, "lo", None)
+            object.__setattr__(self, "hi", None)
+
+    @property
+    def low(self) -> float:
+        return self.value if self.lo is None else float(self.lo)
+
+    @property
+    def high(self) -> float:
+        return self.value if self.hi is None else float(self.hi)
+
+    @property
+    def exact(self) -> bool:
+        return self.lo is None and self.hi is None
 
     def __str__(self) -> str:
         unit = {0: "", 1: " m", 2: " m^2", 3: " m^3"}.get(self.dim, f" m^{self.dim}")
-        return f"{self.value:g}{unit}"
+        if self.exact:
+            return f"{self.value:g}{unit}"
+        return f"{self.value:g}{unit} [{self.low:g}, {self.high:g}]"
 
 
-Value = Quantity | bool
+Value = Quantity | bool | None  # None: a comparison the intervals cannot settle
+
+
+def _q(value: float, lo: float, hi: float, dim: int, literal: bool = False) -> Quantity:
+    return Quantity(value, dim, literal, lo, hi)
 
 # Alphabetic unit spellings, longest first so "meters" wins over "m".
 _UNITS = sorted((k for k in UNIT_ALIASES if k.isalpha()), key=len, reverse=True)
@@ -63,26 +104,73 @@ def _substitute_units(expr: str) -> tuple[str, dict[str, Quantity]]:
     return _NUM_UNIT.sub(repl, expr), bound
 
 
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
 _CMP: dict[type, Callable[[float, float], bool]] = {
     ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: lambda a, b: math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
-    ast.NotEq: lambda a, b: not math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12),
+    ast.Eq: _close, ast.NotEq: lambda a, b: not _close(a, b),
 }
 
 
+def compare(op: str, a: Quantity, b: Quantity) -> bool | None:
+    """Three-valued ``a op b`` over intervals: True when it holds for every pair of values in them, False when for
+    none, else None. ``op`` is one of ``< <= > >= == !=``."""
+    lo_a, hi_a, lo_b, hi_b = a.low, a.high, b.low, b.high
+    if op in ("<", "<="):
+        strict = op == "<"
+        if (hi_a < lo_b) if strict else (hi_a <= lo_b):
+            return True
+        return False if ((lo_a >= hi_b) if strict else (lo_a > hi_b)) else None
+    if op in (">", ">="):
+        return compare("<" if op == ">" else "<=", b, a)
+    if op in ("==", "!="):
+        if a.exact and b.exact:
+            eq = _close(a.value, b.value)
+        elif hi_a < lo_b or hi_b < lo_a:
+            eq = False
+        else:
+            return None
+        return eq if op == "==" else not eq
+    raise ArithError(f"unknown comparison {op!r}")
+
+
+_OP_SYMBOL: dict[type, str] = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==",
+                               ast.NotEq: "!="}
+
+
+def kleene_and(values: list[bool | None]) -> bool | None:
+    """False if any is False, True if all are True, else None."""
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
+def kleene_or(values: list[bool | None]) -> bool | None:
+    """True if any is True, False if all are False, else None."""
+    if any(v is True for v in values):
+        return True
+    return False if all(v is False for v in values) else None
+
+
 def _as_quantity(v: Value, what: str) -> Quantity:
-    if isinstance(v, bool):
+    if isinstance(v, bool) or v is None:
         raise ArithError(f"{what} needs a number, got a yes/no value")
     return v
+
+
+def _is_truth(v: Value) -> bool:
+    return v is None or isinstance(v, bool)
 
 
 def _unify(a: Quantity, b: Quantity, op: str) -> tuple[Quantity, Quantity]:
     if a.dim == b.dim:
         return a, b
     if a.literal and a.dim == 0:
-        return Quantity(a.value, b.dim), b
+        return replace(a, dim=b.dim, literal=False), b
     if b.literal and b.dim == 0:
-        return a, Quantity(b.value, a.dim)
+        return a, replace(b, dim=a.dim, literal=False)
     raise ArithError(f"cannot apply {op!r} to quantities of different dimensions ({a} vs {b})")
 
 
@@ -90,6 +178,15 @@ def _check(q: Quantity) -> Quantity:
     if not math.isfinite(q.value) or abs(q.value) > MAX_ABS:
         raise ArithError(f"result {q.value!r} is out of range")
     return q
+
+
+def _products(a: Quantity, b: Quantity) -> list[float]:
+    out = []
+    for x in (a.low, a.high):
+        for y in (b.low, b.high):
+            p = x * y
+            out.append(0.0 if math.isnan(p) else p)  # 0 * inf: the zero end is exact
+    return out
 
 
 class _Evaluator:
@@ -126,12 +223,12 @@ class _Evaluator:
     def _UnaryOp(self, node: ast.UnaryOp) -> Value:
         v = self.eval(node.operand)
         if isinstance(node.op, ast.Not):
-            if not isinstance(v, bool):
+            if not _is_truth(v):
                 raise ArithError("'not' needs a yes/no value")
-            return not v
+            return None if v is None else not v
         q = _as_quantity(v, "unary sign")
         if isinstance(node.op, ast.USub):
-            return Quantity(-q.value, q.dim, q.literal)
+            return _q(-q.value, -q.high, -q.low, q.dim, q.literal)
         if isinstance(node.op, ast.UAdd):
             return q
         raise ArithError(f"operator {type(node.op).__name__} is not allowed")
@@ -139,36 +236,45 @@ class _Evaluator:
     def _BinOp(self, node: ast.BinOp) -> Value:
         a = _as_quantity(self.eval(node.left), "arithmetic")
         b = _as_quantity(self.eval(node.right), "arithmetic")
-        if isinstance(node.op, ast.Add | ast.Sub):
-            a, b = _unify(a, b, "+" if isinstance(node.op, ast.Add) else "-")
-            v = a.value + b.value if isinstance(node.op, ast.Add) else a.value - b.value
-            return _check(Quantity(v, a.dim, a.literal and b.literal))
+        lit = a.literal and b.literal
+        if isinstance(node.op, ast.Add):
+            a, b = _unify(a, b, "+")
+            return _check(_q(a.value + b.value, a.low + b.low, a.high + b.high, a.dim, lit))
+        if isinstance(node.op, ast.Sub):
+            a, b = _unify(a, b, "-")
+            return _check(_q(a.value - b.value, a.low - b.high, a.high - b.low, a.dim, lit))
         if isinstance(node.op, ast.Mult):
-            return _check(Quantity(a.value * b.value, a.dim + b.dim, a.literal and b.literal))
+            p = _products(a, b)
+            return _check(_q(a.value * b.value, min(p), max(p), a.dim + b.dim, lit))
         if isinstance(node.op, ast.Div):
             if b.value == 0:
                 raise ArithError("division by zero")
-            return _check(Quantity(a.value / b.value, a.dim - b.dim, a.literal and b.literal))
+            if b.low <= 0 <= b.high:  # the divisor may be zero: the quotient is unbounded
+                return _check(_q(a.value / b.value, -math.inf, math.inf, a.dim - b.dim, lit))
+            p = _products(a, Quantity(1.0 / b.value, 0, False, 1.0 / b.high, 1.0 / b.low))
+            return _check(_q(a.value / b.value, min(p), max(p), a.dim - b.dim, lit))
         raise ArithError(f"operator {type(node.op).__name__} is not allowed (only + - * /)")
 
     def _Compare(self, node: ast.Compare) -> Value:
         left = _as_quantity(self.eval(node.left), "comparison")
+        results: list[bool | None] = []
         for op, right_node in zip(node.ops, node.comparators, strict=True):
-            fn = _CMP.get(type(op))
-            if fn is None:
+            if type(op) not in _CMP:
                 raise ArithError(f"comparison {type(op).__name__} is not allowed")
             right = _as_quantity(self.eval(right_node), "comparison")
             lq, rq = _unify(left, right, "comparison")
-            if not fn(lq.value, rq.value):
+            results.append(compare(_OP_SYMBOL[type(op)], lq, rq))
+            if results[-1] is False:
                 return False
             left = right
-        return True
+        return kleene_and(results)
 
     def _BoolOp(self, node: ast.BoolOp) -> Value:
         vals = [self.eval(v) for v in node.values]
-        if not all(isinstance(v, bool) for v in vals):
+        if not all(_is_truth(v) for v in vals):
             raise ArithError("'and'/'or' need yes/no values on both sides")
-        return all(vals) if isinstance(node.op, ast.And) else any(vals)
+        truths: list[bool | None] = [v for v in vals if not isinstance(v, Quantity)]
+        return kleene_and(truths) if isinstance(node.op, ast.And) else kleene_or(truths)
 
     def _Call(self, node: ast.Call) -> Value:
         if not isinstance(node.func, ast.Name) or node.func.id not in ("min", "max", "abs"):
@@ -179,7 +285,14 @@ class _Evaluator:
         if node.func.id == "abs":
             if len(args) != 1:
                 raise ArithError("abs() takes exactly one argument")
-            return Quantity(abs(args[0].value), args[0].dim, args[0].literal)
+            q = args[0]
+            if q.low >= 0:
+                lo, hi = q.low, q.high
+            elif q.high <= 0:
+                lo, hi = -q.high, -q.low
+            else:  # the interval straddles zero
+                lo, hi = 0.0, max(-q.low, q.high)
+            return _q(abs(q.value), lo, hi, q.dim, q.literal)
         if not args:
             raise ArithError(f"{node.func.id}() needs at least one argument")
         dims = {a.dim for a in args if not a.literal} or {args[0].dim}
@@ -187,12 +300,15 @@ class _Evaluator:
             raise ArithError(f"{node.func.id}() arguments have different dimensions")
         dim = dims.pop()
         pick = min if node.func.id == "min" else max
-        best = pick(args, key=lambda q: q.value)
-        return Quantity(best.value, dim, all(a.literal for a in args))
+        # Interval min/max: bound by bound (the smallest value can be no lower than the lowest low, etc.).
+        return _q(pick(a.value for a in args), pick(a.low for a in args), pick(a.high for a in args), dim,
+                  all(a.literal for a in args))
 
 
-def evaluate(expr: str, env: Mapping[str, float | Quantity | bool] | None = None) -> Value:
-    """Evaluate ``expr`` over ``env`` (plain floats are dimensionless; pass ``Quantity(v, 1)`` for metres)."""
+def evaluate(expr: str, env: Mapping[str, float | Quantity | bool | None] | None = None) -> Value:
+    """Evaluate ``expr`` over ``env`` (plain floats are dimensionless; pass ``Quantity(v, 1)`` for metres).
+
+    Returns a Quantity, a bool, or None when a comparison's intervals straddle its threshold (unknown)."""
     if not isinstance(expr, str):
         raise ArithError(f"expression must be a string, got {type(expr).__name__}")
     if len(expr) > MAX_CHARS:
@@ -204,7 +320,7 @@ def evaluate(expr: str, env: Mapping[str, float | Quantity | bool] | None = None
         if k.startswith("_"):
             raise ArithError(f"quantity name {k!r} must not start with an underscore")
         try:
-            names[k] = v if isinstance(v, Quantity | bool) else Quantity(float(v), 0)
+            names[k] = v if (v is None or isinstance(v, Quantity | bool)) else Quantity(float(v), 0)
         except (OverflowError, TypeError, ValueError) as e:
             raise ArithError(f"quantity {k!r} is not a usable number: {e}") from None
     text, bound = _substitute_units(expr)
@@ -218,6 +334,8 @@ def evaluate(expr: str, env: Mapping[str, float | Quantity | bool] | None = None
     return _Evaluator(names).eval(tree)
 
 
-def length(meters: float) -> Quantity:
-    """A length quantity in metres."""
-    return Quantity(float(meters), 1)
+def length(meters: float, interval: tuple[float, float] | None = None) -> Quantity:
+    """A length quantity in metres, with the interval its true value lies in (None: exact)."""
+    if interval is None:
+        return Quantity(float(meters), 1)
+    return Quantity(float(meters), 1, False, float(interval[0]), float(interval[1]))

@@ -7,6 +7,7 @@ appends to ``steps`` so the result carries the full trace.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -15,12 +16,12 @@ from typing import Any
 from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatial_agent.arith import ArithError, Quantity, evaluate, length
+from spatial_agent.arith import ArithError, Quantity, evaluate
 from spatial_agent.planners.base import Planner, PlannerOutputError
 from spatial_agent.prompts import answer_templates
 from spatial_agent.schema import Plan, Step, SubQuery
 from spatial_agent.tools import SpatialTool
-from spatialvlm_core.types import Answer
+from spatialvlm_core.types import INTERVAL_LEVEL, Answer
 
 MAX_WORKERS = 8
 
@@ -38,29 +39,55 @@ class AgentState(BaseModel):
     failure: str | None = None
     missing_text: str | None = None  # the tool's own words when an object is missing ("I cannot find ...")
     decision: bool | None = None
+    undecided: bool = False  # a yes/no the intervals cannot settle ("can't tell")
     value: float | None = None
     unit: str | None = None
+    interval: tuple[float, float] | None = None  # of the value, or of the compared quantity of a yes/no
+    level: float | None = None
     answer: str | None = None
     route: str = "answer"  # set by verify: "plan" (re-plan) or "answer"
     steps: list[Step] = Field(default_factory=list)
 
 
-def _fmt_answer(ans: Answer) -> str:
+def _num(v: float, unit: str | None) -> str:
+    return f"{v:.2f} m" if unit == "m" else (f"{v:.2f}" + (f" {unit}" if unit else ""))
+
+
+def fmt_interval(v: float, interval: tuple[float, float] | None, unit: str | None, undecided: bool = False,
+                 level: float | None = None) -> str:
+    """A value with its interval: '1.58 m' (exact), 'about 1.20 m (0.90-1.50 m)', or for a yes/no it could not
+    settle 'between 0.20 and 0.90 m (80 % interval)'."""
+    if interval is None or interval[0] == interval[1]:
+        return _num(v, unit)
+    lo, hi = interval
+    u = " m" if unit == "m" else (f" {unit}" if unit else "")
+    hi_s = f"{hi:.2f}" if math.isfinite(hi) else None
+    if undecided:
+        pct = round(100 * (level or INTERVAL_LEVEL))
+        rng = f"between {lo:.2f} and {hi_s}{u}" if hi_s else f"at least {lo:.2f}{u}"
+        return f"{rng} ({pct} % interval)"
+    return f"about {_num(v, unit)} ({lo:.2f}-{hi_s}{u})" if hi_s else f"about {_num(v, unit)} (at least {lo:.2f}{u})"
+
+
+def _fmt_answer(ans: Answer, undecided: bool = False) -> str:
     if ans.meters is not None:
-        return f"{ans.meters:.2f} m"
+        return fmt_interval(ans.meters, ans.interval, "m", undecided, ans.level)
     if ans.unit == "count" and ans.value is not None:
         return str(round(ans.value))
     if ans.value is not None:
-        return f"{ans.value:.2f}" + (f" {ans.unit}" if ans.unit else "")
+        return fmt_interval(ans.value, ans.interval, ans.unit, undecided, ans.level)
     if ans.boolean is not None:
         return "yes" if ans.boolean else "no"
     return ans.text
 
 
-def _fmt_value(v: float | None, unit: str | None) -> str:
+def _fmt_value(v: float | None, unit: str | None, interval: tuple[float, float] | None = None,
+               level: float | None = None) -> str:
     if v is None:
         return "unknown"
-    return f"{v:.2f} m" if unit == "m" else f"{v:.4g}"
+    if unit == "m":
+        return fmt_interval(v, interval, "m", level=level)
+    return f"{v:.4g}" if interval is None else f"about {v:.4g} ({interval[0]:.4g}-{interval[1]:.4g})"
 
 
 def _as_clause(text: str) -> str:
@@ -82,25 +109,35 @@ def render_template(template: str, state: AgentState) -> str:
         if m.group(2):
             return _as_clause(state.sub_answers[key].text) if key in state.sub_answers else m.group(0)
         if key == "decision":
-            return "Unknown" if state.decision is None else ("Yes" if state.decision else "No")
+            if state.decision is None:
+                return "Can't tell" if state.undecided else "Unknown"
+            return "Yes" if state.decision else "No"
         if key in ("value", "result"):
-            return _fmt_value(state.value, state.unit)
+            return _fmt_value(state.value, state.unit, state.interval, state.level)
         if key in state.sub_answers:
-            return _fmt_answer(state.sub_answers[key])
+            return _fmt_answer(state.sub_answers[key], state.undecided)
         return m.group(0)
 
     return re.sub(r"\{([A-Za-z_][A-Za-z0-9_]*)(\.text)?\}", sub, template)
 
 
+def _with_interval(v: float, interval: tuple[float, float] | None, dim: int) -> Quantity:
+    """A quantity with the answer's interval (widened to hold the value; non-finite bounds kept as +-inf)."""
+    if interval is None:
+        return Quantity(float(v), dim)
+    lo, hi = (float(x) if not math.isnan(x) else -math.inf for x in interval)
+    return Quantity(float(v), dim, False, min(lo, v), max(hi, v))
+
+
 def quantity_of(query: SubQuery, ans: Answer) -> Quantity | bool | None:
-    """The arithmetic value of a sub-answer, or None when it has no usable number."""
+    """The arithmetic value of a sub-answer (with its stated interval), or None when it has no usable number."""
     if query.kind == "relation":  # a yes/no computed by the tool; no number stands in for it
         return ans.boolean
     if ans.meters is not None:
-        return length(ans.meters)
+        return _with_interval(ans.meters, ans.interval, 1)
     if query.kind in ("size_compare", "exists"):
         if ans.value is not None:
-            return Quantity(float(ans.value))
+            return _with_interval(float(ans.value), ans.interval if query.kind == "size_compare" else None, 0)
         if ans.boolean is not None:
             # A text tool may only say yes/no: map it to a ratio/count on the right side of the threshold.
             if query.kind == "size_compare":
@@ -111,7 +148,9 @@ def quantity_of(query: SubQuery, ans: Answer) -> Quantity | bool | None:
         from spatialvlm_core.units import to_meters
 
         try:
-            return length(to_meters(ans.value, ans.unit))
+            iv = None if ans.interval is None else (to_meters(ans.interval[0], ans.unit),
+                                                    to_meters(ans.interval[1], ans.unit))
+            return _with_interval(to_meters(ans.value, ans.unit), iv, 1)
         except ValueError:
             return None
     return None
@@ -180,13 +219,21 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> An
         except (ArithError, OverflowError) as e:  # OverflowError: defence in depth, arith maps its own
             step = Step(node="compute", error=f"cannot evaluate {s.plan.compute!r}: {e}")
             return {"failure": step.error, "steps": [*s.steps, step]}
-        step = Step(node="compute", detail=f"{s.plan.compute} -> {out}")
-        if isinstance(out, bool):
-            return {"decision": out, "value": None, "unit": None, "failure": None, "steps": [*s.steps, step]}
+        step = Step(node="compute", detail=f"{s.plan.compute} -> {'unknown' if out is None else out}")
+        if out is None or isinstance(out, bool):
+            # A yes/no: None means the intervals straddle the threshold, so the agent says it can't tell. The
+            # interval reported is the compared quantity's when one sub-answer carries it.
+            stated = [a for a in s.sub_answers.values() if a.interval is not None]
+            iv = stated[0] if len(stated) == 1 and len(s.plan.subqueries) == 1 else None
+            return {"decision": out, "undecided": out is None, "value": None, "unit": None,
+                    "interval": iv.interval if iv else None, "level": iv.level if iv else None,
+                    "failure": None, "steps": [*s.steps, step]}
         unit = "m" if out.dim == 1 else None
         if out.dim not in (0, 1):
             unit = f"m^{out.dim}"
-        return {"decision": None, "value": out.value, "unit": unit, "failure": None, "steps": [*s.steps, step]}
+        interval = None if out.exact else (out.low, out.high)
+        return {"decision": None, "undecided": False, "value": out.value, "unit": unit, "interval": interval,
+                "level": INTERVAL_LEVEL if interval else None, "failure": None, "steps": [*s.steps, step]}
 
     def verify_node(s: AgentState) -> dict[str, Any]:
         if s.failure and s.replans < max_replans:
@@ -207,7 +254,8 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> An
         elif s.plan is not None and s.plan.answer_template:
             text = render_template(s.plan.answer_template, s)
         else:
-            text = render_template(tpl["decision" if s.decision is not None else "value"], s)
+            key = "undecided" if s.undecided else ("decision" if s.decision is not None else "value")
+            text = render_template(tpl[key], s)
         return {"answer": text, "steps": [*s.steps, Step(node="answer", detail=text)]}
 
     g = StateGraph(AgentState)

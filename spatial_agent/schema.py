@@ -140,10 +140,16 @@ class Step(_Model):
 
 
 class AgentResult(_Model):
+    """The agent's answer. A yes/no question is decided only when the measured intervals settle it; otherwise
+    ``undecided`` is True ("can't tell"), ``decision`` None and ``interval`` the compared quantity's range."""
+
     answer: str
     decision: bool | None = None
+    undecided: bool = False  # a yes/no question the evidence cannot settle at ``level``
     value: float | None = None  # metres for lengths, plain number otherwise
     unit: str | None = None
+    interval: tuple[float, float] | None = None  # (lo, hi) of the value, or of the compared quantity (yes/no)
+    level: float | None = None  # coverage the interval is stated at (types.INTERVAL_LEVEL)
     plan: Plan | None = None
     sub_answers: dict[str, Answer] = Field(default_factory=dict)
     steps: list[Step] = Field(default_factory=list)

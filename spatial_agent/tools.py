@@ -20,6 +20,7 @@ Spatial relations (sub-query kind ``relation``) are computed here, never by a pl
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import threading
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from spatial_agent import intervals
 from spatial_agent.resolve import Resolution, is_definite, is_plural, is_wildcard, resolve
 from spatial_agent.schema import SubQuery
 from spatialvlm_core import geometry
@@ -35,7 +37,7 @@ from spatialvlm_core.questions import templates as qa_templates
 from spatialvlm_core.questions.geometry_ops import SceneContext
 from spatialvlm_core.questions.question_types import RELATIONS as QA_RELATIONS
 from spatialvlm_core.questions.question_types import Relation as QARelation
-from spatialvlm_core.types import Answer, Frame, Object3D, Scene3D
+from spatialvlm_core.types import INTERVAL_LEVEL, Answer, Frame, Object3D, Scene3D
 
 
 @runtime_checkable
@@ -205,24 +207,25 @@ def _fmt(m: float) -> str:
     return f"{m:.2f} m"
 
 
-def _width(o: Object3D) -> float:
-    return float(max(o.obb.size[0], o.obb.size[1]))
+def _fmt_iv(iv: intervals.Interval) -> str:
+    """'1.58 m' when exact, else 'about 0.45 m (80 % interval 0.20-0.90 m)'."""
+    if intervals.is_exact(iv):
+        return _fmt(iv[0])
+    hi = f"{iv[2]:.2f}" if math.isfinite(iv[2]) else "?"
+    return f"about {iv[0]:.2f} m ({round(100 * INTERVAL_LEVEL)} % interval {iv[1]:.2f}-{hi} m)"
 
 
-def _depth(o: Object3D) -> float:
-    return float(min(o.obb.size[0], o.obb.size[1]))
+def _fmt_ratio(iv: intervals.Interval) -> str:
+    hi = f"{iv[2]:.2f}" if math.isfinite(iv[2]) else "any number of"
+    return f"{iv[0]:.2f}" if intervals.is_exact(iv) else f"between {iv[1]:.2f} and {hi}"
 
 
-def _height(o: Object3D) -> float:
-    return float(o.aabb.size[2])
-
-
-def _elevation(o: Object3D) -> float:
-    return float(o.height_above_floor) if o.height_above_floor is not None else float(o.aabb.min[2])
-
-
-def _volume(o: Object3D) -> float:
-    return float(np.prod(o.obb.size))
+def _measured(text: str, iv: intervals.Interval, unit: str | None, boolean: bool | None = None,
+              source: str = "") -> Answer:
+    """A measurement's Answer: the value (metres when ``unit`` is "m") and its interval at INTERVAL_LEVEL."""
+    m = iv[0]
+    return Answer(text=text, value=round(m, 6), unit=unit, meters=m if unit == "m" else None, boolean=boolean,
+                  interval=(iv[1], iv[2]), level=INTERVAL_LEVEL, source=source)
 
 
 # --------------------------------------------------------------------------- spatial relations (see module doc)
@@ -449,40 +452,50 @@ class GeometricTool:
             return Answer(text=text, value=float(n), unit="count", boolean=n > 0, source=self.name)
         if not ra.found:
             return self._missing(ra)
-        a_objs = ra.objects
+        # Measures are defined with +z up; a scene left in the camera frame is read with the camera's down as
+        # gravity (else "width" and "height" would be the image-plane extents).
+        view = (lambda o: o) if scene.canonical else intervals.to_gravity_frame
+        a_objs = [view(o) for o in ra.objects]
         if q.kind in ("distance", "closest", "gap", "size_compare"):
             rb = resolve(scene, q.b or "")
             if not rb.found:
                 return self._missing(rb)
-            pairs = [(x, y) for x in a_objs for y in rb.objects if x.id != y.id]
+            b_objs = [view(o) for o in rb.objects]
+            pairs = [(x, y) for x in a_objs for y in b_objs if x.id != y.id]
             if not pairs:
                 return Answer(text=f"'{q.a}' and '{q.b}' are the same object", source=self.name)
             if q.kind == "size_compare":
-                va = max(_volume(x) for x in a_objs)
-                vb = max(_volume(y) for y in rb.objects)
-                if vb <= 0:
+                va = intervals.interval_max([intervals.volume_interval(x) for x in a_objs])
+                vb = intervals.interval_max([intervals.volume_interval(y) for y in b_objs])
+                if vb[0] <= 0:
                     return Answer(text=f"{with_article(q.b or '')} has no measurable size", source=self.name)
-                bigger = va > vb
-                word = "bigger" if bigger else "not bigger"
-                return Answer(text=f"{'Yes' if bigger else 'No'}, {with_article(q.a)} is {word} than "
-                              f"{with_article(q.b or '')}.", value=va / vb, unit=None, boolean=bigger,
-                              source=self.name)
-            fn = {"distance": geometry.center_distance, "closest": geometry.box_distance,
-                  "gap": geometry.footprint_gap}[q.kind]
-            m = min(fn(x, y) for x, y in pairs)
+                r = intervals.ratio_interval(va, vb)
+                bigger = True if r[1] > 1 else (False if r[2] <= 1 else None)  # three-valued, as arith compares
+                a_text, b_text = with_article(q.a), with_article(q.b or "")
+                if bigger is None:
+                    text = (f"I can't tell whether {a_text} is bigger than {b_text}: it is {_fmt_ratio(r)} "
+                            f"times its size.")
+                else:
+                    word = "bigger" if bigger else "not bigger"
+                    text = f"{'Yes' if bigger else 'No'}, {a_text} is {word} than {b_text}."
+                return _measured(text, r, None, boolean=bigger, source=self.name)
+            fn = {"distance": intervals.center_distance_interval, "closest": intervals.closest_interval,
+                  "gap": intervals.gap_interval}[q.kind]
+            iv = intervals.interval_min([fn(x, y) for x, y in pairs])
             label = {"distance": "distance", "closest": "closest distance",
                      "gap": "free-space gap"}[q.kind]
-            text = f"The {label} between {with_article(q.a)} and {with_article(q.b or '')} is {_fmt(m)}."
-            return Answer(text=text, value=round(m, 6), unit="m", meters=m, source=self.name)
+            text = f"The {label} between {with_article(q.a)} and {with_article(q.b or '')} is {_fmt_iv(iv)}."
+            return _measured(text, iv, "m", source=self.name)
         if q.kind == "elevation":
-            m = min(_elevation(o) for o in a_objs)
-            text = f"{with_article(q.a).capitalize()} is {_fmt(m)} above the floor."
+            iv = intervals.interval_min([intervals.elevation_interval(o) for o in a_objs])
+            text = f"{with_article(q.a).capitalize()} is {_fmt_iv(iv)} above the floor."
         else:
-            fn1 = {"width": _width, "height": _height, "depth": _depth}[q.kind]
-            m = max(fn1(o) for o in a_objs)
+            fn1 = {"width": intervals.width_interval, "height": intervals.height_interval,
+                   "depth": intervals.depth_interval}[q.kind]
+            iv = intervals.interval_max([fn1(o) for o in a_objs])
             adj = {"width": "wide", "height": "tall", "depth": "deep"}[q.kind]
-            text = f"{with_article(q.a).capitalize()} is {_fmt(m)} {adj}."
-        return Answer(text=text, value=round(m, 6), unit="m", meters=m, source=self.name)
+            text = f"{with_article(q.a).capitalize()} is {_fmt_iv(iv)} {adj}."
+        return _measured(text, iv, "m", source=self.name)
 
 
     def _relation(self, scene: Scene3D, q: SubQuery) -> Answer:
