@@ -40,6 +40,8 @@ class RegionGrowParams(BaseModel):
     ring_frac: float = Field(default=0.15, ge=0)  # ring outside the box, fraction of the box size
     ring_min_px: int = Field(default=4, ge=1)
     k_hard: float = Field(default=4.0, gt=0)  # occlusion: depth step > k_hard x metric pixel spacing (~76 deg)
+    k_graze: float = Field(default=12.0, gt=0)  # steps up to this (~85 deg) on one smooth same-coloured surface
+    graze_normal_deg: float = Field(default=10.0, gt=0, le=90)  # "the same normal" for that
     k_soft: float = Field(default=1.2, gt=0)  # a step above k_soft x spacing is cut if colour or normal change
     noise_rel: float = Field(default=0.006, ge=0)  # depth noise allowance, share of depth
     noise_abs: float = Field(default=0.006, ge=0)  # metres
@@ -70,6 +72,8 @@ class RegionGrowParams(BaseModel):
     max_sparse_nodes: int = Field(default=4000, ge=100)  # sparse boxes: random subset of this many graph nodes
     color_px: float = Field(default=0.3, ge=0)  # fill: one RGB unit of colour difference costs this many pixels
     min_valid: int = Field(default=4, ge=1)  # fewer valid points: a colour-only mask
+    hole_ring_valid: float = Field(default=0.6, ge=0, le=1)  # "dense sensor": this share of the ring has depth
+    hole_centre_invalid: float = Field(default=0.5, ge=0, le=1)  # ... and this share of the box centre has none
 
 
 def _edge_cut(za: np.ndarray, zb: np.ndarray, spacing: np.ndarray, dcol: np.ndarray, dnorm: np.ndarray | None,
@@ -83,7 +87,11 @@ def _edge_cut(za: np.ndarray, zb: np.ndarray, spacing: np.ndarray, dcol: np.ndar
     hard = step > p.k_hard * spacing + noise
     changed = dcol > p.color_thr
     if dnorm is not None:
-        changed |= dnorm < math.cos(math.radians(p.normal_thr_deg))
+        bent = dnorm < math.cos(math.radians(p.normal_thr_deg))
+        # A surface seen at a grazing angle (a table top from the side) steps more per pixel than k_hard allows;
+        # same colour and the same normal on both sides say it is still one surface.
+        hard &= ~(~changed & (dnorm >= math.cos(math.radians(p.graze_normal_deg))) & (step <= p.k_graze * spacing + noise))
+        changed |= bent
     soft = (step > p.k_soft * spacing + noise) & changed
     return hard | soft | (changed if colour_cuts else False)
 
@@ -343,6 +351,33 @@ def _colour_only(win: _Window, p: RegionGrowParams) -> np.ndarray:
     return lab == int(np.argmax(sizes))
 
 
+def _central_hole(win: _Window, p: RegionGrowParams) -> np.ndarray | None:
+    """Dark or shiny furniture in an otherwise dense depth map: the box centre has no depth while the ring has.
+    The object is then the hole: the invalid region through the box centre that stays inside the box."""
+    from scipy.ndimage import label
+
+    r0, r1, c0, c1 = win.box
+    ring = ~win.inbox
+    if not ring.any() or win.valid[ring].mean() < p.hole_ring_valid:
+        return None  # a sparse sensor: holes are the norm, not an object
+    hh, hw = (r1 - r0) // 4, (c1 - c0) // 4
+    centre = (slice(r0 + hh, max(r1 - hh, r0 + hh + 1)), slice(c0 + hw, max(c1 - hw, c0 + hw + 1)))
+    if win.valid[centre].mean() > 1.0 - p.hole_centre_invalid:
+        return None
+    lab, n = label(~win.valid)
+    if n == 0:
+        return None
+    ids = np.unique(lab[centre])
+    ids = ids[ids > 0]
+    out = np.zeros(win.depth.shape, dtype=bool)
+    for i in ids:
+        comp = lab == i
+        inside = (comp & win.inbox).sum()
+        if inside >= 0.1 * comp[centre].size and (comp & ring).sum() <= p.merge_outer_max * comp.sum():
+            out |= comp
+    return out if out.any() else None
+
+
 def region_grow_mask(depth: np.ndarray, rgb: np.ndarray, box: tuple[float, float, float, float],
                      intr: CameraIntrinsics, params: RegionGrowParams | None = None) -> np.ndarray:
     """Full-image bool mask of the object inside ``box`` (xyxy pixels), never outside the box."""
@@ -354,7 +389,10 @@ def region_grow_mask(depth: np.ndarray, rgb: np.ndarray, box: tuple[float, float
     if n_box == 0:
         return mask
     n_valid_box = int((win.valid & win.inbox).sum())
-    if n_valid_box < p.min_valid:
+    hole = _central_hole(win, p)
+    if hole is not None:
+        local = hole
+    elif n_valid_box < p.min_valid:
         local = _colour_only(win, p)
     elif n_valid_box >= p.sparse_below * n_box:
         local = _dense(win, p)
