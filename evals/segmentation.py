@@ -78,7 +78,10 @@ def sim_frames(n: int, start: int = HELD_OUT_SEED, presets: bool = True) -> Iter
 
         for name in PRESETS:
             for seed in range(start, start + max(2, n // 6)):
-                sim = preset_scene(name, seed)
+                try:
+                    sim = preset_scene(name, seed)
+                except ValueError:
+                    continue  # a named object hidden from this seed's camera
                 yield "sim end-on/occluded", sim.frame(), sim.pose.matrix()
 
 
