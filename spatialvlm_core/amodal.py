@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatialvlm_core.metrology import MetrologyConfig, estimate
+from spatialvlm_core.metrology import MetrologyConfig, ObjectDepth, estimate
 from spatialvlm_core.size_priors import SizePrior, prior_for, z_for
 from spatialvlm_core.types import INTERVAL_LEVEL, Box3D, CameraIntrinsics, Detection, Object3D, OrientedBox3D
 
@@ -50,6 +50,8 @@ class AmodalConfig(BaseModel):
     sensor_noise: tuple[float, float] = (0.005, 0.0025)  # dense depth 1-sigma = a + b * z^2 (structured light)
     lidar_noise: tuple[float, float] = (0.03, 0.002)  # sparse depth (projected LiDAR) 1-sigma = a + b * z
     sparse_below: float = Field(0.35, ge=0, le=1)  # valid-pixel share under which depth is read as LiDAR
+    min_returns: int = Field(5, ge=1)  # sparse returns that may fix an otherwise unseen object's depth
+    floor_tilt_sigma_deg: float = Field(0.4, ge=0)  # orientation error of a measured floor (placement)
     unknown_extent_factor: float = Field(1.6, ge=1)  # no prior: the hidden depth is at most this x seen (+0.3 m)
 
 
@@ -380,10 +382,42 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     })
 
 
-def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalConfig | None = None) -> Object3D | None:
+def _with_sparse_returns(od: ObjectDepth, det: Detection, ctx: CompletionContext, cfg: AmodalConfig) -> ObjectDepth:
+    """Too few depth pixels to lift, but a handful may still be on the object (sparse LiDAR): the returns inside
+    the box that agree with the metrology estimate (within its interval) fix the near face's depth."""
+    if ctx.depth is None or od.prior is None:
+        return od
+    x0, y0, x1, y1 = (round(v) for v in det.box_xyxy)
+    d = ctx.depth[max(0, y0): y1 + 1, max(0, x0): x1 + 1]
+    d = d[d > 0]
+    lo, hi = od.interval(cfg.level)
+    ext = od.depth - od.near
+    near_lo, near_hi = max(lo - ext, 0.1), hi - ext
+    hits = d[(d >= near_lo) & (d <= near_hi)]
+    # A few returns in a box are as often an occluder or the background as the object: trust a tight cluster.
+    if hits.size < cfg.min_returns:
+        return od
+    near = float(np.median(hits))
+    mad = 1.4826 * float(np.median(np.abs(hits - near)))
+    if mad > 0.05 * near:
+        return od
+    rel = math.sqrt((_noise(near, ctx, cfg, None) / near) ** 2 + (0.5 * ext / max(near + ext, 0.1)) ** 2
+                    + (mad / near) ** 2 + 0.03**2)
+    # Pool with the metrology estimate; where the two disagree the spread covers both (an occluder's returns).
+    w_r, w_m = 1 / rel**2, 1 / od.log_sigma**2
+    l_r, l_m = math.log(near + ext), math.log(od.depth)
+    m = (w_r * l_r + w_m * l_m) / (w_r + w_m)
+    s = math.sqrt(1 / (w_r + w_m) + ((l_r - l_m) / 2) ** 2)
+    depth = math.exp(m)
+    return ObjectDepth(od.index, od.label, depth, s, max(depth - ext, 0.1), f"{od.cue}+{hits.size} returns", od.prior)
+
+
+def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalConfig | None = None,
+                 known: ObjectDepth | None = None) -> Object3D | None:
     """An object the depth map did not see (sparse LiDAR, a dark surface, too far): its class's typical size,
     placed by its floor contact and size cue on the scene's floor (single-view metrology with the measured
-    camera height and up). None when the class has no prior or the scene has no floor."""
+    camera height and up), or by its size cue alone without a floor. ``known``: a depth already estimated for it
+    (the size-prior depth backend's joint estimate). None when the class has no prior."""
     cfg = cfg or AmodalConfig()
     prior = prior_for(det.label)
     if prior is None or not cfg.enabled:
@@ -394,7 +428,7 @@ def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalCo
     ivs = [prior.interval(i, cfg.level) for i in range(3)]
     if not ctx.canonical:
         # No floor: the size cue alone, in the camera frame (x across, y down, z along the view).
-        od = estimate([det], intr, MetrologyConfig(level=cfg.level)).objects[0]
+        od = known or estimate([det], intr, MetrologyConfig(level=cfg.level)).objects[0]
         if not math.isfinite(od.depth):
             return None
         c = np.array([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, 1.0]) * od.depth
@@ -412,10 +446,14 @@ def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalCo
     cam_h = float(ctx.world_from_cam[2, 3])
     if cam_h <= 0:
         return None
-    met = estimate([det], intr, MetrologyConfig(level=cfg.level), up=up_cam, camera_height=cam_h)
-    od = met.objects[0]
+    # A measured floor's small tilt error moves the horizon by f * tan(tilt): large for far objects.
+    px = math.hypot(MetrologyConfig.bottom_px_sigma, intr.fy * math.tan(math.radians(cfg.floor_tilt_sigma_deg)))
+    od = known or estimate([det], intr, MetrologyConfig(level=cfg.level, bottom_px_sigma=px), up=up_cam,
+                           camera_height=cam_h).objects[0]
     if not math.isfinite(od.depth):
         return None
+    if known is None:
+        od = _with_sparse_returns(od, det, ctx, cfg)
     cam = np.array([(u - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, 1.0]) * od.depth
     p = ctx.world_from_cam[:3, :3] @ cam + ctx.world_from_cam[:3, 3]
     bottom = 0.0 if prior.on_floor else max(0.0, float(p[2]) - prior.height / 2)

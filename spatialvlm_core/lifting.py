@@ -36,6 +36,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from spatialvlm_core.amodal import AmodalConfig, CompletionContext, complete_object, place_unseen
+from spatialvlm_core.metrology import ObjectDepth
 from spatialvlm_core.floor import (
     CAMERA_UP,
     FloorFit,
@@ -102,7 +103,7 @@ class LiftConfig(BaseModel):
     min_floor_confidence: float = Field(0.35, ge=0, le=1)
     floor_checks: bool = True  # walls + vanishing-direction cues (height/below/objects are always checked)
     floor_camera_height: tuple[float, float] = (0.3, 3.0)  # plausible camera heights (m); scores fall off
-    floor_cue_scale_deg: float = Field(5.0, gt=0)  # walls / vanishing direction this far off score 0.5
+    floor_cue_scale_deg: float = Field(3.5, gt=0)  # walls / vanishing direction this far off score 0.5
     wall_max_tilt_deg: float = Field(30.0, gt=0, lt=90)  # planes this close to vertical count as walls
     wall_min_frac: float = Field(0.08, gt=0, lt=1)  # wall support, as a share of the sample
     vp_min_segments: int = Field(15, ge=2)  # line segments needed for the vanishing-direction cue
@@ -532,6 +533,10 @@ def _floor_of(frame: Frame, detections: Detections, depth: np.ndarray, valid: np
         return floor, False, 0.0
     if floor.failed:  # accepted, but a cue disagreed: say so rather than stay silent
         notes.append(f"floor accepted with confidence {floor.confidence:.2f} although: {'; '.join(floor.failed)}")
+    if cfg.floor_checks and not {"walls", "vertical_vp"} & set(floor.cues):
+        # Open roads, bare rooms: nothing independent of the depth confirmed the tilt; say so.
+        notes.append(f"floor orientation unconfirmed (confidence {floor.confidence:.2f}): no wall planes or "
+                     "vertical edges to check it against, only the depth plane itself")
     return floor, True, floor.confidence
 
 
@@ -542,6 +547,7 @@ def lift(
     intrinsics: CameraIntrinsics | None = None,
     config: LiftConfig | None = None,
     depth_sigma: np.ndarray | None = None,
+    object_depths: dict[int, ObjectDepth] | None = None,
 ) -> Scene3D:
     """Lift masked detections to a metric, gravity-aligned ``Scene3D`` (see the module docstring).
 
@@ -549,6 +555,8 @@ def lift(
     else a field-of-view prior (noted in ``Scene3D.notes``). Every detection must carry a mask. Objects with
     too few valid points are listed in ``Scene3D.dropped`` with the reason. ``depth_sigma`` (HxW metres): the
     depth source's own 1-sigma (monocular or size-prior depth), used for the objects' intervals.
+    ``object_depths``: per detection index, a depth estimated from one photo (``metrology``); those objects are
+    placed whole from it (the depth map then only gives the floor).
     """
     cfg = config or LiftConfig()
     notes: list[str] = []
@@ -596,11 +604,23 @@ def lift(
         floor_band = cfg.ransac_threshold * floor.band_scale
     for i, det in enumerate(detections.items):
         oid = _object_id(det, i, used)
+        if object_depths is not None and i in object_depths:
+            # Depth from one photo (size priors): the object is placed whole from its own estimate, not from
+            # a synthetic depth sheet that nearer objects may cover.
+            placed = place_unseen(det, oid, completion, cfg.amodal, known=object_depths[i])
+            if placed is None:
+                dropped.append(DroppedObject(id=oid, reason=f"no size prior for {det.label!r}: no metric depth"))
+            else:
+                objects.append(placed.model_copy(update={"attributes": {
+                    **placed.attributes, "placed_by": f"size prior ({object_depths[i].cue})"}}))
+            continue
         res = _lift_object(det, oid, depth, frame.rgb, rays, world_from_cam, canonical, cfg, valid, floor_band)
         if isinstance(res, str):
             # No depth on it (sparse LiDAR, dark surface): its class's size, placed on the measured floor.
-            seen_px = int(det.mask.sum()) if det.mask is not None else 0
-            no_depth = seen_px >= cfg.min_mask_pixels and int((det.mask & valid).sum()) < cfg.min_mask_pixels
+            bx0, by0, bx1, by1 = det.box_xyxy
+            box_px = (bx1 - bx0) * (by1 - by0)
+            depth_px = int((det.mask & valid).sum()) if det.mask is not None else 0
+            no_depth = box_px >= 4 * cfg.min_mask_pixels and depth_px < cfg.min_mask_pixels
             placed = place_unseen(det, oid, completion, cfg.amodal) if no_depth else None
             if placed is None:
                 dropped.append(DroppedObject(id=oid, reason=res))

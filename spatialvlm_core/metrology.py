@@ -36,6 +36,8 @@ class MetrologyConfig:
     grid_horizons: int = 61
     level: float = INTERVAL_LEVEL
     min_box_px: float = 4.0
+    bottom_px_sigma: float = 3.0  # 1-sigma of a box's bottom row (pixels)
+    model_sigma: float = 0.10  # log-spread the pinhole/no-roll/flat-floor model itself adds (roads slope)
     border_px: float = 2.0
 
 
@@ -81,6 +83,11 @@ def up_from_horizon(v0: float, intr: CameraIntrinsics) -> np.ndarray:
     """World up in camera coordinates for a camera with no roll whose horizon is row ``v0``."""
     theta = math.atan2(intr.cy - v0, intr.fy)  # positive: looking down
     return np.array([0.0, -math.cos(theta), -math.sin(theta)])
+
+
+def _yaw_sigma(prior: SizePrior, depth: float) -> float:
+    """Log-sigma of the centre depth from not knowing which side faces the camera (half-extent W/2..L/2)."""
+    return (prior.length - prior.width) / 4 / max(depth, 0.1)
 
 
 def _depth_extent(prior: SizePrior) -> float:
@@ -179,15 +186,18 @@ def estimate(detections: list[Detection], intr: CameraIntrinsics, cfg: Metrology
                 lz = np.log(np.where(finite, zf, 1.0))
                 m_f = float((w * lz).sum() / w.sum())
                 s_f = float(math.sqrt(max((w * (lz - m_f) ** 2).sum() / w.sum(), 1e-6)))
-                s_f = math.hypot(s_f, 0.05)  # box-bottom localisation
+                # Box-bottom localisation: a few pixels of the gap to the horizon (far objects: a large share).
+                s_f = math.hypot(s_f, cfg.bottom_px_sigma / max(y1 - v_mean, 1.0))
                 wf, ws = 1 / s_f**2, 1 / s_s**2
                 # The two cues share the class height; pooling as independent would overstate certainty.
                 m = (wf * m_f + ws * math.log(z_s)) / (wf + ws)
                 s = max(1 / math.sqrt(wf + ws), 0.6 * min(s_f, s_s))
                 depth = math.exp(m)
+                s = math.sqrt(s**2 + _yaw_sigma(p, depth) ** 2 + cfg.model_sigma**2)
                 out.append(ObjectDepth(i, d.label, depth, math.hypot(s, cfg.focal_sigma),
                                        max(depth - 0.5 * ext, 0.1), "floor+size", p))
                 continue
+        s_s = math.sqrt(s_s**2 + _yaw_sigma(p, z_s) ** 2 + cfg.model_sigma**2)
         out.append(ObjectDepth(i, d.label, z_s, math.hypot(s_s, cfg.focal_sigma), max(z_s - 0.5 * ext, 0.1),
                                "size", p))
     return MetrologyResult(

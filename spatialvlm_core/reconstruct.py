@@ -55,6 +55,14 @@ def _backend_name(b: Any) -> str:
 # --------------------------------------------------------------------------- composition
 
 
+def box_mask(box: tuple[float, float, float, float], width: int, height: int) -> np.ndarray:
+    """Boolean HxW mask of a box's pixels."""
+    m = np.zeros((height, width), dtype=bool)
+    x0, y0, x1, y1 = box
+    m[max(0, int(y0)): min(height, math.ceil(y1) + 1), max(0, int(x0)): min(width, math.ceil(x1) + 1)] = True
+    return m
+
+
 def _scaled(backend: Any, scale: str) -> Any:
     from spatialvlm_core.perception.depth_size_prior import PriorScaledDepth
 
@@ -142,13 +150,23 @@ def reconstruct(
     if intrinsics is None and frame.intrinsics is None:
         intrinsics = getattr(dout, "intrinsics", None)  # e.g. size-prior's EXIF focal length
     seg_name = "-"
+    met = getattr(dout, "metrology", None)
+    object_depths = None
+    if met is not None and getattr(dout, "scale", None) is None:
+        # Size-prior depth: objects are placed whole from their own estimates; a box mask is all lifting needs.
+        object_depths = {o.index: o for o in met.objects if math.isfinite(o.depth)}
+        dets = dets.model_copy(update={"items": [d if d.mask is not None else d.model_copy(
+            update={"mask": box_mask(d.box_xyxy, dets.width, dets.height)}) for d in dets.items]})
+        seg_name = "box (size-prior placement)"
     if any(d.mask is None for d in dets.items):
         seg_b = resolve_backend("segmenter", segmenter)
         seg_name = _backend_name(seg_b)
         # Depth-aware segmenters see the depth through the frame.
         seg_frame = frame if frame.depth is not None else frame.model_copy(update={"depth": dmap})
         dets = _call(seg_b, ("segment",), seg_frame, dets)
-    extra = {"depth_sigma": np.asarray(sigma, dtype=np.float32)} if sigma is not None else {}
+    extra: dict[str, Any] = {"depth_sigma": np.asarray(sigma, dtype=np.float32)} if sigma is not None else {}
+    if object_depths is not None:
+        extra["object_depths"] = object_depths
     scene = lift(frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
     if name:
         needs_frame = clip is not None or captioner is not None
