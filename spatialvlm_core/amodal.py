@@ -21,9 +21,9 @@ the camera) is extended and no floor contact is assumed.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -92,25 +92,19 @@ def _truncated(box: tuple[float, float, float, float] | None, intr: CameraIntrin
             "bottom": y1 >= intr.height - 1 - px}
 
 
-def _free_fraction(corners_xy: np.ndarray, z_lo: float, z_hi: float, ctx: CompletionContext,
-                   tol: float, keep: Any = None, own: np.ndarray | None = None) -> tuple[float, int]:
-    """Share of sample points in a footprint prism that the depth map sees through, and how many were tested.
-
-    ``keep``: optional filter on the (u, v) samples in the footprint's local grid (only the new part)."""
-    if ctx.depth is None:
+def _free_fraction(near: np.ndarray, ax_f: np.ndarray, ax_g: np.ndarray, face: float, g0: float, g1: float,
+                   z_lo: float, z_hi: float, ctx: CompletionContext, tol: float,
+                   own: np.ndarray | None = None) -> tuple[float, int]:
+    """Share of sample points in the slab ``g0..g1`` behind the near edge (``face`` wide, ``z_lo..z_hi`` high)
+    that the depth map sees through, and how many samples could be tested."""
+    if ctx.depth is None or g1 <= g0:
         return 0.0, 0
-    # Bilinear grid on the quadrilateral footprint, three heights.
-    s = np.linspace(0.1, 0.9, 6)
-    a, b = np.meshgrid(s, s, indexing="ij")
-    a, b = a.ravel(), b.ravel()
-    if keep is not None:
-        m = keep(a, b)
-        a, b = a[m], b[m]
-    if len(a) == 0:
-        return 0.0, 0
-    c0, c1, c3 = corners_xy[0], corners_xy[1], corners_xy[3]
-    xy = c0[None] + a[:, None] * (c1 - c0)[None] + b[:, None] * (c3 - c0)[None]
-    zs = np.linspace(z_lo + 0.15 * (z_hi - z_lo), z_hi - 0.1 * (z_hi - z_lo), 3)
+    fs = np.linspace(-0.45, 0.45, 6) * face
+    gs = g0 + (g1 - g0) * np.linspace(0.25, 1.0, 4)
+    f_, g_ = np.meshgrid(fs, gs, indexing="ij")
+    xy = near[None] + f_.ravel()[:, None] * ax_f[None] + g_.ravel()[:, None] * ax_g[None]
+    # Just under the top too: seen from above, what lies past a top face's far edge is where free space shows.
+    zs = z_lo + (z_hi - z_lo) * np.array([0.2, 0.55, 0.95])
     if ctx.canonical:
         pts = np.concatenate([np.column_stack([xy, np.full(len(xy), z)]) for z in zs])
     else:  # camera frame: footprint is (x, z), height is -y
@@ -286,7 +280,9 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         pg_hi = max(depth_seen * cfg.unknown_extent_factor, depth_seen + 0.3)
     # Face extent: seen unless cut by the border (or barely seen).
     face_cut = trunc["left"] or trunc["right"] or n_pts < cfg.few_points
-    if box_face > face_seen * 1.15 and n_pts >= cfg.few_points:
+    # Only for sparse depth (LiDAR misses glass and dark paint): with dense depth the mask is the better
+    # evidence, and an off-axis deep object's box spans more than its face at the near depth.
+    if ctx.sparse and box_face > face_seen * 1.15 and n_pts >= cfg.few_points:
         face_seen = min(box_face, max(face_seen, pf_hi if prior is not None else box_face))
     face = face_seen
     f_lo, f_hi = face_seen * (1 - z * rel) - noise_len, face_seen * (1 + z * rel) + noise_len
@@ -312,16 +308,10 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     if ctx.depth is not None and g_hi_target > depth_seen + 0.02:
         steps = np.linspace(depth_seen, g_hi_target, cfg.free_space_steps)
         tol = cfg.free_space_tol + 3 * sig_d
-        for g in steps[1:]:
-            corners = _rect(near + ax_g * g / 2, ax_f, ax_g, face, g)
-            frac_new = max(depth_seen / g, 0.0)
-
-            def new_part(a: np.ndarray, b: np.ndarray, frac: float = frac_new) -> np.ndarray:
-                return np.ones_like(a, dtype=bool) if frac <= 0 else (a >= 0) & (b >= 0)
-
-            free, n = _free_fraction(corners, bottom, top, ctx, tol, new_part, own)
+        for g_prev, g in itertools.pairwise(steps):
+            free, n = _free_fraction(near, ax_f, ax_g, face, g_prev, g, bottom, top, ctx, tol, own)
             if n >= 5 and free > cfg.free_space_max_frac:
-                d_free = max(depth_seen, float(g - (steps[1] - steps[0])))
+                d_free = max(depth_seen, float(g_prev))
                 break
     depth_ext = min(g_target, d_free)
     g_lo = max(depth_seen * (1 - z * rel) - noise_len, min(pg_lo, d_free))
