@@ -56,6 +56,7 @@ class FloorFit:
     cues: dict[str, float] = field(default_factory=dict)  # cue -> score in [0, 1] (available cues only)
     checks: list[str] = field(default_factory=list)  # one readable line per cue, with its numbers
     failed: list[str] = field(default_factory=list)  # the lines of cues scoring below 0.5
+    others: list[str] = field(default_factory=list)  # other candidates refused by find_floor, one line each
 
 
 @dataclass
@@ -131,8 +132,8 @@ def _floor_at(sample: np.ndarray, thr: np.ndarray, cfg: LiftConfig,
         if support[b] < cfg.min_plane_frac * n_all:
             break
         n, d = normals[b], offsets[b]
-        for _ in range(2):  # two least-squares refits on the inliers
-            inl = (np.abs(sample @ n + d) <= thr) & remaining
+        for band in (thr, thr, thr):  # least-squares refits on the inliers
+            inl = (np.abs(sample @ n + d) <= band) & remaining
             if inl.sum() < 3:
                 break
             n2, d2 = refit_plane(sample[inl])
@@ -145,6 +146,15 @@ def _floor_at(sample: np.ndarray, thr: np.ndarray, cfg: LiftConfig,
         remaining &= ~inl
     if not candidates:
         return [], [f"no plane within {cfg.max_tilt_deg:.0f} deg of the camera's up with enough support"]
+    # A plane nearly parallel to a better-supported one and within a few decimetres of it is the residue of the
+    # same uneven surface (road camber, a sagging sensor), not a lower floor: keep the better-supported one.
+    keep = []
+    for i, (n, d, inl) in enumerate(candidates):
+        dup = any(j != i and candidates[j][2].sum() > inl.sum() and abs(candidates[j][1] - d) < cfg.floor_merge_m
+                  and angle_between_deg(candidates[j][0], n) < cfg.floor_merge_deg for j in range(len(candidates)))
+        if not dup:
+            keep.append((n, d, inl))
+    candidates = keep
     candidates.sort(key=lambda c: -c[1])  # lowest plane (largest camera height) first
     fits, reasons = [], []
     for n, d, inl in candidates:
@@ -158,6 +168,13 @@ def _floor_at(sample: np.ndarray, thr: np.ndarray, cfg: LiftConfig,
         conf = _support_confidence(frac, tilt, cfg)
         fits.append(FloorFit(n, d, frac, below, tilt, conf, support_confidence=conf))
     return fits, reasons
+
+
+def near_points(points: np.ndarray, cfg: LiftConfig) -> np.ndarray:
+    """Points within ``floor_max_range`` of the camera (all of them when fewer than 50 are): the floor under
+    and near the camera is the one that matters; a road rising or falling 30 m away is not it."""
+    near = points[points[:, 2] <= cfg.floor_max_range]
+    return near if len(near) >= 50 else points
 
 
 def _sample(points: np.ndarray, cfg: LiftConfig, rng: np.random.Generator) -> np.ndarray:
@@ -179,10 +196,10 @@ def find_floor(points: np.ndarray, cfg: LiftConfig, evidence: FloorEvidence | No
     rng = np.random.default_rng(cfg.seed)
     if len(points) < 50:
         return None, f"too few valid depth points ({len(points)}) for a floor"
-    sample = _sample(points, cfg, rng)
+    sample = _sample(near_points(points, cfg), cfg, rng)
     evidence = evidence or FloorEvidence()
     reasons: list[str] = []
-    best: FloorFit | None = None
+    tried: list[FloorFit] = []
     for scale in cfg.ransac_scales:
         fits, why = _floor_at(sample, inlier_band(sample, cfg, scale), cfg, rng)
         for fit in fits:
@@ -191,10 +208,13 @@ def find_floor(points: np.ndarray, cfg: LiftConfig, evidence: FloorEvidence | No
             check_floor(fit, evidence, cfg)
             if fit.confidence >= cfg.min_floor_confidence:
                 return fit, ""
-            if best is None or fit.confidence > best.confidence:
-                best = fit
+            tried.append(fit)
         reasons += [r for r in why if r not in reasons]
-    if best is not None:
+    if tried:
+        best = max(tried, key=lambda f: f.confidence)
+        best.others = [f"plane {f.offset:.2f} m below, tilt {f.tilt_deg:.0f} deg: confidence {f.confidence:.2f} "
+                       f"({'; '.join(f.failed) or f'support {f.support_confidence:.2f}'})"
+                       for f in tried if f is not best][:3]
         return best, ""
     return None, "; ".join(reasons)
 
@@ -266,7 +286,8 @@ def find_walls(points: np.ndarray, cfg: LiftConfig, rng: np.random.Generator) ->
     deg): sequential RANSAC over all orientations; returns (unit normal, support share) per plane."""
     sample = _sample(points, cfg, rng)
     n_all = len(sample)
-    thr = inlier_band(sample, cfg)
+    # Twice the floor's band cap: a building front 30 m away in sparse LiDAR is still worth checking against.
+    thr = np.minimum(cfg.ransac_threshold * np.maximum(1.0, (sample[:, 2] / 3.0) ** 2), 2 * cfg.floor_max_band)
     remaining = np.ones(n_all, dtype=bool)
     walls: list[tuple[np.ndarray, float]] = []
     # Walls are vertical in truth; the camera may be tilted by up to max_tilt_deg, so accept planes whose
@@ -297,7 +318,8 @@ def find_walls(points: np.ndarray, cfg: LiftConfig, rng: np.random.Generator) ->
             spread_ok = sv[1] > 0.15 * sv[0]
         else:
             spread_ok = False
-        if abs(float(n @ CAMERA_UP)) < max_up and spread_ok:
+        # The support estimate came from a subset: the refit plane must really hold its share.
+        if abs(float(n @ CAMERA_UP)) < max_up and spread_ok and inl.mean() >= cfg.wall_min_frac:
             walls.append((n / np.linalg.norm(n), float(inl.mean())))
         remaining &= ~inl
     return walls
@@ -448,7 +470,7 @@ def floor_from_gravity(points: np.ndarray, up: np.ndarray, cfg: LiftConfig) -> t
     up = np.asarray(up, dtype=float)
     up = up / np.linalg.norm(up)
     rng = np.random.default_rng(cfg.seed)
-    sample = _sample(points, cfg, rng) if len(points) else points.reshape(0, 3)
+    sample = _sample(near_points(points, cfg), cfg, rng) if len(points) else points.reshape(0, 3)
     tilt = angle_between_deg(up, CAMERA_UP)
     if len(sample) >= 20:
         s = sample @ up  # height relative to the camera (floor points are negative)

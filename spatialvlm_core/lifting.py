@@ -8,7 +8,10 @@ Steps of :func:`lift`:
 2. Find the floor: RANSAC planes on a subsample of the whole image, kept only if the plane normal is within
    ``max_tilt_deg`` of the camera's prior "up" (-y in OpenCV) and the camera is above it. Several planes are
    extracted in turn; the *lowest* one with enough support wins (a floor beats table tops), and it must have
-   most points above it. A least-squares refit on its inliers gives the final normal.
+   most points above it. A least-squares refit on its inliers gives the final normal. The candidate is then
+   checked against independent cues (camera height, walls, the RGB's vertical vanishing direction, object
+   bottoms; ``spatialvlm_core.floor``): below ``min_floor_confidence`` the scene stays in the camera frame and
+   the notes say which cues failed. ``Frame.gravity_up``, when set, replaces the search (offset only).
 3. Canonical frame: +z = floor normal (up), z = 0 on the floor, camera at x = y = 0, and the yaw chosen so
    that the camera's optical axis projected on the floor is +y. So +x is "right" and +y is "in front" as
    seen from the camera. With no credible floor the scene stays in the camera frame (``canonical=False``,
@@ -96,7 +99,10 @@ class LiftConfig(BaseModel):
     min_plane_frac: float = Field(0.05, gt=0, lt=1)  # support needed, as a share of the sample
     max_below_frac: float = Field(0.05, ge=0, lt=1)  # share of points allowed clearly below the floor
     below_margin: float = Field(0.05, ge=0)
-    floor_max_band: float = Field(0.3, gt=0)  # cap of the depth^2-growing inlier band (far LiDAR), x scale
+    floor_max_band: float = Field(0.15, gt=0)  # cap of the depth^2-growing inlier band (far LiDAR), x scale
+    floor_max_range: float = Field(25.0, gt=0)  # floor search uses points this near (z, m) when >= 50
+    floor_merge_m: float = Field(0.25, ge=0)  # planes this close in height and angle (to a better-
+    floor_merge_deg: float = Field(10.0, ge=0)  # supported one) are the same surface, not a floor
     # Floor checks (spatialvlm_core.floor): a candidate's confidence is its RANSAC support times the cue
     # scores (camera height, points below, wall perpendicularity, RGB vertical vanishing direction, objects on
     # it). Below min_floor_confidence the scene stays in the camera frame and the notes name the failed cues.
@@ -528,8 +534,9 @@ def _floor_of(frame: Frame, detections: Detections, depth: np.ndarray, valid: np
         return None, False, 0.0
     if floor.confidence < cfg.min_floor_confidence:
         why = "; ".join(floor.failed) or "; ".join(floor.checks)
+        others = f"; other candidates: {' | '.join(floor.others)}" if floor.others else ""
         notes.append(f"floor rejected: confidence {floor.confidence:.2f} < {cfg.min_floor_confidence:g} "
-                     f"(support {floor.support_confidence:.2f}; {why}): scene is in the camera frame")
+                     f"(support {floor.support_confidence:.2f}; {why}){others}: scene is in the camera frame")
         return floor, False, 0.0
     if floor.failed:  # accepted, but a cue disagreed: say so rather than stay silent
         notes.append(f"floor accepted with confidence {floor.confidence:.2f} although: {'; '.join(floor.failed)}")
