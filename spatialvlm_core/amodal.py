@@ -94,31 +94,39 @@ def _truncated(box: tuple[float, float, float, float] | None, intr: CameraIntrin
 
 def _free_fraction(near: np.ndarray, ax_f: np.ndarray, ax_g: np.ndarray, face: float, g0: float, g1: float,
                    z_lo: float, z_hi: float, ctx: CompletionContext, tol: float,
-                   own: np.ndarray | None = None) -> tuple[float, int]:
+                   own: np.ndarray | None = None, g_seen: float | None = None) -> tuple[float, int]:
     """Share of sample points in the slab ``g0..g1`` behind the near edge (``face`` wide, ``z_lo..z_hi`` high)
-    that the depth map sees through, and how many samples could be tested."""
+    that cannot be inside the object, and how many samples could be tested. A sample is out when the depth map
+    sees through it (free space), or sees another surface between the object's seen part (``g_seen``) and it
+    (a wall or object the extension would pass through)."""
     if ctx.depth is None or g1 <= g0:
         return 0.0, 0
     fs = np.linspace(-0.45, 0.45, 6) * face
     gs = g0 + (g1 - g0) * np.linspace(0.25, 1.0, 4)
     f_, g_ = np.meshgrid(fs, gs, indexing="ij")
     xy = near[None] + f_.ravel()[:, None] * ax_f[None] + g_.ravel()[:, None] * ax_g[None]
+    xy_in = near[None] + f_.ravel()[:, None] * ax_f[None] + (g0 if g_seen is None else g_seen) * ax_g[None]
     # Just under the top too: seen from above, what lies past a top face's far edge is where free space shows.
     zs = z_lo + (z_hi - z_lo) * np.array([0.2, 0.55, 0.95])
-    if ctx.canonical:
-        pts = np.concatenate([np.column_stack([xy, np.full(len(xy), z)]) for z in zs])
-    else:  # camera frame: footprint is (x, z), height is -y
-        pts = np.concatenate([np.column_stack([xy[:, 0], np.full(len(xy), -z), xy[:, 1]]) for z in zs])
     cam_from_world = np.linalg.inv(ctx.world_from_cam)
-    pc = pts @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
-    pc = pc[pc[:, 2] > 0.1]
+
+    def to_cam(q: np.ndarray) -> np.ndarray:
+        if ctx.canonical:
+            pts = np.concatenate([np.column_stack([q, np.full(len(q), z)]) for z in zs])
+        else:  # camera frame: footprint is (x, z), height is -y
+            pts = np.concatenate([np.column_stack([q[:, 0], np.full(len(q), -z), q[:, 1]]) for z in zs])
+        return pts @ cam_from_world[:3, :3].T + cam_from_world[:3, 3]
+
+    pc, z_entry = to_cam(xy), to_cam(xy_in)[:, 2]
+    front = pc[:, 2] > 0.1
+    pc, z_entry = pc[front], z_entry[front]
     if len(pc) == 0:
         return 0.0, 0
     intr = ctx.intrinsics
     u = np.round(intr.fx * pc[:, 0] / pc[:, 2] + intr.cx).astype(int)
     v = np.round(intr.fy * pc[:, 1] / pc[:, 2] + intr.cy).astype(int)
     inside = (u >= 0) & (u < intr.width) & (v >= 0) & (v < intr.height)
-    u, v, zc = u[inside], v[inside], pc[inside, 2]
+    u, v, zc, z_entry = u[inside], v[inside], pc[inside, 2], z_entry[inside]
     d = ctx.depth[v, u]
     ok = np.isfinite(d) & (d > 0)
     if own is not None:
@@ -126,16 +134,18 @@ def _free_fraction(near: np.ndarray, ax_f: np.ndarray, ax_g: np.ndarray, face: f
         ok &= ~own[v, u]
     if not ok.any():
         return 0.0, 0
-    free = d[ok] > zc[ok] + tol
-    return float(free.mean()), int(ok.sum())
+    d, zc, z_entry = d[ok], zc[ok], z_entry[ok]
+    free = d > zc + tol
+    # A surface at or behind the seen back (not nearer: that is an occluder) and in front of the sample.
+    blocked = (d > z_entry - 0.5 * tol) & (d < zc - tol)
+    return float((free | blocked).mean()), int(ok.sum())
 
 
 def _box_extent(obj: Object3D, ctx: CompletionContext, behind: float) -> tuple[float | None, float | None, float]:
-    """Top and bottom heights (scene "up") that the 2D box's rows reach at ``behind`` metres past the object's near
-    face, and the width across the view its columns span at the near face.
+    """Top and bottom heights (scene "up") the 2D box's rows bound, ``behind`` metres being the most the object can
+    reach past its near face, and the width across the view its columns span at the near face.
 
-    For an object below the camera the box's top row is its far top edge: read at a depth past the object, the
-    ray gives a height no higher than the true top (a safe lower bound); read at the near face it would not be.
+    The top is a lower bound: the smaller of the row's ray read at the near face and past the object.
     """
     assert obj.box_2d is not None
     x0, y0, x1, y1 = obj.box_2d
@@ -150,9 +160,14 @@ def _box_extent(obj: Object3D, ctx: CompletionContext, behind: float) -> tuple[f
     uc = (x0 + x1) / 2
 
     def up_at(v: float) -> float:
-        p_cam = np.array([(uc - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, 1.0]) * z_far
-        p = ctx.world_from_cam[:3, :3] @ p_cam + ctx.world_from_cam[:3, 3]
-        return float(p[2]) if ctx.canonical else float(-p[1])
+        # The box row's ray read at the near face and past the object: the true edge lies between the two
+        # (a descending ray meets the far top edge, a rising one the near edge), so the lower is a safe bound.
+        ray = np.array([(uc - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, 1.0])
+        hs = []
+        for z in (z_near, z_far):
+            p = ctx.world_from_cam[:3, :3] @ (ray * z) + ctx.world_from_cam[:3, 3]
+            hs.append(float(p[2]) if ctx.canonical else float(-p[1]))
+        return min(hs)
 
     width = (x1 - x0) * z_near / intr.fx
     return up_at(y0), up_at(y1), float(width)
@@ -309,12 +324,14 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         steps = np.linspace(depth_seen, g_hi_target, cfg.free_space_steps)
         tol = cfg.free_space_tol + 3 * sig_d
         for g_prev, g in itertools.pairwise(steps):
-            free, n = _free_fraction(near, ax_f, ax_g, face, g_prev, g, bottom, top, ctx, tol, own)
+            free, n = _free_fraction(near, ax_f, ax_g, face, g_prev, g, bottom, top, ctx, tol, own, depth_seen)
             if n >= 5 and free > cfg.free_space_max_frac:
                 d_free = max(depth_seen, float(g_prev))
                 break
     depth_ext = min(g_target, d_free)
-    g_lo = max(depth_seen * (1 - z * rel) - noise_len, min(pg_lo, d_free))
+    seen_lo = depth_seen * (1 - z * rel) - noise_len
+    # Free space below the prior's range means this one is atypical: only what was seen bounds it from below.
+    g_lo = seen_lo if d_free < pg_lo else max(seen_lo, pg_lo)
     g_hi = max(depth_seen * (1 + z * rel) + noise_len, min(g_hi_target, d_free + noise_len))
     g_lo = max(0.0, min(g_lo, depth_ext))
     g_hi = max(g_hi, depth_ext)

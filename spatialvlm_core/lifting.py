@@ -39,7 +39,6 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from spatialvlm_core.amodal import AmodalConfig, CompletionContext, complete_object, place_unseen
-from spatialvlm_core.metrology import ObjectDepth
 from spatialvlm_core.floor import (
     CAMERA_UP,
     FloorFit,
@@ -48,6 +47,7 @@ from spatialvlm_core.floor import (
     gather_evidence,
 )
 from spatialvlm_core.geometry import angle_between_deg, extreme_points_2d, hull_of, min_area_rect
+from spatialvlm_core.metrology import ObjectDepth
 from spatialvlm_core.naming import color_of_mask
 from spatialvlm_core.types import (
     Box3D,
@@ -457,6 +457,16 @@ def _lift_object(
         inside = np.all((pts[:, :2] >= lo[:2]) & (pts[:, :2] <= hi[:2]), axis=1)
         xy = pts[inside, :2] if inside.sum() >= 3 else pts[:, :2]
         hull = hull_of(extreme_points_2d(xy))
+        # Samples stop up to one sample spacing short of a surface's edge: grow by half of it (unbiased extents;
+        # without it every gap between two objects comes out about one spacing too wide).
+        pad = 0.5 * footprint_px
+        if len(hull) >= 3 and pad > 0:
+            ctr = hull.mean(axis=0)
+            d = hull - ctr
+            hull = hull + pad * d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), 1e-9)
+            lo[:2] -= pad
+            hi[:2] += pad
+            hi[2] += pad
         footprint = [(float(a), float(b)) for a, b in hull]
         (cx, cy), (length, width), yaw = min_area_rect(hull, is_hull=True)
         obb = OrientedBox3D(center=(cx, cy, float((lo[2] + hi[2]) / 2)),

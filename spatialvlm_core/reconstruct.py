@@ -66,7 +66,8 @@ def box_mask(box: tuple[float, float, float, float], width: int, height: int) ->
 def _scaled(backend: Any, scale: str) -> Any:
     from spatialvlm_core.perception.depth_size_prior import PriorScaledDepth
 
-    modes = {"size-prior": "inverse", "size-prior-relative": "relative", "size-prior-check": "check"}
+    # Our depth backends already turn a relative model's disparity into depth (up to scale): "relative".
+    modes = {"size-prior": "relative", "size-prior-inverse": "inverse", "size-prior-check": "check"}
     if scale not in modes:
         raise ValueError(f"scale must be one of {sorted(modes)}, got {scale!r}")
     return PriorScaledDepth(backend, mode=modes[scale])
@@ -129,6 +130,7 @@ def reconstruct(
     intrinsics: CameraIntrinsics | None = None,
     name: bool = True,
     boxes: Any = None,
+    scale: str | None = None,
 ) -> Scene3D:
     """One frame to a named, metric ``Scene3D``. Backends are names or objects (see the module docstring);
     ``"auto"`` picks what works on this frame (:func:`auto_backends`). ``boxes``: labelled boxes to use instead
@@ -137,6 +139,10 @@ def reconstruct(
     Masks already on the detections are kept (the segmenter only runs when some are missing). The chosen
     backends are recorded in ``provenance`` (``detector``, ``segmenter``, ``depth``, and ``auto``: which were
     picked automatically), with what the detector can name (``detector_vocabulary`` / ``detector_classes``).
+
+    ``scale``: "size-prior" puts a relative depth model (depth up to scale, e.g. ``dpt``/MiDaS through our
+    backends) in metres with the class size priors; "size-prior-inverse" for a raw relative disparity;
+    "size-prior-check" keeps a metric model's metres and notes its scale against the priors (flagged above 1.5x).
     """
     auto = [k for k, v in (("detector", detector), ("segmenter", segmenter), ("depth", depth)) if v == AUTO]
     detector, segmenter, depth = auto_backends(frame, detector, segmenter, depth, boxes)
@@ -145,6 +151,8 @@ def reconstruct(
     if not isinstance(dets, Detections):
         raise TypeError(f"detector {_backend_name(det_b)} returned {type(dets).__name__}, expected Detections")
     dep_b = resolve_backend("depth", depth)
+    if scale is not None:
+        dep_b = _scaled(dep_b, scale)
     dmap, dout = _depth_of(dep_b, frame, dets)
     sigma = getattr(dout, "sigma", None)
     if intrinsics is None and frame.intrinsics is None:
@@ -409,7 +417,7 @@ def _run(args: argparse.Namespace) -> int:
         detector = resolve_backend("detector", args.detector, model=args.detector_model)
     cfg = LiftConfig(seed=args.seed)
     scene = reconstruct(frame, detector=detector, segmenter=args.segmenter, depth=args.depth_model,
-                        lift_config=cfg, boxes=args.boxes)
+                        lift_config=cfg, boxes=args.boxes, scale=args.scale)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(scene.model_dump_json(indent=1))
@@ -440,6 +448,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--segmenter", default=AUTO, help="segmenter backend (auto: region-grow, else box-depth)")
     p.add_argument("--depth-model", default=AUTO,
                    help="depth backend (auto: sensor with --depth, else size-prior, which needs no weights)")
+    p.add_argument("--scale", default=None, choices=["size-prior", "size-prior-inverse", "size-prior-check"],
+                   help="put a relative --depth-model in metres by class size priors (or check a metric one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="scene JSON to write")
     p.add_argument("--png", default=None, help="picture to write (default: next to --out)")
