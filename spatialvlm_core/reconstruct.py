@@ -175,7 +175,21 @@ def reconstruct(
     extra: dict[str, Any] = {"depth_sigma": np.asarray(sigma, dtype=np.float32)} if sigma is not None else {}
     if object_depths is not None:
         extra["object_depths"] = object_depths
-    scene = lift(frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
+    lift_frame = frame
+    if object_depths is not None and frame.gravity_up is None and met is not None:
+        # One photo: the floor is the metrology's own estimate (objects' floor contacts and sizes); lifting
+        # takes its up rather than re-searching the synthetic floor plane it was drawn from.
+        lift_frame = frame.model_copy(update={"gravity_up": tuple(float(v) for v in met.up)})
+    scene = lift(lift_frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
+    if lift_frame is not frame:
+        intr_used = scene.intrinsics or intrinsics
+        fy = intr_used.fy if intr_used is not None else 1.0
+        h_lo, h_hi = met.horizon_interval
+        tilt_sd = math.degrees(math.atan(0.5 * (h_hi - h_lo) / 1.2816 / fy))
+        scene = scene.model_copy(update={
+            "gravity_confidence": float(math.exp(-0.5 * (tilt_sd / 3.0) ** 2)),
+            "notes": [n.replace("up from frame.gravity_up", f"up from the size-prior horizon (row {met.horizon_v:.0f}, "
+                                f"+-{tilt_sd:.1f} deg)") for n in scene.notes]})
     if name:
         needs_frame = clip is not None or captioner is not None
         scene = name_objects(scene, frame=frame if needs_frame else None, clip=clip, captioner=captioner)
