@@ -129,6 +129,26 @@ def _z_bounds(o: Object3D) -> tuple[tuple[float, float], tuple[float, float]]:
     return (min(cz - half, seen[0]), max(cz + half, seen[1])), seen
 
 
+def shrunk_footprint(o: Object3D) -> np.ndarray:
+    """The least of the object that must be there: the visible box, or, for an object placed by its class prior
+    with nothing seen, its low size (``size_lo``) around the centre."""
+    if o.visible_obb is not None or o.size_lo is None:
+        return visible_footprint(o)
+    lo, _ = _size_bounds(o)
+    u, v = _axes(o.obb.yaw)
+    c = np.asarray(o.obb.center[:2], dtype=float)
+    return np.array([c + sa * lo[0] / 2 * u + sb * lo[1] / 2 * v for sa, sb in ((1, 1), (-1, 1), (-1, -1), (1, -1))])
+
+
+def _placed_shift(a: Object3D, b: Object3D) -> float:
+    """How far apart two objects may really be beyond their estimate when one was placed without being seen:
+    ``Z`` centre sigmas (of the placed ones) along the line between them."""
+    d = np.asarray(a.obb.center[:2], dtype=float) - np.asarray(b.obb.center[:2], dtype=float)
+    u = d / max(float(np.linalg.norm(d)), 1e-9)
+    var = sum(float(np.sum((u * _sigma(o)[:2]) ** 2)) for o in (a, b) if o.visible_obb is None and has_evidence(o))
+    return Z * math.sqrt(var)
+
+
 def gap_interval(a: Object3D, b: Object3D) -> Interval:
     """Free-space gap between the floor footprints (``geometry.footprint_gap``) with its interval."""
     value = geometry.footprint_gap(a, b)
@@ -136,7 +156,7 @@ def gap_interval(a: Object3D, b: Object3D) -> Interval:
         return value, value, value
     lo = geometry.polygon_distance(grown_footprint(a), grown_footprint(b))
     noise = Z * math.hypot(_surface(a), _surface(b))
-    hi = geometry.polygon_distance(visible_footprint(a), visible_footprint(b)) + noise
+    hi = geometry.polygon_distance(shrunk_footprint(a), shrunk_footprint(b)) + noise + _placed_shift(a, b)
     return _clamp(value, lo, hi)
 
 
@@ -149,7 +169,7 @@ def closest_interval(a: Object3D, b: Object3D) -> Interval:
     (ga, va), (gb, vb) = _z_bounds(a), _z_bounds(b)
     noise = Z * math.hypot(_surface(a), _surface(b))
     vz_lo = geometry.interval_gap(*ga, *gb)
-    vz_hi = geometry.interval_gap(*va, *vb) + noise
+    vz_hi = geometry.interval_gap(*va, *vb) + noise + _placed_shift(a, b)
     return _clamp(value, math.hypot(g_lo, vz_lo), math.hypot(g_hi, vz_hi))
 
 
