@@ -84,6 +84,44 @@ def _noise(z: float, ctx: CompletionContext, cfg: AmodalConfig,
     return a + b * min(z, 6.0) ** 2
 
 
+def _occluded(mask: np.ndarray | None, depth: np.ndarray | None, margin: float = 0.1,
+              px: int = 3) -> dict[str, bool]:
+    """Sides (left/right/top) where a nearer surface borders the mask: the object may go on behind it."""
+    out = {"left": False, "right": False, "top": False}
+    if mask is None or depth is None or not mask.any():
+        return out
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
+    w = mask.shape[1]
+
+    def nearer(inside: np.ndarray, outside: np.ndarray) -> bool:
+        ok = (inside > 0) & (outside > 0)
+        if ok.sum() < 5:
+            return False
+        return float(np.mean(outside[ok] < inside[ok] - margin)) > 0.3
+
+    sub_rows = rows[:: max(1, len(rows) // 40)]
+    left_in, left_out, right_in, right_out = [], [], [], []
+    for r in sub_rows:
+        cs = np.flatnonzero(mask[r])
+        if len(cs) == 0:
+            continue
+        a, b = cs[0], cs[-1]
+        if a - px >= 0:
+            left_in.append(depth[r, a]), left_out.append(depth[r, a - px])
+        if b + px < w:
+            right_in.append(depth[r, b]), right_out.append(depth[r, b + px])
+    out["left"] = nearer(np.array(left_in), np.array(left_out))
+    out["right"] = nearer(np.array(right_in), np.array(right_out))
+    top_in, top_out = [], []
+    for c in cols[:: max(1, len(cols) // 40)]:
+        rs = np.flatnonzero(mask[:, c])
+        if len(rs) and rs[0] - px >= 0:
+            top_in.append(depth[rs[0], c]), top_out.append(depth[rs[0] - px, c])
+    out["top"] = nearer(np.array(top_in), np.array(top_out))
+    return out
+
+
 def _truncated(box: tuple[float, float, float, float] | None, intr: CameraIntrinsics, px: float) -> dict[str, bool]:
     if box is None:
         return {"left": False, "right": False, "top": False, "bottom": False}
@@ -206,6 +244,10 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     vobb, vaabb = obj.obb, obj.aabb
     cam_pos = ctx.world_from_cam[:3, 3]
     trunc = _truncated(obj.box_2d, ctx.intrinsics, cfg.border_px)
+    # A nearer object cutting the silhouette hides the rest as the image border would.
+    if not ctx.sparse:
+        for side, hidden in _occluded(mask, ctx.depth).items():
+            trunc[side] = trunc[side] or hidden
     n_pts = obj.points.num_points if obj.points is not None else 0
 
     if ctx.canonical:
@@ -242,7 +284,10 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         elif bottom <= 0.0:
             floor_contact, bottom = True, 0.0
     height = top - bottom
-    h_lo, h_hi = height - z * (sig_d + 0.01) - 0.02 * height, height + z * (sig_d + 0.01) + 0.02 * height
+    # A seen extent is read off many points: depth noise moves its ends by about half a sigma (robust
+    # percentiles), mask edges by about a centimetre; only extents along the ray take the full depth noise.
+    h_noise = z * (0.5 * sig_d + 0.01) + 0.01 * (top - bottom)
+    h_lo, h_hi = height - h_noise, height + h_noise
     if prior is not None and (trunc["top"] or (trunc["bottom"] and not floor_contact) or n_pts < cfg.few_points):
         # Cut by the image border or barely seen: at least the class's typical height.
         p_lo, p_hi = prior.interval(2, cfg.level)
@@ -282,7 +327,8 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     # Near edge of the seen box along the depth axis stays; the far side moves.
     near = c_xy - ax_g * depth_seen / 2
 
-    noise_len = z * (2 * sig_d + 0.01)
+    noise_len = z * (sig_d + 0.01)  # along the ray
+    noise_face = z * (0.5 * sig_d + 0.01)  # across it
     if prior is not None:
         fa, ga = _assign(face_seen, depth_seen, prior)
         pf_lo, pf_hi = prior.interval(fa, cfg.level)
@@ -300,14 +346,15 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     if ctx.sparse and box_face > face_seen * 1.15 and n_pts >= cfg.few_points:
         face_seen = min(box_face, max(face_seen, pf_hi if prior is not None else box_face))
     face = face_seen
-    f_lo, f_hi = face_seen * (1 - z * rel) - noise_len, face_seen * (1 + z * rel) + noise_len
+    f_lo, f_hi = face_seen * (1 - z * rel) - noise_face, face_seen * (1 + z * rel) + noise_face
     if prior is not None and face_cut:
         if n_pts < cfg.few_points:
             face = pf
             f_lo, f_hi = min(pf_lo, face_seen), max(pf_hi, face_seen)
         else:
             face = max(face_seen, pf)
-            f_hi = max(f_hi, pf_hi)
+            # Cut or hidden at the side: which of its sides we face is unsure, so it may go on by its length.
+            f_hi = max(f_hi, pf_hi, pg_hi)
     f_lo = max(0.0, min(f_lo, face))
 
     # Depth extent: towards the prior, capped by free space, never below what was seen.
