@@ -91,8 +91,9 @@ def _axes(yaw: float) -> tuple[np.ndarray, np.ndarray]:
 
 def grown_footprint(o: Object3D) -> np.ndarray:
     """Convex polygon (K, 2) that holds the whole object at the stated level: the completed box with each
-    horizontal side pushed out to ``size_hi`` (the hidden part may sit at either end, so by the full excess), or
-    to ``size_hi`` around the centre plus ``Z`` centre sigmas when that is larger, joined with the visible box."""
+    horizontal side pushed out to ``size_hi``: on the far side only where the completion extended the seen box
+    away from the camera (the seen side is where it was seen), else on both sides by the full excess, or to
+    ``size_hi`` around the centre plus ``Z`` centre sigmas when that is larger; joined with the visible box."""
     fp = geometry.footprint_of(o)
     if not has_evidence(o):
         return fp
@@ -100,12 +101,26 @@ def grown_footprint(o: Object3D) -> np.ndarray:
     _, hi = _size_bounds(o)
     u, v = _axes(o.obb.yaw)
     sig = _sigma(o)[:2]
-    half = []
+    c = np.asarray(o.obb.center[:2], dtype=float)
+    # Where the completion extended the seen box (away from the camera), the seen side stays put and only the
+    # far side may reach further: grow that side by the whole excess. Otherwise either side may hold it.
+    shift = c - np.asarray(o.visible_obb.center[:2], dtype=float) if o.visible_obb is not None else np.zeros(2)
+    plus, minus = [], []
     for k, ax in enumerate((u, v)):
         sig_k = float(np.sqrt(np.sum((ax * sig) ** 2)))  # centre sigma along this box axis
-        half.append(max(s[k] / 2 + (hi[k] - s[k]), hi[k] / 2 + Z * sig_k) + Z * _surface(o))
-    c = np.asarray(o.obb.center[:2], dtype=float)
-    rect = np.array([c + sa * half[0] * u + sb * half[1] * v for sa, sb in ((1, 1), (-1, 1), (-1, -1), (1, -1))])
+        excess = hi[k] - s[k]
+        sym = max(s[k] / 2 + excess, hi[k] / 2 + Z * sig_k) + Z * _surface(o)
+        along = float(shift @ ax)
+        if abs(along) > 0.01 and o.visible_obb is not None:
+            far = s[k] / 2 + excess + Z * _surface(o)
+            near = s[k] / 2 + Z * _surface(o)
+            p_, m_ = (far, near) if along > 0 else (near, far)
+        else:
+            p_ = m_ = sym
+        plus.append(p_)
+        minus.append(m_)
+    rect = np.array([c + (plus[0] if sa > 0 else -minus[0]) * u + (plus[1] if sb > 0 else -minus[1]) * v
+                     for sa, sb in ((1, 1), (-1, 1), (-1, -1), (1, -1))])
     pts = [rect, fp]
     if o.visible_obb is not None:
         pts.append(o.visible_obb.corners_xy())

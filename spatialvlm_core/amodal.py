@@ -53,6 +53,7 @@ class AmodalConfig(BaseModel):
     min_returns: int = Field(5, ge=1)  # sparse returns that may fix an otherwise unseen object's depth
     floor_tilt_sigma_deg: float = Field(0.4, ge=0)  # orientation error of a measured floor (placement)
     unknown_extent_factor: float = Field(1.6, ge=1)  # no prior: the hidden depth is at most this x seen (+0.3 m)
+    cut_min_extension: float = Field(0.02, ge=0)  # an object cut at a side goes on at least this far there
 
 
 @dataclass
@@ -341,6 +342,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         pg_hi = max(depth_seen * cfg.unknown_extent_factor, depth_seen + 0.3)
     # Face extent: seen unless cut by the border (or barely seen).
     face_cut = trunc["left"] or trunc["right"] or n_pts < cfg.few_points
+    face_shift = 0.0
     # Only for sparse depth (LiDAR misses glass and dark paint): with dense depth the mask is the better
     # evidence, and an off-axis deep object's box spans more than its face at the near depth.
     if ctx.sparse and box_face > face_seen * 1.15 and n_pts >= cfg.few_points:
@@ -352,9 +354,15 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
             face = pf
             f_lo, f_hi = min(pf_lo, face_seen), max(pf_hi, face_seen)
         else:
-            face = max(face_seen, pf)
-            # Cut or hidden at the side: which of its sides we face is unsure, so it may go on by its length.
+            # Cut or hidden at the side: it goes on there (at least a little), maybe by its class's length.
+            face = max(face_seen + cfg.cut_min_extension, pf)
             f_hi = max(f_hi, pf_hi, pg_hi)
+            if trunc["left"] != trunc["right"]:
+                # One side cut: the rest is on that side; the seen edge on the other side stays where it was.
+                right_xy = ctx.world_from_cam[list(hz), 0] if ctx.canonical else np.array([1.0, 0.0])
+                toward = 1.0 if trunc["right"] else -1.0
+                side = toward * (1.0 if float(ax_f @ right_xy) >= 0 else -1.0)
+                face_shift = side * (face - face_seen) / 2
     f_lo = max(0.0, min(f_lo, face))
 
     # Depth extent: towards the prior, capped by free space, never below what was seen.
@@ -383,7 +391,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     g_lo = max(0.0, min(g_lo, depth_ext))
     g_hi = max(g_hi, depth_ext)
 
-    new_c = near + ax_g * depth_ext / 2
+    new_c = near + ax_g * depth_ext / 2 + ax_f * face_shift
     corners = _rect(new_c, ax_f, ax_g, face, depth_ext)
 
     # ---- assemble in the scene frame

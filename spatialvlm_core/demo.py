@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from spatial_agent import SpatialAgent
     from spatial_agent.tools import GeometricTool
+    from spatialvlm_core.amodal import AmodalConfig
+    from spatialvlm_core.lifting import LiftConfig
     from spatialvlm_core.reconstruct import reconstruct
     from spatialvlm_core.sim import SimConfig
 
@@ -116,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     truth = sim.scene.provenance["gap"]
     print(f"  placed free gap between {truth['a']} and {truth['b']}: {truth['gap_m']:.2f} m")
 
-    scene = reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor")
+    # The renderer's depth is exact: no sensor noise in the intervals (a Kinect's is the default).
+    exact = LiftConfig(amodal=AmodalConfig(sensor_noise=(0.0, 0.0)))
+    scene = reconstruct(frame, detector="ground-truth", segmenter="ground-truth", depth="sensor", lift_config=exact)
     print(f"\nReconstructed from RGB-D: {len(scene.objects)} objects, canonical={scene.canonical}, "
           f"gravity confidence {scene.gravity_confidence:.2f}")
 
