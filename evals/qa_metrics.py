@@ -8,7 +8,9 @@ Qualitative:
 
 Quantitative (against ``QAPair.truth``, the exact value in SI):
 - valid: a number was parsed in a usable unit (lengths: a length unit, converted to metres; a bare number is
-  read as metres; degrees/clock/counts: that unit or none).
+  read as metres; degrees/clock/counts: that unit or none), from a sentence that answers the question: one naming
+  other objects or stating another quantity is invalid (``spatialvlm_core.model.parsing.rejection``, the check
+  the SpatialVLM tool and ``model.evaluate`` apply).
 - within 2x: pred in [0.5 truth, 2 truth]; within 10 %: pred in [0.9 truth, 1.1 truth].
 - MRA (mean relative accuracy, as in VSI-Bench): mean over t in {0.50, 0.55, ..., 0.95} of
   1[|pred - truth| / truth < 1 - t].
@@ -27,6 +29,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.model.parsing import rejection
 from spatialvlm_core.types import Answer, QAPair
 from spatialvlm_core.units import METERS_PER_UNIT
 
@@ -165,7 +168,8 @@ def score_prediction(pair: QAPair, answer: Answer, candidates: Sequence[str] | N
     if truth is None:
         raise ValueError(f"quantitative QA {pair.id} has no 'truth'")
     base.truth, base.unit = float(truth), family
-    pred = predicted_value(pair, answer)
+    # A sentence about other objects or another quantity is no measurement of this one (the tool's own check).
+    pred = predicted_value(pair, answer) if rejection(pair.question, answer.text) is None else None
     base.valid = pred is not None
     if pred is None:
         base.within_2x = base.within_10pct = False

@@ -11,8 +11,9 @@ from typing import Any
 from spatial_agent.graph import AgentState, build_graph
 from spatial_agent.planners.base import Planner
 from spatial_agent.planners.rules import RulePlanner
-from spatial_agent.schema import AgentResult
-from spatial_agent.tools import GeometricTool, SpatialTool, VLMTool
+from spatial_agent.routing import DEFAULT_DEPTH_MODEL, RoutingTool
+from spatial_agent.schema import AgentResult, Step
+from spatial_agent.tools import SpatialTool
 from spatialvlm_core.types import Frame, Scene3D
 
 
@@ -48,23 +49,18 @@ def reconstruct_image(image: Any, boxes: Any = None) -> Scene3D:
     return reconstruct(load_frame(image), boxes=boxes)
 
 
-def default_tool() -> SpatialTool:
-    """The learned SpatialVLM when a default checkpoint ships, else the geometric tool over a reconstruction."""
-    try:
-        from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
-
-        if Path(DEFAULT_MODEL_DIR).is_dir():
-            return VLMTool(SpatialVLM.load())
-    except ImportError:
-        pass
-    return GeometricTool(reconstruct=reconstruct_image)
+def default_tool(depth_model: str = DEFAULT_DEPTH_MODEL) -> SpatialTool:
+    """A ``RoutingTool``: per image, the geometric tool (a Scene3D; an RGB-D frame; a photo, with monocular depth
+    ``depth_model``) or the learned SpatialVLM (an image in its simulator domain); see ``spatial_agent.routing``."""
+    return RoutingTool(depth_model=depth_model)
 
 
 class SpatialAgent:
     """Answers spatial questions about an image: plan sub-queries, measure them with the tool, settle with arith.
 
     ``tool``/``planner`` default to ``default_tool()`` (built lazily, on the first question) and the embedded
-    :class:`RulePlanner`.
+    :class:`RulePlanner`. A tool with ``route(image)`` (the default ``RoutingTool``) picks the tool per image; the
+    trace's first step (node "route") says which tool answers and why.
     """
 
     def __init__(self, tool: SpatialTool | None = None, planner: Planner | None = None,
@@ -74,6 +70,7 @@ class SpatialAgent:
         self.planner = planner or RulePlanner()
         self.max_replans = max_replans
         self._graph: Any = None
+        self._routed_graphs: dict[int, Any] = {}  # per tool a router picked
         self._lock = threading.Lock()
 
     @property
@@ -91,6 +88,20 @@ class SpatialAgent:
                 self._graph = build_graph(self.planner, tool, self.max_replans)
             return self._graph
 
+    def _routed(self, image: Any) -> tuple[Any, Any, list[Step]]:
+        """(graph, image for its tool, trace steps so far): a routing tool's pick for this image, else the tool."""
+        tool = self.tool
+        if not callable(getattr(tool, "route", None)):
+            return self.graph, image, []
+        t0 = time.perf_counter()
+        r = tool.route(image)  # type: ignore[attr-defined]
+        step = Step(node="route", detail=f"tool={getattr(r.tool, 'name', type(r.tool).__name__)}: {r.reason}",
+                    seconds=time.perf_counter() - t0)
+        with self._lock:
+            if id(r.tool) not in self._routed_graphs:
+                self._routed_graphs[id(r.tool)] = build_graph(self.planner, r.tool, self.max_replans)
+            return self._routed_graphs[id(r.tool)], r.image, [step]
+
     def ask(self, image: Any, question: str) -> AgentResult:
         """Answer ``question`` about ``image`` (path, PIL image, array, Frame, or a Scene3D for the geometric tool)."""
         if isinstance(image, str | Path) and not Path(image).is_file():
@@ -98,7 +109,8 @@ class SpatialAgent:
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question must be a non-empty string")
         t0 = time.perf_counter()
-        out = self.graph.invoke(AgentState(question=question, image=image), {"recursion_limit": 25})
+        graph, image, routed = self._routed(image)
+        out = graph.invoke(AgentState(question=question, image=image, steps=routed), {"recursion_limit": 25})
         s = AgentState.model_validate(out) if isinstance(out, dict) else out
         return AgentResult(
             answer=s.answer or "", decision=s.decision if not s.failure else None,

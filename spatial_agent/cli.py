@@ -63,14 +63,18 @@ def _tool(args: argparse.Namespace) -> Any:
 
 
 def _agent(args: argparse.Namespace) -> Any:
-    from spatial_agent.agent import SpatialAgent
+    from functools import partial
+
+    from spatial_agent.agent import SpatialAgent, default_tool
 
     plan = None
     if args.planner == "openai":
         from spatial_agent.planners.openai_planner import OpenAIPlanner
 
         plan = OpenAIPlanner()
-    return SpatialAgent(tool=_tool(args), planner=plan)
+    depth_model = getattr(args, "depth_model", None)  # the default tool's depth for photos without a depth map
+    default = partial(default_tool, depth_model=depth_model) if depth_model else default_tool
+    return SpatialAgent(tool=_tool(args), planner=plan, default_tool=default)
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
@@ -97,6 +101,12 @@ def register_ask(subparsers: Any) -> None:
                    '"box": [x0, y0, x1, y1]}]}): reconstruct with them and measure; depth from --depth, else size priors')
     p.add_argument("--intrinsics", default=None, help="with --depth: intrinsics JSON (fx, fy, cx, cy or K)")
     p.add_argument("--detector", default="yolox-onnx", help="with --depth: detector backend name")
+    p.add_argument("--depth-model", default=None, metavar="NAME_OR_DIR",
+                   help="without --scene/--depth/--model: the monocular depth the default tool reconstructs a photo "
+                        "with (a depth backend name or a local Depth Anything V2 metric directory; default "
+                        "size-prior, which needs no weights). With --json the trace's 'route' step says which "
+                        "tool answered: the geometric tool (a depth map beside the image, or a photo) or the "
+                        "learned model (a simulator-like image)")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules",
                    help="rules (embedded, offline) or openai (env SPATIAL_AGENT_BASE_URL/_MODEL/_API_KEY)")
     p.set_defaults(func=_cmd_ask)

@@ -603,7 +603,11 @@ class GeometricTool:
 
 # --------------------------------------------------------------------------- learned (text) tool
 class VLMTool:
-    """Wraps a text tool with ``ask(image, question) -> Answer`` (e.g. ``spatialvlm_core.infer.SpatialVLM``)."""
+    """Wraps a text tool with ``ask(image, question) -> Answer`` (e.g. ``spatialvlm_core.infer.SpatialVLM``).
+
+    Every answer goes through ``parsing.checked_answer``: a sentence that names other objects or states another
+    quantity than the question asked is no measurement of it (its number is dropped, the text says why), whatever
+    model wrote it."""
 
     def __init__(self, vlm: Any, name: str | None = None) -> None:
         if not hasattr(vlm, "ask"):
@@ -613,7 +617,9 @@ class VLMTool:
         self.cache = AnswerCache()
 
     def ask(self, image: Any, question: str) -> Answer:
-        return self.vlm.ask(image, question)
+        from spatialvlm_core.model.parsing import checked_answer
+
+        return checked_answer(question, self.vlm.ask(image, question))
 
     def measure(self, image: Any, query: SubQuery) -> Answer:
         if query.kind == "relation":
@@ -623,9 +629,12 @@ class VLMTool:
     def _measure(self, image: Any, query: SubQuery) -> Answer:
         """The model's answer to the trained question; a length states the model's estimate pooled over every
         trained wording of the question, when the model can give one (``SpatialVLM.ask(..., wordings=)``)."""
+        from spatialvlm_core.model.parsing import checked_answer
+
+        question = trained_question(query)
         if query.kind in _QA_TYPE_OF_KIND and getattr(self.vlm, "head_numbers", False):
-            return self.vlm.ask(image, trained_question(query), wordings=trained_questions(query))
-        return self.vlm.ask(image, trained_question(query))
+            return checked_answer(question, self.vlm.ask(image, question, wordings=trained_questions(query)))
+        return checked_answer(question, self.vlm.ask(image, question))
 
     def _relation(self, image: Any, q: SubQuery) -> Answer:
         """A relation through the question the model was trained on: the QA predicate ("Is the mug to the left of
@@ -636,11 +645,12 @@ class VLMTool:
         rel = q.relation or ""
         phrase = RELATION_PHRASES[rel]
         a, b = _definite(q.a), with_article(q.b or "")
+        ask = self.ask  # checked: a sentence about other objects is neither a yes/no nor a distance of these
         if rel in _QA_RELATION:
             qa = _QA_BY_KEY[_QA_RELATION[rel][0]]
             said = qa.rel if _QA_RELATION[rel][1] > 0 else qa.opp
             question = qa_templates.render(qa_templates.SPATIAL_PREDICATE_Q[0], A=a, B=b, rel=said)
-            ans = self.vlm.ask(image, question)
+            ans = ask(image, question)
             if ans.boolean is None:
                 return Answer(text=f"The model's answer to {question!r} is not a yes or no: {ans.text}",
                               source=ans.source or self.name)
@@ -649,7 +659,7 @@ class VLMTool:
         elif rel == "next_to":
             limit = NEAR_DEFAULT_M if q.within is None else q.within
             question = qa_templates.render(qa_templates.QUANT_Q["min_distance"][0], A=a, B=b)
-            ans = self.vlm.ask(image, question)
+            ans = ask(image, question)
             if ans.meters is None:
                 return Answer(text=f"The model's answer to {question!r} is not a distance: {ans.text}",
                               source=ans.source or self.name)

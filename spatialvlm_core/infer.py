@@ -145,7 +145,8 @@ class SpatialVLM:
             for i in rows:
                 first.setdefault(id(images[i]), i)
             distinct = sorted(set(first.values()))
-            score = dict(zip(distinct, self.domain.scores(self.model, [pil[i] for i in distinct]), strict=True))
+            scores = self.domain.scores(self.model, [pil[i] for i in distinct]) if distinct else []
+            score = dict(zip(distinct, scores, strict=True))
             for i in rows:
                 why = self.domain.reason(float(score[first[id(images[i])]]))
                 if why is not None:

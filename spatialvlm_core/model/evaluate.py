@@ -1,7 +1,8 @@
 """Scoring a model on QA examples.
 
 Qualitative: predicates (parsed yes/no equals the truth) and two-way choices (the right caption is the first
-candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed), the paper's
+candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed from a sentence that
+answers the question: ``parsing.rejection``, the check ``evals.qa_metrics`` applies too), the paper's
 metric (prediction within [0.5x, 2x] of the truth), the tighter [0.9x, 1.1x] and the median relative error.
 Auxiliary rows (``provenance.aux``, e.g. grounding "locate" rows) are not scored.
 """
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.data import QAExample
+from spatialvlm_core.model.parsing import rejection
 from spatialvlm_core.types import Answer, QAPair
 
 LENGTH_UNITS = ("m", "cm", "mm", "ft", "in", "yd", "km")
@@ -48,7 +50,8 @@ def score_one(qa: QAPair, ans: Answer) -> dict[str, Any]:
         truth = qa.truth if qa.truth is not None else qa.value
         if not truth:
             return {}
-        if ans.meters is None or ans.meters <= 0:
+        # A sentence about other objects or another quantity is no measurement of this one (parsing.rejection).
+        if ans.meters is None or ans.meters <= 0 or rejection(qa.question, ans.text) is not None:
             return {"group": "quantitative", "valid": False, "w2": False, "w11": False}
         r = ans.meters / truth
         return {"group": "quantitative", "valid": True, "w2": 0.5 <= r <= 2.0, "w11": 0.9 <= r <= 1.1,

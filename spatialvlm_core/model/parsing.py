@@ -3,6 +3,7 @@ questions package provides it, else the minimal fallback below (numbers + length
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
@@ -184,12 +185,13 @@ def normalize_question(question: str) -> str:
     return out
 
 
-def _vocabulary(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """Object class names an answer can name: the simulator's catalogue and the size-prior classes (longest first,
-    so "coffee table" is found before "table")."""
+@functools.cache
+def _vocabulary_regex() -> re.Pattern[str]:
+    """Object class names an answer can name: the simulator's catalogue and the size-prior classes, as one
+    alternation, longest first (so "coffee table" is found before "table"; plurals too)."""
     from spatialvlm_core.model.dense_targets import DENSE_CLASSES
 
-    names = set(DENSE_CLASSES[1:]) | set(extra)
+    names = set(DENSE_CLASSES[1:])
     try:
         from spatialvlm_core.size_priors import PRIORS
 
@@ -197,25 +199,19 @@ def _vocabulary(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
     except ImportError:  # pragma: no cover - size priors are part of the core
         pass
     names -= set(COLOR_WORDS) | {"tie", "remote", "mouse", "train", "glass", "picture"}
-    return tuple(sorted(names, key=lambda n: (-len(n), n)))
+    alt = "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
+    return re.compile(rf"(?<![\w-])(?P<name>{alt})(?:s|es)?(?![\w-])")
 
 
-def named_objects(text: str, vocabulary: tuple[str, ...] | None = None) -> list[tuple[str | None, str]]:
-    """(colour or None, class name) of every object class named in ``text``, longest names first (a name inside a
-    longer one's match does not count: "table" in "coffee table")."""
+def named_objects(text: str) -> list[tuple[str | None, str]]:
+    """(colour or None, class name) of every object class named in ``text``, in order (a name inside a longer
+    one's match does not count: "table" in "coffee table")."""
     low = normalize_question(text).lower()
-    taken: list[tuple[int, int]] = []
-    out: list[tuple[int, str | None, str]] = []
-    for name in vocabulary or _vocabulary():
-        for m in re.finditer(rf"(?<![\w-]){re.escape(name)}(?:s|es)?(?![\w-])", low):
-            if any(a < m.end() and m.start() < b for a, b in taken):
-                continue
-            taken.append((m.start(), m.end()))
-            before = re.search(r"(\w+)\s+(?:\w+\s+)?$", low[:m.start()])
-            colour = next((w for w in re.findall(r"\w+", low[max(0, m.start() - 24):m.start()])[-2:]
-                           if w in COLOR_WORDS), None) if before else None
-            out.append((m.start(), colour, name))
-    return [(c, n) for _, c, n in sorted(out)]
+    out = []
+    for m in _vocabulary_regex().finditer(low):
+        before = re.findall(r"\w+", low[max(0, m.start() - 24):m.start()])[-2:]
+        out.append((next((w for w in before if w in COLOR_WORDS), None), m.group("name")))
+    return out
 
 
 def _head(name: str) -> str:
@@ -262,7 +258,9 @@ REJECTED_PREFIX = "I can't answer"  # every refusal and rejection of the learned
 
 def checked_answer(question: str, answer: Answer) -> Answer:
     """``answer`` when it answers ``question``; else an Answer with no number and no yes/no whose text says that
-    the model's sentence was rejected and why (the sentence is quoted, never restated)."""
+    the model's sentence was rejected and why (the sentence is quoted, never restated). A refusal passes as is."""
+    if is_declined(answer):
+        return answer
     why = rejection(question, answer.text)
     if why is None:
         return answer
