@@ -137,6 +137,8 @@ _ALIASES: dict[str, str] = {
     "cupboard": "cabinet", "closet": "wardrobe", "picture": "painting", "footstool": "ottoman", "cup": "mug",
     "grey": "gray",
 }  # fmt: skip
+_ALIAS_RE = re.compile(r"(?<![\w-])(" + "|".join(re.escape(a) for a in sorted(_ALIASES, key=len, reverse=True))
+                       + r")(?![\w-])", re.IGNORECASE)
 _NOT_OBJECTS = frozenset({"floor", "ground", "camera", "viewer", "photographer", "image", "picture frame", "scene",
                           "photo", "room", "wall", "edge", "edges", "center", "centre", "top", "bottom", "side",
                           "distance", "gap", "height", "width", "depth", "space", "clearance", "one", "other", "two",
@@ -179,10 +181,7 @@ def _without(text: str, phrases: list[str]) -> str:
 def normalize_question(question: str) -> str:
     """``question`` with common spellings of the simulator's class names replaced by the catalogue's
     ("night stand" -> "nightstand", "couch" -> "sofa"), so that the model sees the names it was trained on."""
-    out = question
-    for alias, name in sorted(_ALIASES.items(), key=lambda kv: -len(kv[0])):
-        out = re.sub(rf"(?<![\w-]){re.escape(alias)}(?![\w-])", name, out, flags=re.IGNORECASE)
-    return out
+    return _ALIAS_RE.sub(lambda m: _ALIASES[m.group(0).lower()], question)
 
 
 @functools.cache
@@ -219,17 +218,18 @@ def _head(name: str) -> str:
 
 
 def _mentions(question: str, colour: str | None, name: str) -> str | None:
-    """Why the object (colour, class) is not one the question asks about, or None when it is."""
+    """Why the object (colour, class) is not one the question asks about, or None when it is.
+
+    Its class must be named in the question and its colour, if it says one, too. A colour of the other asked
+    object is tolerated: the tiny model often copies one object's class into the other's slot ("between the gray
+    sofa and the beige sofa" for "the gray sofa and the beige coffee table"), a slip of its words about the asked
+    pair, whose number (the relation head's, read from the question) is not the sentence's."""
     low = normalize_question(question).lower()
     head = _head(name)
-    hits = list(re.finditer(rf"(?<![\w-]){re.escape(head)}(?:s|es)?(?![\w-])", low))
-    if not hits:
+    if not re.search(rf"(?<![\w-]){re.escape(head)}(?:s|es)?(?![\w-])", low):
         return f"it names {'the ' + colour + ' ' if colour else 'the '}{name}, which the question does not mention"
-    if colour is None:
-        return None
-    said = {w for m in hits for w in re.findall(r"\w+", low[max(0, m.start() - 24):m.start()])[-2:]
-            if w in COLOR_WORDS}
-    if said and colour not in said:
+    said = set(re.findall(r"\w+", low)) & set(COLOR_WORDS)
+    if colour is not None and said and colour not in said:
         return f"it names the {colour} {name}, but the question asks about the {'/'.join(sorted(said))} one"
     return None
 
