@@ -319,6 +319,31 @@ def run(root: Path, rgb_only: bool, segmenter: str, gravity: bool, out: Path | N
     return {"rows": rows, "summary": summary}
 
 
+def _report(res: dict[str, Any], mode: str, args: argparse.Namespace) -> str:
+    s = res["summary"]
+    lines = [f"# Real frames: {mode}", "",
+             f"Command: `python -m evals.real{' --rgb-only' if args.rgb_only else ''}"
+             f"{' --gravity' if args.gravity else ''} --segmenter {args.segmenter}`; frames from `../shared/real` "
+             f"(exact 2D boxes where the frame has 3D boxes, else the built-in detector); intervals at "
+             f"{INTERVAL_LEVEL:.0%}.", "",
+             "| frame | canonical | objects | sizes within 25 % | depth within 25 % | depth within 2x | "
+             "distances within 2x | interval coverage | detector depth vs sensor within 25 % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in res["rows"]:
+        if "error" in r:
+            lines.append(f"| {r['frame']} | error: {r['error']} | | | | | | | |")
+            continue
+        lines.append(f"| {r['frame']} | {r['canonical']} | {r['objects']} | {r['size25']:.2f} | {r['depth25']:.2f} | "
+                     f"{r['depth2x']:.2f} | {r['dist2x']:.2f} | {r['cover']:.2f} | {r['sensor25']:.2f} |")
+    lines += ["", f"Boxed objects: {s['objects']} ({s['missing']} not reconstructed). Sizes within 25 %: "
+              f"{s['size_within_25']:.1%} of (object, axis) pairs, all three axes {s['size_all_axes_within_25']:.1%}. "
+              f"Centre depth within 25 % {s['depth_within_25']:.1%}, within 2x {s['depth_within_2x']:.1%}. "
+              f"Centre distances within 2x {s['dist_within_2x']:.1%} of {s['dist_pairs']} pairs.", "",
+              f"Interval coverage: sizes {s['coverage_size']:.1%}, depth {s['coverage_depth']:.1%}, distances "
+              f"{s['coverage_dist']:.1%}, all {s['coverage_all']:.1%}.", ""]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=REAL, help="folder of real frames (../shared/real)")
@@ -328,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=Path("out/real"))
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    ap.add_argument("--report", type=Path, default=None, help="also write this markdown report (tables only)")
     args = ap.parse_args(argv)
     if not args.root.is_dir():
         print(f"real frames not found at {args.root} (expected ../shared/real beside the checkout)", file=sys.stderr)
@@ -353,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
           f"distances {s['coverage_dist']:.1%}, all {s['coverage_all']:.1%}")
     print(f"detector objects on frames without boxes: {s['detector_objects']}, near-face depth vs sensor within 25% "
           f"{s['detector_depth_within_25']:.1%}, within 2x {s['detector_depth_within_2x']:.1%}")
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(_report(res, mode, args))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))

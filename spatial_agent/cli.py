@@ -54,7 +54,7 @@ def _tool(args: argparse.Namespace) -> Any:
         w, h = frame.size
         k = load_intrinsics(args.intrinsics, w, h) if args.intrinsics else None
         frame = frame.model_copy(update={"depth": depth, "intrinsics": k})
-        return GeometricTool(scene=reconstruct(frame, detector=args.detector, segmenter="box-depth", depth="sensor"))
+        return GeometricTool(scene=reconstruct(frame, detector=args.detector, depth="sensor"))
     if getattr(args, "model", None):
         from spatialvlm_core.infer import SpatialVLM
 
@@ -80,12 +80,33 @@ def _agent(args: argparse.Namespace) -> Any:
 def _cmd_ask(args: argparse.Namespace) -> int:
     if not Path(args.image).is_file():
         raise FileNotFoundError(f"image not found: {args.image}")
-    result = _agent(args).ask(args.image, args.question)
+    agent = _agent(args)
+    result = agent.ask(args.image, args.question)
     if args.json:
         print(result.model_dump_json(indent=2))
     else:
         print(result.answer)
+    if getattr(args, "plot", None):
+        _plot(agent, args.image, Path(args.plot))
     return 0
+
+
+def _plot(agent: Any, image: str, path: Path) -> None:
+    """The reconstruction the geometric tool measured on: detections, floor and horizon, top-down intervals."""
+    from spatial_agent.agent import load_frame
+    from spatial_agent.tools import GeometricTool
+    from spatialvlm_core.reconstruct import render_scene_png
+
+    tool, img = agent.tool, image
+    if hasattr(tool, "route"):  # the default tool: the one its route picked for this image
+        r = tool.route(image)
+        tool, img = r.tool, r.image
+    if not isinstance(tool, GeometricTool):
+        print(f"no picture: the {getattr(tool, 'name', type(tool).__name__)} tool answered without a 3D "
+              "reconstruction", file=sys.stderr)
+        return
+    render_scene_png(load_frame(image), tool.scene_for(img), path)
+    print(f"picture: {path}", file=sys.stderr)
 
 
 def register_ask(subparsers: Any) -> None:
@@ -107,6 +128,9 @@ def register_ask(subparsers: Any) -> None:
                         "size-prior, which needs no weights). With --json the trace's 'route' step says which "
                         "tool answered: the geometric tool (a depth map beside the image, or a photo) or the "
                         "learned model (a simulator-like image)")
+    p.add_argument("--plot", default=None, metavar="PNG",
+                   help="draw what the geometric tool measured on: detections, floor and horizon, top-down view "
+                        "with intervals")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules",
                    help="rules (embedded, offline) or openai (env SPATIAL_AGENT_BASE_URL/_MODEL/_API_KEY)")
     p.set_defaults(func=_cmd_ask)
