@@ -12,12 +12,11 @@ is tight) that cluster rarely continues outside the box, while the wall or floor
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from spatialvlm_core.perception.boxes import box_to_slices
+from spatialvlm_core.perception.depth_segmenter import DepthSegmenter
 from spatialvlm_core.perception.registry import SEGMENTERS
 from spatialvlm_core.types import Detection, Detections, Frame
 
@@ -149,41 +148,16 @@ def dominant_depth_mask(
 
 
 @SEGMENTERS.register("box-depth")
-class BoxDepthSegmenter:
+class BoxDepthSegmenter(DepthSegmenter):
     """Masks from boxes + depth. Depth comes from ``segment(..., depth=)``, else the ``depth`` estimator
     given here (an object with ``predict(frame)``), else ``frame.depth``."""
 
     name = "box-depth"
 
-    def __init__(self, depth: Any = None, keep_existing: bool = False, **params: Any) -> None:
-        if isinstance(depth, str):
-            from spatialvlm_core.perception.registry import create_depth
-
-            depth = create_depth(depth)
-        self.depth_estimator = depth
-        self.keep_existing = keep_existing
-        self.params = BoxDepthParams(**params)
-
-    def _depth(self, frame: Frame, depth: np.ndarray | None) -> np.ndarray:
-        if depth is None and self.depth_estimator is not None:
-            depth = self.depth_estimator.predict(frame)
-        if depth is None:
-            depth = frame.depth
-        if depth is None:
-            raise ValueError(
-                f"frame {frame.image_id!r} has no depth: the 'box-depth' segmenter needs frame.depth, a depth "
-                "map argument, or a depth estimator (BoxDepthSegmenter(depth='depth-anything-v2-metric'))"
-            )
-        depth = np.asarray(depth, dtype=np.float32)
-        if depth.shape != frame.rgb.shape[:2]:
-            raise ValueError(f"depth shape {depth.shape} does not match the image {frame.rgb.shape[:2]}")
-        return depth
+    params_class = BoxDepthParams
 
     def segment(self, frame: Frame, detections: Detections, depth: np.ndarray | None = None) -> Detections:
-        h, w = frame.rgb.shape[:2]
-        if (detections.width, detections.height) != (w, h):
-            raise ValueError(f"detections are for {detections.width}x{detections.height}, the frame is {w}x{h}")
-        if self.keep_existing and all(d.mask is not None for d in detections.items):
+        if not self._needs_work(frame, detections):
             return detections
         dmap = self._depth(frame, depth)
         items: list[Detection] = []
