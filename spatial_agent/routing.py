@@ -170,7 +170,8 @@ class RoutingTool:
                 why = (f"the image looks unlike the simulator renders the learned model was trained on (domain "
                        f"score {scores[0]:.1f} > {thr:.1f})")
         name = self.depth_model if isinstance(self.depth_model, str) else type(self.depth_model).__name__
-        tool = self._get_tool(f"depth:{name}", lambda: GeometricTool(reconstruct=self._recon(self._depth_backend())))
+        backend = self._depth_backend()  # outside _get_tool: no lock taken while the lock is held
+        tool = self._get_tool(f"depth:{name}", lambda: GeometricTool(reconstruct=self._recon(backend)))
         return Route(tool, frame, f"{why}: the geometric tool over a reconstruction with monocular depth {name!r}")
 
     def _depth_backend(self) -> Any:
