@@ -10,6 +10,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it: there is no getter)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _open_mode(path: Path, directory: bool) -> None:
+    """Give a temp file/folder the mode ``open()``/``mkdir()`` would have (mkstemp/mkdtemp make 0600/0700)."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 @contextmanager
 def atomic_dir(out: str | os.PathLike[str], what: str = "folder") -> Iterator[Path]:
     """Yield a temp folder beside ``out``; on success it replaces ``out`` with one rename, on error it is removed.
@@ -22,6 +34,7 @@ def atomic_dir(out: str | os.PathLike[str], what: str = "folder") -> Iterator[Pa
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        _open_mode(tmp, directory=True)
     except OSError as e:
         raise PermissionError(f"cannot write {what} {out}: {e}") from e
     try:
@@ -45,6 +58,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) ->
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    _open_mode(Path(tmp), directory=False)
     try:
         write(Path(tmp))
         os.replace(tmp, path)

@@ -10,6 +10,7 @@ import argparse
 import functools
 import json
 import math
+import pickle
 import random
 import shutil
 import sys
@@ -96,17 +97,36 @@ def seed_everything(seed: int) -> None:
 def _rng_state() -> dict[str, Any]:
     import torch
 
-    st = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    # Plain ints, floats, strings and tensors only: the state loads with torch.load(weights_only=True).
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    st = {"python": [py_version, list(py_state), py_gauss],
+          "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                    "has_gauss": int(has_gauss), "cached": float(cached)},
+          "torch": torch.get_rng_state()}
     if torch.cuda.is_available():
         st["cuda"] = torch.cuda.get_rng_state_all()
     return st
 
 
+def _load_state(path: Path) -> dict[str, Any]:
+    """The optimiser/scheduler/RNG state of a checkpoint, never unpickling code (``weights_only=True``)."""
+    import torch
+
+    try:
+        return torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"{path}: refusing to load a training state that needs arbitrary unpickling (written by "
+                         f"an older version, or crafted); start the run again without --resume ({e})") from e
+
+
 def _set_rng_state(st: dict[str, Any]) -> None:
     import torch
 
-    random.setstate(st["python"])
-    np.random.set_state(st["numpy"])
+    version, state, gauss = st["python"]
+    random.setstate((version, tuple(state), gauss))
+    n = st["numpy"]
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
     torch.set_rng_state(st["torch"])
     if "cuda" in st and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(st["cuda"])
@@ -265,7 +285,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     start = 0
     metrics_path = out / METRICS_FILE
     if resume_from is not None:
-        st = torch.load(resume_from / STATE_FILE, weights_only=False)
+        st = _load_state(resume_from / STATE_FILE)
         opt.load_state_dict(st["optimizer"])
         sched.load_state_dict(st["scheduler"])
         scaler.load_state_dict(st["scaler"])
