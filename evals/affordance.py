@@ -396,7 +396,8 @@ def _gt_depth_reconstruct(frame: Frame) -> Scene3D:
 def _learned_tool(model: Path | None = None) -> SpatialTool | None:
     """The SpatialVLM checkpoint at ``model`` (default: the shipped one, when installed)."""
     from spatial_agent.tools import VLMTool
-    from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
+    from spatialvlm_core.infer import SpatialVLM
+    from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
     if model is not None:
         if not model.is_dir():

@@ -36,8 +36,8 @@ def auroc(negatives: np.ndarray, positives: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spatialvlm_core.infer import resolve_model_dir
     from spatialvlm_core.model import create_model
+    from spatialvlm_core.model_dir import resolve_model_dir
 
     ap = argparse.ArgumentParser(prog="python -m evals.domain", description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")

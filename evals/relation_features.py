@@ -47,8 +47,8 @@ def head_on_tower(checkpoint: Path, preset: str, train: list[Any], held: list[An
 
 def main(argv: list[str] | None = None) -> int:
     from spatialvlm_core.data import load_qa_dataset
-    from spatialvlm_core.infer import DEFAULT_MODEL_DIR
     from spatialvlm_core.make_model import DEFAULT_CACHE, sim_splits
+    from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", type=Path, default=DEFAULT_MODEL_DIR, help="trained model whose tower is used")

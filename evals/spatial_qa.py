@@ -339,7 +339,7 @@ def geometric_answerer(depth: Any = "sensor", use_given_scene: bool = False
 
 def resolve_model_path(spec: str) -> tuple[Path | None, str | None]:
     """(checkpoint dir, reason it is skipped)."""
-    from spatialvlm_core.infer import DEFAULT_MODEL_DIR
+    from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
     if spec == "none":
         return None, "not requested (--model none)"

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spatialvlm_core.infer import DEFAULT_MODEL_DIR
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
 REPORTS = Path(__file__).parent / "reports"
 METRICS = ("qualitative_accuracy", "parse_rate", "within_50_200", "within_90_110", "median_rel_error")

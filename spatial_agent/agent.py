@@ -8,32 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from spatial_agent.frames import load_frame
 from spatial_agent.graph import AgentState, build_graph
 from spatial_agent.planners.base import Planner
 from spatial_agent.planners.rules import RulePlanner
 from spatial_agent.routing import DEFAULT_DEPTH_MODEL, RoutingTool
 from spatial_agent.schema import AgentResult, Step
 from spatial_agent.tools import SpatialTool
-from spatialvlm_core.types import Frame, Scene3D
-
-
-def load_frame(image: Any) -> Frame:
-    """A ``Frame`` from a path, PIL image, uint8 array or Frame."""
-    if isinstance(image, Frame):
-        return image
-    import numpy as np
-
-    if isinstance(image, str | Path):
-        path = Path(image)
-        if not path.is_file():
-            raise FileNotFoundError(f"image not found: {path}")
-        from PIL import Image
-
-        with Image.open(path) as im:
-            return Frame(image_id=path.stem, rgb=np.asarray(im.convert("RGB")), source=str(path))
-    if hasattr(image, "convert"):
-        return Frame(image_id="image", rgb=np.asarray(image.convert("RGB")))
-    return Frame(image_id="image", rgb=np.asarray(image))
+from spatialvlm_core.types import Scene3D
 
 
 def reconstruct_image(image: Any, boxes: Any = None) -> Scene3D:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spatial_agent.frames import load_frame
 from spatial_agent.schema import SubQuery
 from spatial_agent.tools import GeometricTool, SpatialTool, VLMTool, image_key
 from spatialvlm_core.types import Answer, Frame, Scene3D
@@ -51,8 +52,6 @@ def depth_files(path: Path) -> tuple[Path | None, Path | None]:
 
 def frame_with_depth(image: Any) -> Frame | None:
     """The image as a Frame carrying its depth map (a Frame's own, or the files beside an image path), else None."""
-    from spatial_agent.agent import load_frame
-
     if isinstance(image, Frame):
         return image if image.depth is not None else None
     if not isinstance(image, str | Path):
@@ -120,7 +119,8 @@ class RoutingTool:
         """The learned model, loaded on first use; None when none is installed."""
         with self._lock:
             if self._vlm is None:
-                from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
+                from spatialvlm_core.infer import SpatialVLM
+                from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
                 self._vlm = SpatialVLM.load() if DEFAULT_MODEL_DIR.is_dir() else False
             elif callable(self._vlm) and not hasattr(self._vlm, "ask"):
@@ -142,8 +142,6 @@ class RoutingTool:
         return r
 
     def _decide(self, image: Any) -> Route:
-        from spatial_agent.agent import load_frame
-
         rgbd = frame_with_depth(image)
         if rgbd is not None:
             import numpy as np

@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
     # Cross-check (DESIGN.md): the learned SpatialVLM answers the first sub-query from pixels alone.
     from spatial_agent.tools import VLMTool
-    from spatialvlm_core.infer import DEFAULT_MODEL_DIR, SpatialVLM
+    from spatialvlm_core.infer import SpatialVLM
+    from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
     first = agent.ask(frame, QUESTION)
     if first.plan is not None and first.plan.subqueries and Path(DEFAULT_MODEL_DIR).is_dir():

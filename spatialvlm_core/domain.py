@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.model_dir import resolve_model_dir
+
 CALIBRATION_FILE = "domain.npz"
 SCENE_SEED = 1  # the held-out split's seed: scenes 1_000_003 + i, disjoint from training's 0 + i (make_model)
 CALIBRATION_SCENES = 600  # scenes i = 0 .. 599 of that seed
@@ -142,7 +144,6 @@ class DomainCheck:
 
 def calibrate(model_dir: str | Path, scenes: int = CALIBRATION_SCENES, progress: bool = True) -> DomainCheck:
     """Render the calibration scenes, fit the check on the model's features and save it beside the model."""
-    from spatialvlm_core.infer import resolve_model_dir
     from spatialvlm_core.model import create_model
 
     model_dir = resolve_model_dir(model_dir)
@@ -178,7 +179,6 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--scenes must be at least 10")
         calibrate(args.model or "default", args.scenes)
         return 0
-    from spatialvlm_core.infer import resolve_model_dir
     from spatialvlm_core.model import create_model
 
     model_dir = resolve_model_dir(args.model)

@@ -34,8 +34,8 @@ from scipy import ndimage
 from spatialvlm_core.geometry import angle_between_deg
 from spatialvlm_core.types import CameraIntrinsics
 
-if TYPE_CHECKING:  # LiftConfig imports this module's users; only its floor fields are read here
-    from spatialvlm_core.lifting import LiftConfig
+if TYPE_CHECKING:  # only its floor fields are read here
+    from spatialvlm_core.lift_config import LiftConfig
 
 CAMERA_UP = np.array([0.0, -1.0, 0.0])  # prior "up" in the OpenCV camera frame
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from spatialvlm_core.domain import DomainCheck
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR, resolve_model_dir  # noqa: F401  (public here too)
 from spatialvlm_core.types import Answer
 
-DEFAULT_MODEL_DIR = Path(__file__).parent / "assets" / "default_model"
 MEMBERS_DIR = "members"  # inside a checkpoint: more checkpoints whose length estimates are pooled with it
 
 
@@ -183,20 +183,6 @@ class SpatialVLM:
                     for m in [self.model, *self.members]]
             out += [sum(col) / len(col) for col in zip(*logs, strict=True)]
         return out
-
-
-def resolve_model_dir(path: str | Path | None) -> Path:
-    """A checkpoint directory from what a user types: ``None`` or ``"default"`` is the shipped model."""
-    if path is None or str(path).strip().lower() == "default":
-        if not DEFAULT_MODEL_DIR.is_dir():
-            raise FileNotFoundError(f"no default model at {DEFAULT_MODEL_DIR}; run `make model` to build it")
-        return DEFAULT_MODEL_DIR
-    p = Path(path)
-    if p.exists() and not p.is_dir():
-        raise ValueError(f"model path {p} is a file; expected a checkpoint directory")
-    if not p.is_dir():
-        raise FileNotFoundError(f"no checkpoint directory at {p} (use 'default' for the shipped model)")
-    return p
 
 
 def _has_length_head(model: Any) -> bool:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from spatialvlm_core.infer import DEFAULT_MODEL_DIR, MEMBERS_DIR
+from spatialvlm_core.infer import MEMBERS_DIR
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
 SEED = 0
 EVAL_SEED = 1  # held-out scenes: seeds 1_000_003 + i, disjoint from training's 0 + i

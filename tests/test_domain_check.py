@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from spatialvlm_core.domain import EVAL_FIRST, DomainCheck, render_sim
-from spatialvlm_core.infer import DEFAULT_MODEL_DIR, EXIT_DECLINED, SpatialVLM
+from spatialvlm_core.infer import EXIT_DECLINED, SpatialVLM
 from spatialvlm_core.model.parsing import is_declined
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 from tests.conftest import SHARED
 
 PHOTOS = sorted(SHARED.glob("real/*/rgb.*")) + sorted(SHARED.glob("images/*.jpg"))

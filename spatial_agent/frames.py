@@ -1,0 +1,27 @@
+"""Images in any form a user hands the agent (path, PIL image, array, Frame) as a ``Frame``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spatialvlm_core.types import Frame
+
+
+def load_frame(image: Any) -> Frame:
+    """A ``Frame`` from a path, PIL image, uint8 array or Frame."""
+    if isinstance(image, Frame):
+        return image
+    if isinstance(image, str | Path):
+        path = Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"image not found: {path}")
+        from PIL import Image
+
+        with Image.open(path) as im:
+            return Frame(image_id=path.stem, rgb=np.asarray(im.convert("RGB")), source=str(path))
+    if hasattr(image, "convert"):
+        return Frame(image_id="image", rgb=np.asarray(image.convert("RGB")))
+    return Frame(image_id="image", rgb=np.asarray(image))
