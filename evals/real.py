@@ -1,6 +1,6 @@
 """Real frames with metric truth (``../shared/real``): object sizes, depths, distances and interval coverage.
 
-Run: ``.venv/bin/python -m evals.real [--rgb-only] [--segmenter box-depth|region-grow] [--gravity] [--out DIR]``
+Run: ``.venv/bin/python -m evals.real [--rgb-only] [--segmenter auto|region-grow|box-depth] [--gravity] [--out DIR]``
 
 Frames with 3D boxes (KITTI 000008, nuScenes, SUN RGB-D) are reconstructed from their exact 2D boxes (the
 projected truth boxes, labelled with the dataset's class) through the public ``reconstruct``:
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, default=REAL, help="folder of real frames (../shared/real)")
     ap.add_argument("--rgb-only", action="store_true", help="hide the depth: metric scale from size priors")
-    ap.add_argument("--segmenter", default="box-depth")
+    ap.add_argument("--segmenter", default="auto", help="auto (what reconstruct picks: region-grow) or a name")
     ap.add_argument("--gravity", action="store_true", help="pass the dataset's up vector as Frame.gravity_up")
     ap.add_argument("--frames", nargs="*", default=None)
     ap.add_argument("--out", type=Path, default=Path("out/real"))
