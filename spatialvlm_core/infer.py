@@ -116,7 +116,13 @@ class SpatialVLM:
         (geometric mean), besides the mirror and the members."""
         from spatialvlm_core.model.base import to_pil
         from spatialvlm_core.model.parsing import REJECTED_PREFIX as DECLINE
-        from spatialvlm_core.model.parsing import checked_answer, normalize_question, parse_answer
+        from spatialvlm_core.model.parsing import (
+            asked_quantity,
+            checked_answer,
+            is_declined,
+            normalize_question,
+            parse_answer,
+        )
 
         if len(images) != len(questions):
             raise ValueError(f"got {len(images)} images but {len(questions)} questions")
@@ -163,15 +169,26 @@ class SpatialVLM:
         refusals = iter(answers)
         answers = [next(refusals) if i in refused else next(got) for i in range(len(pil))]
         if self.head_numbers:
-            idx = [i for i, a in enumerate(answers) if a.meters is not None]
+            # A length question whose sentence was rejected (it named other objects) still has the relation
+            # head's estimate, which reads the asked objects from the question: state that, in our own words.
+            head_only = {i for i in todo if is_declined(answers[i]) and asked_quantity(asked[i]) is not None}
+            idx = [i for i, a in enumerate(answers) if a.meters is not None or i in head_only]
             pooled = [[normalize_question(q) for q in wordings[i]] if wordings is not None else [asked[i]]
                       for i in idx]
             logs = self._log_estimates([pil[i] for i, w in zip(idx, pooled, strict=True) for _ in w],
                                        [q for w in pooled for q in w])
             at = 0
             for i, w in zip(idx, pooled, strict=True):
-                answers[i] = with_length(answers[i], math.exp(sum(logs[at:at + len(w)]) / len(w)))
+                meters = math.exp(sum(logs[at:at + len(w)]) / len(w))
                 at += len(w)
+                if i in head_only:
+                    asked_q = questions[i].strip().rstrip("?")
+                    answers[i] = Answer(text=f"The model's length estimate for {asked_q!r} is {meters:.2g} m (its "
+                                             "sentence named other objects and was set aside).",
+                                        value=float(f"{meters:.2g}"), unit="m", meters=float(f"{meters:.2g}"),
+                                        source=self.source)
+                else:
+                    answers[i] = with_length(answers[i], meters)
         return answers
 
     def _log_estimates(self, images: list[Any], questions: list[str]) -> list[float]:
