@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.naming import Captioner, ClipLike, name_objects
 from spatialvlm_core.types import CameraIntrinsics, Detections, Frame, OrientedBox3D, Scene3D
@@ -354,13 +355,7 @@ def render_scene_png(frame: Frame, scene: Scene3D, path: str | Path) -> Path:
 
 def load_intrinsics(path: str | Path, width: int, height: int) -> CameraIntrinsics:
     """Intrinsics JSON: {fx, fy, cx, cy[, width, height]} or {"K": 3x3}; width/height default to the image."""
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(f"intrinsics file not found: {p}")
-    try:
-        d = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{p}: not valid JSON ({e})") from e
+    p, d = read_json_file(path, "intrinsics file")
     if "K" in d:
         k = np.asarray(d["K"], dtype=float)
         if k.shape != (3, 3):

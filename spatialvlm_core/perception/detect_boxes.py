@@ -20,7 +20,6 @@ Any other key is an error (a typo such as ``"bbox"`` must not silently drop a bo
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.perception.labels import match_queries
 from spatialvlm_core.perception.registry import DETECTORS
 from spatialvlm_core.types import Detection, Detections, Frame, NDArray
@@ -138,13 +138,7 @@ def parse_boxes(data: Any, origin: str = "boxes", base_dir: Path | None = None) 
 
 def load_boxes_json(path: str | Path) -> list[LabelledBox]:
     """Boxes from a JSON file; mask paths are relative to the file."""
-    p = Path(path).expanduser()
-    if not p.is_file():
-        raise FileNotFoundError(f"boxes file not found: {p}")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{p}: not valid JSON ({e})") from e
+    p, data = read_json_file(path, "boxes file")
     return parse_boxes(data, origin=str(p), base_dir=p.parent)
 
 
