@@ -15,7 +15,7 @@ from spatial_agent.planners.rules import RulePlanner
 from spatial_agent.routing import DEFAULT_DEPTH_MODEL, RoutingTool
 from spatial_agent.schema import AgentResult, Step
 from spatial_agent.tools import SpatialTool
-from spatialvlm_core.types import Scene3D
+from spatialvlm_core.types import MAX_QUESTION_CHARS, Scene3D
 
 
 def reconstruct_image(image: Any, boxes: Any = None) -> Scene3D:
@@ -90,6 +90,8 @@ class SpatialAgent:
             raise FileNotFoundError(f"image not found: {image}")
         if not isinstance(question, str) or not question.strip():
             raise ValueError("question must be a non-empty string")
+        if len(question) > MAX_QUESTION_CHARS:
+            raise ValueError(f"question is {len(question)} characters long; at most {MAX_QUESTION_CHARS} are accepted")
         t0 = time.perf_counter()
         graph, image, routed = self._routed(image)
         out = graph.invoke(AgentState(question=question, image=image, steps=routed), {"recursion_limit": 25})

@@ -10,6 +10,10 @@ import numpy as np
 from spatialvlm_core.types import Frame
 
 
+class UnreadableImage(ValueError):
+    """The image file exists but is no image (or a corrupt one): the user's input, never a tool failure."""
+
+
 def load_frame(image: Any) -> Frame:
     """A ``Frame`` from a path, PIL image, uint8 array or Frame."""
     if isinstance(image, Frame):
@@ -18,10 +22,13 @@ def load_frame(image: Any) -> Frame:
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"image not found: {path}")
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(path) as im:
-            return Frame(image_id=path.stem, rgb=np.asarray(im.convert("RGB")), source=str(path))
+        try:
+            with Image.open(path) as im:
+                return Frame(image_id=path.stem, rgb=np.asarray(im.convert("RGB")), source=str(path))
+        except (UnidentifiedImageError, OSError) as e:  # not an image, or a truncated/corrupt one
+            raise UnreadableImage(f"{path}: not a readable image ({' '.join(str(e).split())})") from e
     if hasattr(image, "convert"):
         return Frame(image_id="image", rgb=np.asarray(image.convert("RGB")))
     return Frame(image_id="image", rgb=np.asarray(image))

@@ -17,6 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from pydantic import BaseModel, ConfigDict, Field
 
 from spatial_agent.arith import ArithError, Quantity, evaluate
+from spatial_agent.frames import UnreadableImage
 from spatial_agent.planners.base import Planner, PlannerOutputError
 from spatial_agent.prompts import answer_templates
 from spatial_agent.schema import Plan, Step, SubQuery
@@ -185,7 +186,7 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> An
             t0 = time.perf_counter()
             try:
                 return q, tool.measure(s.image, q), None, time.perf_counter() - t0
-            except (FileNotFoundError, TypeError):
+            except (FileNotFoundError, TypeError, UnreadableImage):  # the user's input: said as it is
                 raise
             except Exception as e:  # a tool failure becomes a missing sub-answer, which verify handles
                 return q, None, f"{type(e).__name__}: {e}", time.perf_counter() - t0

@@ -10,7 +10,7 @@ from typing import Any
 
 from spatialvlm_core.domain import DomainCheck
 from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR, resolve_model_dir  # noqa: F401  (public here too)
-from spatialvlm_core.types import Answer
+from spatialvlm_core.types import MAX_QUESTION_CHARS, Answer
 
 MEMBERS_DIR = "members"  # inside a checkpoint: more checkpoints whose length estimates are pooled with it
 
@@ -129,6 +129,9 @@ class SpatialVLM:
         for i, q in enumerate(questions):
             if not isinstance(q, str) or not q.strip():
                 raise ValueError(f"questions[{i}] is empty")
+            if len(q) > MAX_QUESTION_CHARS:
+                raise ValueError(f"questions[{i}] is {len(q)} characters long; at most {MAX_QUESTION_CHARS} are "
+                                 "accepted")
         if wordings is not None:
             if len(wordings) != len(questions):
                 raise ValueError(f"got {len(wordings)} wordings lists for {len(questions)} questions")

@@ -539,7 +539,14 @@ def lift(
     valid = np.isfinite(depth) & (depth >= cfg.min_depth) & (depth <= cfg.max_depth)
     n_valid = int(valid.sum())
     if n_valid == 0:
-        raise ValueError(f"depth of frame {frame.image_id!r} has no valid pixels (all 0/NaN/out of range)")
+        finite = depth[np.isfinite(depth) & (depth > 0)]
+        hint = ""
+        if finite.size and float(np.median(finite)) > cfg.max_depth:
+            # Millimetres (a 16-bit PNG read as metres) sit far above any indoor or street range.
+            hint = (f"; its values (median {float(np.median(finite)):.0f}) look like millimetres: scale them to "
+                    "metres (x 0.001, e.g. --depth-scale 0.001)")
+        raise ValueError(f"depth of frame {frame.image_id!r} has no valid pixels (all 0/NaN/out of range "
+                         f"{cfg.min_depth:g}-{cfg.max_depth:g} m){hint}")
     if n_valid < 0.5 * depth.size:
         notes.append(f"only {n_valid / depth.size:.0%} of depth pixels are valid")
 

@@ -412,7 +412,11 @@ def _run(args: argparse.Namespace) -> int:
     img_path = Path(args.image)
     if not img_path.exists():
         raise FileNotFoundError(f"image not found: {img_path}")
-    rgb = np.asarray(Image.open(img_path).convert("RGB"))
+    try:
+        with Image.open(img_path) as im:
+            rgb = np.asarray(im.convert("RGB"))
+    except OSError as e:  # PIL's UnidentifiedImageError is an OSError: not an image, or a corrupt one
+        raise ValueError(f"{img_path}: not a readable image ({' '.join(str(e).split())})") from e
     h, w = rgb.shape[:2]
     depth = load_depth(args.depth, args.depth_scale) if args.depth else None
     intr = load_intrinsics(args.intrinsics, w, h) if args.intrinsics else None

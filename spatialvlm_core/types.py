@@ -32,6 +32,8 @@ from pydantic import (
 SCHEMA_VERSION = "1"
 # Stated intervals cover the truth with this probability (evals check it: ``evals/real.py`` coverage).
 INTERVAL_LEVEL = 0.8
+# A spatial question is a sentence or two; longer input is refused rather than answered with garbage.
+MAX_QUESTION_CHARS = 500
 
 
 # --------------------------------------------------------------------------- numpy in pydantic
