@@ -538,7 +538,7 @@ def lift(
     depth = depth.astype(np.float32, copy=False)
     valid = np.isfinite(depth) & (depth >= cfg.min_depth) & (depth <= cfg.max_depth)
     n_valid = int(valid.sum())
-    if n_valid == 0:
+    if n_valid == 0 and object_depths is None:  # objects placed from one photo's estimates need no depth map
         finite = depth[np.isfinite(depth) & (depth > 0)]
         hint = ""
         if finite.size and float(np.median(finite)) > cfg.max_depth:

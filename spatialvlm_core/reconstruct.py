@@ -176,21 +176,35 @@ def reconstruct(
     extra: dict[str, Any] = {"depth_sigma": np.asarray(sigma, dtype=np.float32)} if sigma is not None else {}
     if object_depths is not None:
         extra["object_depths"] = object_depths
-    lift_frame = frame
+    lift_frame, horizon_note, tilt_sd = frame, None, None
     if object_depths is not None and frame.gravity_up is None and met is not None:
-        # One photo: the floor is the metrology's own estimate (objects' floor contacts and sizes); lifting
-        # takes its up rather than re-searching the synthetic floor plane it was drawn from.
-        lift_frame = frame.model_copy(update={"gravity_up": tuple(float(v) for v in met.up)})
-    scene = lift(lift_frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
-    if lift_frame is not frame:
-        intr_used = scene.intrinsics or intrinsics
+        # One photo: the floor is the metrology's own estimate (objects' floor contacts and sizes). Lifting takes
+        # its up rather than re-searching the synthetic floor plane it was drawn from -- when that estimate is
+        # firm enough; a horizon that is mostly the prior (no objects standing in view) leaves the scene in the
+        # camera frame, as an unconfirmed floor does.
+        intr_used = intrinsics or frame.intrinsics or getattr(dout, "intrinsics", None)
         fy = intr_used.fy if intr_used is not None else 1.0
         h_lo, h_hi = met.horizon_interval
         tilt_sd = math.degrees(math.atan(0.5 * (h_hi - h_lo) / 1.2816 / fy))
+        min_conf = (lift_config or LiftConfig()).min_floor_confidence
+        if math.exp(-0.5 * (tilt_sd / 3.0) ** 2) >= min_conf:
+            lift_frame = frame.model_copy(update={"gravity_up": tuple(float(v) for v in met.up)})
+        else:
+            intr_used = intr_used or getattr(dout, "intrinsics", None)
+            floor = met.floor_depth(intr_used) if intr_used is not None else np.zeros_like(dmap)
+            dmap = np.where(np.isclose(dmap, floor), 0.0, dmap).astype(np.float32)
+            # No floor is left to find: skip the image-wide floor cues (they cost more than the rest).
+            lift_config = (lift_config or LiftConfig()).model_copy(update={"floor_checks": False})
+            horizon_note = (f"the size-prior horizon is too uncertain (+-{tilt_sd:.1f} deg, {met.n_standing} objects "
+                            "standing in view) for a gravity-aligned scene: it stays in the camera frame")
+    scene = lift(lift_frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
+    if lift_frame is not frame and tilt_sd is not None:
         scene = scene.model_copy(update={
             "gravity_confidence": float(math.exp(-0.5 * (tilt_sd / 3.0) ** 2)),
             "notes": [n.replace("up from frame.gravity_up", f"up from the size-prior horizon (row {met.horizon_v:.0f}, "
                                 f"+-{tilt_sd:.1f} deg)") for n in scene.notes]})
+    elif horizon_note is not None:
+        scene = scene.model_copy(update={"notes": [horizon_note, *scene.notes]})
     if name:
         needs_frame = clip is not None or captioner is not None
         scene = name_objects(scene, frame=frame if needs_frame else None, clip=clip, captioner=captioner)

@@ -234,3 +234,12 @@ def test_size_prior_backend_needs_detections_and_says_so() -> None:
     frame = Frame(image_id="f", rgb=np.zeros((20, 30, 3), dtype=np.uint8))
     with pytest.raises(ValueError, match="needs detections"):
         SizePriorDepth().predict(frame)
+
+
+def test_a_photo_with_nothing_standing_in_view_is_not_gravity_aligned() -> None:
+    # With no object on the floor, the size-prior horizon is the prior alone: no gravity-aligned scene.
+    frame = Frame(image_id="blank", rgb=np.full((240, 320, 3), 128, dtype=np.uint8))
+    scene = reconstruct(frame, detector=lambda f: Detections(image_id="blank", width=320, height=240),
+                        depth="size-prior")
+    assert not scene.canonical and scene.gravity_confidence == 0.0
+    assert any("too uncertain" in n for n in scene.notes)
