@@ -17,10 +17,9 @@ and common furniture/street classes are all covered; ``prior_for`` resolves syno
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
-from spatialvlm_core.vocabulary import PRIOR_ALIASES  # one synonym table for the toolkit
+from spatialvlm_core.vocabulary import DETERMINERS, PRIOR_ALIASES, clean, singular  # one vocabulary
 
 # z for a two-sided interval at a given coverage (normal quantiles).
 _Z = {0.5: 0.674, 0.68: 1.0, 0.8: 1.2816, 0.9: 1.6449, 0.95: 1.96}
@@ -146,30 +145,22 @@ _TABLE: tuple[SizePrior, ...] = (
 PRIORS: dict[str, SizePrior] = {p.name: p for p in _TABLE}
 
 
-def _key(label: str) -> str:
-    # No perception import here: perception's size-prior depth backend imports this module.
-    key = " ".join(label.replace("_", " ").strip().lower().split())
-    key = re.sub(r"^(the|a|an)\s+", "", key)
-    return PRIOR_ALIASES.get(key, key)
-
-
-def _singular(word: str) -> str:
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith(("ches", "shes", "xes", "sses")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us")) and len(word) > 3:
-        return word[:-1]
-    return word
+def _words(label: str) -> list[str]:
+    """The label's words, cleaned and without a leading article ("The Night_Stand" -> ["night", "stand"])."""
+    words = clean(label).split()
+    while words and words[0] in DETERMINERS:
+        words = words[1:]
+    return words
 
 
 def prior_for(label: str) -> SizePrior | None:
     """The size prior of a class name: exact, alias, singular, then the longest known tail ("red office chair"
     -> chair, "sleigh bed" -> bed); None when nothing matches."""
-    key = _key(label)
+    key = " ".join(_words(label))
+    key = PRIOR_ALIASES.get(key, key)
     if key in PRIORS:
         return PRIORS[key]
-    words = [_singular(w) for w in key.split()]
+    words = [singular(w) for w in key.split()]
     for k in range(len(words)):
         tail = " ".join(words[k:])
         tail = PRIOR_ALIASES.get(tail, tail)
