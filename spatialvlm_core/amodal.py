@@ -29,6 +29,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from spatialvlm_core.metrology import MetrologyConfig, ObjectDepth, estimate
+from spatialvlm_core.perception.boxes import box_mask, box_to_slices
 from spatialvlm_core.size_priors import SizePrior, prior_for, z_for
 from spatialvlm_core.types import INTERVAL_LEVEL, Box3D, CameraIntrinsics, Detection, Object3D, OrientedBox3D
 
@@ -72,9 +73,8 @@ def _noise(z: float, ctx: CompletionContext, cfg: AmodalConfig,
            box: tuple[float, float, float, float] | None) -> float:
     """1-sigma depth noise (m) at range z: the depth source's own sigma map over the box, else a sensor model."""
     if ctx.depth_sigma is not None and ctx.depth is not None and box is not None:
-        x0, y0, x1, y1 = (round(v) for v in box)
-        s = ctx.depth_sigma[max(0, y0): y1 + 1, max(0, x0): x1 + 1]
-        d = ctx.depth[max(0, y0): y1 + 1, max(0, x0): x1 + 1]
+        sl = box_to_slices(box, ctx.intrinsics.width, ctx.intrinsics.height)
+        s, d = ctx.depth_sigma[sl], ctx.depth[sl]
         ok = (d > 0) & np.isfinite(s)
         if ok.any():
             return float(np.median(s[ok] / d[ok])) * z
@@ -180,14 +180,15 @@ def _free_fraction(near: np.ndarray, ax_f: np.ndarray, ax_g: np.ndarray, face: f
     return float((free | blocked).mean()), int(ok.sum())
 
 
-def _box_extent(obj: Object3D, ctx: CompletionContext, behind: float) -> tuple[float | None, float | None, float]:
-    """Top and bottom heights (scene "up") the 2D box's rows bound, ``behind`` metres being the most the object can
-    reach past its near face, and the width across the view its columns span at the near face.
+def _box_extent(obj: Object3D, ctx: CompletionContext, behind: float) -> tuple[float, float]:
+    """A lower bound on the object's top (scene "up") from its 2D box's top row, ``behind`` metres being the most
+    the object can reach past its near face, and the width across the view its columns span at the near face.
 
-    The top is a lower bound: the smaller of the row's ray read at the near face and past the object.
+    The top is the smaller of the row's ray read at the near face and past the object: the true edge lies between
+    the two (a descending ray meets the far top edge, a rising one the near edge).
     """
     assert obj.box_2d is not None
-    x0, y0, x1, y1 = obj.box_2d
+    x0, y0, x1, _ = obj.box_2d
     intr = ctx.intrinsics
     cam_from_world = np.linalg.inv(ctx.world_from_cam)
     vis = obj.aabb
@@ -198,18 +199,12 @@ def _box_extent(obj: Object3D, ctx: CompletionContext, behind: float) -> tuple[f
     z_far = z_near + behind
     uc = (x0 + x1) / 2
 
-    def up_at(v: float) -> float:
-        # The box row's ray read at the near face and past the object: the true edge lies between the two
-        # (a descending ray meets the far top edge, a rising one the near edge), so the lower is a safe bound.
-        ray = np.array([(uc - intr.cx) / intr.fx, (v - intr.cy) / intr.fy, 1.0])
-        hs = []
-        for z in (z_near, z_far):
-            p = ctx.world_from_cam[:3, :3] @ (ray * z) + ctx.world_from_cam[:3, 3]
-            hs.append(float(p[2]) if ctx.canonical else float(-p[1]))
-        return min(hs)
-
-    width = (x1 - x0) * z_near / intr.fx
-    return up_at(y0), up_at(y1), float(width)
+    ray = np.array([(uc - intr.cx) / intr.fx, (y0 - intr.cy) / intr.fy, 1.0])
+    tops = []
+    for z in (z_near, z_far):
+        p = ctx.world_from_cam[:3, :3] @ (ray * z) + ctx.world_from_cam[:3, 3]
+        tops.append(float(p[2]) if ctx.canonical else float(-p[1]))
+    return min(tops), float((x1 - x0) * z_near / intr.fx)
 
 
 def _rect(center: np.ndarray, ax_f: np.ndarray, ax_g: np.ndarray, f: float, g: float) -> np.ndarray:
@@ -251,10 +246,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
             trunc[side] = trunc[side] or hidden
     n_pts = obj.points.num_points if obj.points is not None else 0
 
-    if ctx.canonical:
-        _up_i, hz = 2, (0, 1)
-    else:  # camera frame: y is down, x right, z forward
-        _up_i, hz = 1, (0, 2)
+    hz = (0, 1) if ctx.canonical else (0, 2)  # horizontal axes; camera frame: x right, y down, z forward
     lo = np.asarray(vaabb.min, dtype=float)
     hi = np.asarray(vaabb.max, dtype=float)
     centre = np.asarray(vobb.center, dtype=float)
@@ -274,8 +266,8 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         # Its rows and columns at the near face's depth bound the object from below.
         behind = max(prior.size[:2]) * math.exp(z * max(prior.sigma[:2])) if prior is not None else (
             max(vobb.size[0], vobb.size[1], vobb.size[2]))
-        top_b, _bot_b, box_face = _box_extent(obj, ctx, behind)
-        if top_b is not None and not trunc["top"]:
+        top_b, box_face = _box_extent(obj, ctx, behind)
+        if not trunc["top"]:
             top = max(top, top_b)
     floor_contact = False
     if ctx.canonical and prior is not None and prior.on_floor and top > 0.05:
@@ -372,9 +364,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     own = mask
     if ctx.sparse and obj.box_2d is not None and ctx.depth is not None:
         # LiDAR passes through glass and between parts: inside its own box it is no evidence of free space.
-        own = np.zeros(ctx.depth.shape, dtype=bool)
-        bx0, by0, bx1, by1 = (round(v) for v in obj.box_2d)
-        own[max(0, by0): by1 + 1, max(0, bx0): bx1 + 1] = True
+        own = box_mask(obj.box_2d, ctx.intrinsics.width, ctx.intrinsics.height)
     if ctx.depth is not None and g_hi_target > depth_seen + 0.02:
         steps = np.linspace(depth_seen, g_hi_target, cfg.free_space_steps)
         tol = cfg.free_space_tol + 3 * sig_d
@@ -449,8 +439,7 @@ def _with_sparse_returns(od: ObjectDepth, det: Detection, ctx: CompletionContext
     the box that agree with the metrology estimate (within its interval) fix the near face's depth."""
     if ctx.depth is None or od.prior is None:
         return od
-    x0, y0, x1, y1 = (round(v) for v in det.box_xyxy)
-    d = ctx.depth[max(0, y0): y1 + 1, max(0, x0): x1 + 1]
+    d = ctx.depth[box_to_slices(det.box_xyxy, ctx.intrinsics.width, ctx.intrinsics.height)]
     d = d[d > 0]
     lo, hi = od.interval(cfg.level)
     ext = od.depth - od.near

@@ -62,12 +62,28 @@ class ObjectDepth:
 class MetrologyResult:
     objects: list[ObjectDepth]
     camera_height: float
-    camera_height_interval: tuple[float, float]
+    camera_height_log_sd: float  # 1-sigma of ln(camera height)
     horizon_v: float
-    horizon_interval: tuple[float, float]
+    horizon_sd: float  # 1-sigma of the horizon row (pixels)
     up: np.ndarray  # world up in camera coordinates (from the horizon, no roll)
     n_standing: int  # objects that informed the floor
     notes: list[str] = field(default_factory=list)
+    level: float = INTERVAL_LEVEL
+
+    @property
+    def camera_height_interval(self) -> tuple[float, float]:
+        z = z_for(self.level)
+        return (self.camera_height * math.exp(-z * self.camera_height_log_sd),
+                self.camera_height * math.exp(z * self.camera_height_log_sd))
+
+    @property
+    def horizon_interval(self) -> tuple[float, float]:
+        z = z_for(self.level)
+        return self.horizon_v - z * self.horizon_sd, self.horizon_v + z * self.horizon_sd
+
+    def tilt_sd_deg(self, fy: float) -> float:
+        """1-sigma of the camera pitch (degrees) the horizon's spread stands for."""
+        return math.degrees(math.atan(self.horizon_sd / fy))
 
     def floor_depth(self, intr: CameraIntrinsics) -> np.ndarray:
         """z-depth of the floor plane per pixel (0 above the horizon)."""
@@ -157,7 +173,6 @@ def estimate(detections: list[Detection], intr: CameraIntrinsics, cfg: Metrology
     h_sd = float(math.sqrt(max((post * (np.log(H) - math.log(h_mean)) ** 2).sum(), 1e-12)))
     v_mean = float((post * V).sum())
     v_sd = float(math.sqrt(max((post * (V - v_mean) ** 2).sum(), 1e-12)))
-    zq = z_for(cfg.level)
     if not standing:
         notes.append("no object standing on the floor was fully in view: camera height and horizon are priors")
 
@@ -203,10 +218,11 @@ def estimate(detections: list[Detection], intr: CameraIntrinsics, cfg: Metrology
     return MetrologyResult(
         objects=out,
         camera_height=h_mean,
-        camera_height_interval=(h_mean * math.exp(-zq * h_sd), h_mean * math.exp(zq * h_sd)),
+        camera_height_log_sd=h_sd,
         horizon_v=v_mean,
-        horizon_interval=(v_mean - zq * v_sd, v_mean + zq * v_sd),
+        horizon_sd=v_sd,
         up=up_from_horizon(v_mean, intr) if up is None else np.asarray(up, float) / np.linalg.norm(up),
         n_standing=len(standing),
         notes=notes,
+        level=cfg.level,
     )

@@ -25,6 +25,7 @@ import numpy as np
 from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.naming import Captioner, ClipLike, name_objects
+from spatialvlm_core.perception.boxes import box_mask
 from spatialvlm_core.types import CameraIntrinsics, Detections, Frame, OrientedBox3D, Scene3D
 
 # --------------------------------------------------------------------------- backends
@@ -54,14 +55,6 @@ def _backend_name(b: Any) -> str:
 
 
 # --------------------------------------------------------------------------- composition
-
-
-def box_mask(box: tuple[float, float, float, float], width: int, height: int) -> np.ndarray:
-    """Boolean HxW mask of a box's pixels."""
-    m = np.zeros((height, width), dtype=bool)
-    x0, y0, x1, y1 = box
-    m[max(0, int(y0)): min(height, math.ceil(y1) + 1), max(0, int(x0)): min(width, math.ceil(x1) + 1)] = True
-    return m
 
 
 def _scaled(backend: Any, scale: str) -> Any:
@@ -184,8 +177,7 @@ def reconstruct(
         # camera frame, as an unconfirmed floor does.
         intr_used = intrinsics or frame.intrinsics or getattr(dout, "intrinsics", None)
         fy = intr_used.fy if intr_used is not None else 1.0
-        h_lo, h_hi = met.horizon_interval
-        tilt_sd = math.degrees(math.atan(0.5 * (h_hi - h_lo) / 1.2816 / fy))
+        tilt_sd = met.tilt_sd_deg(fy)
         min_conf = (lift_config or LiftConfig()).min_floor_confidence
         if math.exp(-0.5 * (tilt_sd / 3.0) ** 2) >= min_conf:
             lift_frame = frame.model_copy(update={"gravity_up": tuple(float(v) for v in met.up)})

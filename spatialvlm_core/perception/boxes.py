@@ -76,3 +76,10 @@ def box_to_slices(box: tuple[float, float, float, float], width: int, height: in
     c1 = int(np.clip(np.ceil(x1), c0 + 1, width))
     r1 = int(np.clip(np.ceil(y1), r0 + 1, height))
     return slice(r0, r1), slice(c0, c1)
+
+
+def box_mask(box: tuple[float, float, float, float], width: int, height: int) -> np.ndarray:
+    """Boolean HxW mask of the pixels ``box_to_slices`` covers."""
+    m = np.zeros((height, width), dtype=bool)
+    m[box_to_slices(box, width, height)] = True
+    return m

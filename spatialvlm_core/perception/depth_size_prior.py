@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.metrology import MetrologyConfig, MetrologyResult, estimate
+from spatialvlm_core.perception.boxes import box_mask, box_to_slices
 from spatialvlm_core.perception.registry import DEPTH
 from spatialvlm_core.types import CameraIntrinsics, Detections, Frame
 
@@ -78,29 +79,19 @@ def render_depth(met: MetrologyResult, dets: Detections, intr: CameraIntrinsics)
     """Depth and 1-sigma maps: the floor below the horizon, each placed object's near face over its box."""
     floor = met.floor_depth(intr)
     depth = floor.copy()
-    rel_floor = math.hypot(
-        math.log(met.camera_height_interval[1] / met.camera_height) / 1.2816, 0.05)
+    rel_floor = math.hypot(met.camera_height_log_sd, 0.05)
     sigma = floor * rel_floor
     placed = [o for o in met.objects if math.isfinite(o.depth)]
     # Far to near so nearer objects cover farther ones.
+    covered = np.zeros(depth.shape, dtype=bool)
     for o in sorted(placed, key=lambda o: -o.near):
-        x0, y0, x1, y1 = dets.items[o.index].box_xyxy
-        sl = (slice(max(0, math.floor(y0)), min(intr.height, math.ceil(y1) + 1)),
-              slice(max(0, math.floor(x0)), min(intr.width, math.ceil(x1) + 1)))
+        sl = box_to_slices(dets.items[o.index].box_xyxy, intr.width, intr.height)
         depth[sl] = o.near
         sigma[sl] = o.near * o.log_sigma
+        covered[sl] = True
     for o in met.objects:
-        if not math.isfinite(o.depth):  # no prior: no metric depth for it
-            x0, y0, x1, y1 = dets.items[o.index].box_xyxy
-            sl = (slice(max(0, int(y0)), min(intr.height, math.ceil(y1) + 1)),
-                  slice(max(0, int(x0)), min(intr.width, math.ceil(x1) + 1)))
-            inside = np.zeros_like(depth, dtype=bool)
-            inside[sl] = True
-            covered = np.zeros_like(inside)
-            for p in placed:
-                bx0, by0, bx1, by1 = dets.items[p.index].box_xyxy
-                covered[max(0, int(by0)): math.ceil(by1) + 1, max(0, int(bx0)): math.ceil(bx1) + 1] = True
-            depth[inside & ~covered] = 0.0
+        if not math.isfinite(o.depth):  # no prior: no metric depth for it (where no placed object covers it)
+            depth[box_mask(dets.items[o.index].box_xyxy, intr.width, intr.height) & ~covered] = 0.0
     return depth.astype(np.float32), sigma.astype(np.float32)
 
 
@@ -119,7 +110,10 @@ class SizePriorDepth:
         cfg = MetrologyConfig(**{**self.config.__dict__, "focal_sigma": f_sigma})
         met = estimate(dets.items, intr, cfg, up=frame.gravity_up)
         depth, sigma = render_depth(met, dets, intr)
-        notes = [f"depth from class size priors and the floor (single-view metrology; intrinsics: {source}); " f"camera height {met.camera_height:.2f} m " f"({met.camera_height_interval[0]:.2f}-{met.camera_height_interval[1]:.2f}), " f"horizon at row {met.horizon_v:.0f}, {met.n_standing} standing objects", *met.notes]
+        h_lo, h_hi = met.camera_height_interval
+        notes = [f"depth from class size priors and the floor (single-view metrology; intrinsics: {source}); "
+                 f"camera height {met.camera_height:.2f} m ({h_lo:.2f}-{h_hi:.2f}), horizon at row "
+                 f"{met.horizon_v:.0f}, {met.n_standing} standing objects", *met.notes]
         no_prior = sorted({o.label for o in met.objects if o.prior is None})
         if no_prior:
             notes.append(f"no size prior for {', '.join(no_prior)}: no metric depth for them from one photo")
@@ -139,8 +133,7 @@ def fit_scale(rel: np.ndarray, met: MetrologyResult, dets: Detections, inverse: 
     for o in met.objects:
         if not math.isfinite(o.depth):
             continue
-        x0, y0, x1, y1 = (round(v) for v in dets.items[o.index].box_xyxy)
-        patch = rel[max(0, y0): y1 + 1, max(0, x0): x1 + 1]
+        patch = rel[box_to_slices(dets.items[o.index].box_xyxy, rel.shape[1], rel.shape[0])]
         patch = patch[np.isfinite(patch) & (patch > 0)]
         if patch.size < 4:
             continue
