@@ -169,20 +169,19 @@ def reconstruct(
     extra: dict[str, Any] = {"depth_sigma": np.asarray(sigma, dtype=np.float32)} if sigma is not None else {}
     if object_depths is not None:
         extra["object_depths"] = object_depths
-    lift_frame, horizon_note, tilt_sd = frame, None, None
-    if object_depths is not None and frame.gravity_up is None and met is not None:
+    lift_frame, gravity_conf, horizon_note = frame, None, None
+    if object_depths is not None and frame.gravity_up is None:
         # One photo: the floor is the metrology's own estimate (objects' floor contacts and sizes). Lifting takes
         # its up rather than re-searching the synthetic floor plane it was drawn from -- when that estimate is
         # firm enough; a horizon that is mostly the prior (no objects standing in view) leaves the scene in the
         # camera frame, as an unconfirmed floor does.
-        intr_used = intrinsics or frame.intrinsics or getattr(dout, "intrinsics", None)
-        fy = intr_used.fy if intr_used is not None else 1.0
-        tilt_sd = met.tilt_sd_deg(fy)
-        min_conf = (lift_config or LiftConfig()).min_floor_confidence
-        if math.exp(-0.5 * (tilt_sd / 3.0) ** 2) >= min_conf:
+        intr_used = intrinsics or frame.intrinsics
+        tilt_sd = met.tilt_sd_deg(intr_used.fy if intr_used is not None else 1.0)
+        conf = math.exp(-0.5 * (tilt_sd / 3.0) ** 2)
+        if conf >= (lift_config or LiftConfig()).min_floor_confidence:
             lift_frame = frame.model_copy(update={"gravity_up": tuple(float(v) for v in met.up)})
+            gravity_conf = (conf, f"up from the size-prior horizon (row {met.horizon_v:.0f}, +-{tilt_sd:.1f} deg)")
         else:
-            intr_used = intr_used or getattr(dout, "intrinsics", None)
             floor = met.floor_depth(intr_used) if intr_used is not None else np.zeros_like(dmap)
             dmap = np.where(np.isclose(dmap, floor), 0.0, dmap).astype(np.float32)
             # No floor is left to find: skip the image-wide floor cues (they cost more than the rest).
@@ -190,11 +189,10 @@ def reconstruct(
             horizon_note = (f"the size-prior horizon is too uncertain (+-{tilt_sd:.1f} deg, {met.n_standing} objects "
                             "standing in view) for a gravity-aligned scene: it stays in the camera frame")
     scene = lift(lift_frame, dets, depth=dmap, intrinsics=intrinsics, config=lift_config, **extra)
-    if lift_frame is not frame and tilt_sd is not None:
+    if gravity_conf is not None:
+        conf, said = gravity_conf
         scene = scene.model_copy(update={
-            "gravity_confidence": float(math.exp(-0.5 * (tilt_sd / 3.0) ** 2)),
-            "notes": [n.replace("up from frame.gravity_up", f"up from the size-prior horizon (row {met.horizon_v:.0f}, "
-                                f"+-{tilt_sd:.1f} deg)") for n in scene.notes]})
+            "gravity_confidence": conf, "notes": [n.replace("up from frame.gravity_up", said) for n in scene.notes]})
     elif horizon_note is not None:
         scene = scene.model_copy(update={"notes": [horizon_note, *scene.notes]})
     if name:
