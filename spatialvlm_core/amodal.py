@@ -491,7 +491,7 @@ def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalCo
             centroid=obb.center, score=float(det.score), box_2d=det.box_xyxy, extent_seen=(0.0, 0.0, 0.0),
             size_lo=(ivs[0][0], ivs[2][0], ivs[1][0]), size_hi=(ivs[0][1], ivs[2][1], ivs[1][1]),
             center_sigma=(abs(c[0] / c[2]) * s_z + 0.05, abs(c[1] / c[2]) * s_z + 0.05, s_z),
-            prior_class=prior.name, attributes={"placed_by": "size prior (no depth on the object, no floor)"},
+            prior_class=prior.name, attributes={"placed_by": f"size prior ({od.cue}; no floor)"},
         )
     up_cam = ctx.world_from_cam[2, :3]
     cam_h = float(ctx.world_from_cam[2, 3])
@@ -526,5 +526,5 @@ def place_unseen(det: Detection, oid: str, ctx: CompletionContext, cfg: AmodalCo
         score=float(det.score), box_2d=det.box_xyxy, visible_aabb=None, visible_obb=None,
         extent_seen=(0.0, 0.0, 0.0), size_lo=tuple(i[0] for i in ivs), size_hi=tuple(i[1] for i in ivs),
         center_sigma=(float(sig_xy[0]), float(sig_xy[1]), float(prior.height * prior.sigma[2] / 2)),
-        prior_class=prior.name, attributes={"placed_by": "size prior (no depth on the object)"},
+        prior_class=prior.name, attributes={"placed_by": f"size prior ({od.cue})"},
     )

@@ -578,8 +578,7 @@ def lift(
             if placed is None:
                 dropped.append(DroppedObject(id=oid, reason=f"no size prior for {det.label!r}: no metric depth"))
             else:
-                objects.append(placed.model_copy(update={"attributes": {
-                    **placed.attributes, "placed_by": f"size prior ({object_depths[i].cue})"}}))
+                objects.append(placed)
             continue
         res = _lift_object(det, oid, depth, frame.rgb, rays, world_from_cam, canonical, cfg, valid, floor_band)
         if isinstance(res, str):
