@@ -22,18 +22,17 @@ and the share of sim frames that are canonical within 2 deg. Exit status 1 when 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
+from spatialvlm_core.frame_folder import load_frame_folder
 from spatialvlm_core.geometry import angle_between_deg
 from spatialvlm_core.lifting import LiftConfig, lift
-from spatialvlm_core.types import CameraIntrinsics, Detections, Frame
+from spatialvlm_core.types import Detections, Frame
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "real"
 BAR_DEG = 5.0
@@ -54,29 +53,11 @@ class Row:
 def load_real_frame(folder: Path) -> tuple[Frame, np.ndarray | None] | None:
     """A frame of ``../shared/real`` (rgb, metric depth, intrinsics) and its true up, or None without
     depth or intrinsics. ``gravity_up`` is left unset (the caller decides)."""
-    cam_path = folder / "camera.json"
-    cam = json.loads(cam_path.read_text())
-    if cam.get("fx") is None:
+    frame = load_frame_folder(folder)
+    if frame.depth is None or frame.intrinsics is None:
         return None
-    rgb_path = next(iter(sorted(folder.glob("rgb.*"))), None)
-    if rgb_path is None:
-        raise FileNotFoundError(f"{folder}: no rgb.* image")
-    if (folder / "depth.npy").exists():
-        depth = np.load(folder / "depth.npy")
-    elif (folder / "depth.npz").exists():
-        depth = np.load(folder / "depth.npz")["depth"]
-    else:
-        return None
-    rgb = np.asarray(Image.open(rgb_path).convert("RGB"))
-    try:
-        intr = CameraIntrinsics(fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"],
-                                width=cam["width"], height=cam["height"])
-    except KeyError as e:
-        raise ValueError(f"{cam_path}: missing field {e}") from e
-    up = cam.get("gravity_up_in_camera")
-    frame = Frame(image_id=folder.name, rgb=rgb, depth=depth.astype(np.float32), intrinsics=intr,
-                  source=str(rgb_path))
-    return frame, (None if up is None else np.asarray(up, dtype=float))
+    up = frame.gravity_up
+    return frame.model_copy(update={"gravity_up": None}), (None if up is None else np.asarray(up, dtype=float))
 
 
 def evaluate(name: str, frame: Frame, true_up: np.ndarray | None, dets: Detections | None = None,

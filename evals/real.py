@@ -32,11 +32,12 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.frame_folder import load_frame_folder
+from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.reconstruct import reconstruct
 from spatialvlm_core.size_priors import z_for
 from spatialvlm_core.types import (
     INTERVAL_LEVEL,
-    CameraIntrinsics,
     Detection,
     Detections,
     Frame,
@@ -59,30 +60,12 @@ class RealFrame:
 
 def load_real(directory: Path, rgb_only: bool = False, gravity: bool = False) -> RealFrame:
     """One frame of ``../shared/real`` as a ``Frame`` (+ its truth); clear errors naming the file."""
-    from PIL import Image
-
-    cam_p = directory / "camera.json"
-    if not cam_p.exists():
-        raise FileNotFoundError(f"{cam_p} missing")
-    cam = json.loads(cam_p.read_text())
-    rgb_p = next((p for p in directory.glob("rgb.*")), None)
-    if rgb_p is None:
-        raise FileNotFoundError(f"no rgb.* in {directory}")
-    rgb = np.asarray(Image.open(rgb_p).convert("RGB"))
-    h, w = rgb.shape[:2]
-    depth = None
-    if (directory / "depth.npy").exists():
-        depth = np.load(directory / "depth.npy").astype(np.float32)
-    elif (directory / "depth.npz").exists():
-        depth = np.load(directory / "depth.npz")["depth"].astype(np.float32)
-    intr = None
-    if cam.get("fx") is not None:
-        intr = CameraIntrinsics(fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"], width=w, height=h)
-    g = cam.get("gravity_up_in_camera")
-    truth = json.loads((directory / "truth.json").read_text())["objects"] if (directory / "truth.json").exists() else []
-    frame = Frame(image_id=directory.name, rgb=rgb, depth=None if rgb_only else depth, intrinsics=intr,
-                  source=str(rgb_p), gravity_up=tuple(g) if (gravity and g) else None)
-    return RealFrame(directory.name, frame, truth, depth, tuple(g) if g else None)
+    full = load_frame_folder(directory)
+    truth_p = directory / "truth.json"
+    truth = read_json_file(truth_p, "truth file")[1]["objects"] if truth_p.exists() else []
+    frame = full.model_copy(update={"depth": None if rgb_only else full.depth,
+                                    "gravity_up": full.gravity_up if gravity else None})
+    return RealFrame(directory.name, frame, truth, full.depth, full.gravity_up)
 
 
 def truth_detections(rf: RealFrame) -> tuple[Detections, list[int]]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.frame_folder import load_frame_folder
 from spatialvlm_core.perception import create_segmenter
 from spatialvlm_core.perception.detect_gt import GroundTruthDetector
 from spatialvlm_core.types import CameraIntrinsics, Detection, Detections, Frame
@@ -119,21 +120,12 @@ def eval_sim_frame(frame: Frame, world_from_camera: np.ndarray, segs: dict[str, 
 
 def load_real(root: Path) -> Iterator[tuple[str, Frame, list[dict[str, Any]]]]:
     """(dataset, frame, truth objects) for the frames with 3D boxes and depth."""
-    from PIL import Image
-
     index = json.loads((root / "index.json").read_text())
     for entry in index["frames"]:
         if not entry.get("has_boxes") or entry.get("has_depth") in (None, "none", False):
             continue
         d = root / entry["frame"]
-        cam = json.loads((d / "camera.json").read_text())
-        rgb = np.asarray(Image.open(d / entry["rgb"]).convert("RGB"))
-        dp = d / entry["depth"]
-        depth = np.load(dp)["depth"] if dp.suffix == ".npz" else np.load(dp)
-        k = CameraIntrinsics(fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"], width=cam["width"],
-                             height=cam["height"])
-        frame = Frame(image_id=entry["frame"], rgb=rgb, depth=depth.astype(np.float32), intrinsics=k,
-                      gravity_up=cam.get("gravity_up_in_camera"), source=str(d))
+        frame = load_frame_folder(d)
         truth = json.loads((d / "truth.json").read_text())
         yield entry["dataset"], frame, truth["objects"]
 

@@ -6,7 +6,6 @@ Exact truth from the analytic ray-caster (tests/test_lifting_scenes.py) and proj
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import numpy as np
 import pytest
 from test_lifting_scenes import BoxSpec, camera_pose, render
 
+from evals.real import load_real
 from spatialvlm_core.amodal import AmodalConfig
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.metrology import MetrologyConfig, estimate
@@ -157,16 +157,10 @@ def test_exif_focal_length_gives_intrinsics(tmp_path: Path) -> None:
 
 
 def _real(name: str) -> tuple[Frame, list[dict], np.ndarray]:
-    from PIL import Image
-
-    d = REAL / name
-    cam = json.loads((d / "camera.json").read_text())
-    rgb = np.asarray(Image.open(next(d.glob("rgb.*"))).convert("RGB"))
-    h, w = rgb.shape[:2]
-    intr = CameraIntrinsics(fx=cam["fx"], fy=cam["fy"], cx=cam["cx"], cy=cam["cy"], width=w, height=h)
-    truth = json.loads((d / "truth.json").read_text())["objects"]
-    depth = np.load(d / "depth.npz")["depth"].astype(np.float32)
-    return Frame(image_id=name, rgb=rgb, intrinsics=intr), truth, depth
+    """The frame with its depth hidden, its truth objects and the hidden depth."""
+    rf = load_real(REAL / name, rgb_only=True)
+    assert rf.depth is not None
+    return rf.frame, rf.truth, rf.depth
 
 
 def _truth_dets(frame: Frame, truth: list[dict]) -> Detections:

@@ -15,13 +15,12 @@ from spatial_agent.schema import SubQuery
 from spatial_agent.testing import box_object
 from spatial_agent.tools import GeometricTool
 from spatialvlm_core import size_priors, vocabulary
+from spatialvlm_core.frame_folder import load_frame_folder
 from spatialvlm_core.perception import DEPTH, DETECTORS, SEGMENTERS
 from spatialvlm_core.perception.detect_boxes import BoxesDetector, parse_boxes
 from spatialvlm_core.perception.labels import COCO_CLASSES, match_queries, normalize_label, query_targets
 from spatialvlm_core.reconstruct import (
     horizon_line,
-    load_gravity,
-    load_intrinsics,
     project_floor,
     reconstruct,
     render_scene_png,
@@ -213,15 +212,7 @@ def test_horizon_and_floor_projection_of_a_level_camera(tmp_path: Path) -> None:
 
 
 def _real_frame(name: str, depth: bool = True) -> Frame:
-    d = REAL / name
-    img = next(d.glob("rgb.*"))
-    rgb = np.asarray(Image.open(img).convert("RGB"))
-    h, w = rgb.shape[:2]
-    dmap = None
-    if depth:
-        dmap = np.load(d / "depth.npy") if (d / "depth.npy").exists() else np.load(d / "depth.npz")["depth"]
-    return Frame(image_id=name, rgb=rgb, depth=dmap, intrinsics=load_intrinsics(d / "camera.json", w, h),
-                 gravity_up=load_gravity(d / "camera.json"), source=str(img))
+    return load_frame_folder(REAL / name, depth=depth)
 
 
 @needs_real
