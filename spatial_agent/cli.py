@@ -13,10 +13,26 @@ from pathlib import Path
 from typing import Any
 
 
+def _user_frame(args: argparse.Namespace) -> Any:
+    """The image with the --depth and --intrinsics (and its gravity) the user gave, validated against it."""
+    from spatial_agent.agent import load_frame
+    from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics
+    from spatialvlm_core.types import Frame
+
+    frame = load_frame(args.image)
+    w, h = frame.size
+    update: dict[str, Any] = {}
+    if args.depth:
+        update["depth"] = load_depth(args.depth)
+    if args.intrinsics:
+        update.update(intrinsics=load_intrinsics(args.intrinsics, w, h), gravity_up=load_gravity(args.intrinsics))
+    return Frame.model_validate({**dict(frame), **update})  # validated: depth size, gravity normalised
+
+
 def _tool(args: argparse.Namespace) -> Any:
     """The tool the flags ask for: a given scene, an RGB-D reconstruction, a checkpoint, or the default."""
     from spatial_agent.tools import GeometricTool, VLMTool
-    from spatialvlm_core.types import Frame, Scene3D
+    from spatialvlm_core.types import Scene3D
 
     scene = getattr(args, "scene", None)
     if scene and getattr(args, "boxes", None):
@@ -31,30 +47,15 @@ def _tool(args: argparse.Namespace) -> Any:
             raise ValueError(f"{path} is not a valid Scene3D JSON: {e}") from e
     if getattr(args, "boxes", None):
         # Labelled boxes: the geometric tool over a reconstruction with them (depth: --depth, else size priors).
-        from spatial_agent.agent import load_frame, reconstruct_image
-        from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics
+        from spatial_agent.agent import reconstruct_image
 
         if getattr(args, "model", None):
             raise ValueError("--boxes answers from a reconstruction with those boxes: it does not go with --model")
-        frame = load_frame(args.image)
-        w, h = frame.size
-        update: dict[str, Any] = {}
-        if args.depth:
-            update["depth"] = load_depth(args.depth)
-        if args.intrinsics:
-            update.update(intrinsics=load_intrinsics(args.intrinsics, w, h), gravity_up=load_gravity(args.intrinsics))
-        frame = Frame.model_validate({**dict(frame), **update})  # validated: depth size, gravity normalised
-        return GeometricTool(scene=reconstruct_image(frame, boxes=args.boxes))
+        return GeometricTool(scene=reconstruct_image(_user_frame(args), boxes=args.boxes))
     if getattr(args, "depth", None):
-        from spatial_agent.agent import load_frame
-        from spatialvlm_core.reconstruct import load_depth, load_intrinsics, reconstruct
+        from spatialvlm_core.reconstruct import reconstruct
 
-        frame = load_frame(args.image)
-        depth = load_depth(args.depth)
-        w, h = frame.size
-        k = load_intrinsics(args.intrinsics, w, h) if args.intrinsics else None
-        frame = frame.model_copy(update={"depth": depth, "intrinsics": k})
-        return GeometricTool(scene=reconstruct(frame, detector=args.detector, depth="sensor"))
+        return GeometricTool(scene=reconstruct(_user_frame(args), detector=args.detector, depth="sensor"))
     if getattr(args, "model", None):
         from spatialvlm_core.infer import SpatialVLM
 
