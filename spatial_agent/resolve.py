@@ -42,7 +42,6 @@ from spatialvlm_core.vocabulary import (
 
 _ARTICLES = {"the", "a", "an", "this", "that", "these", "those", "both", "all", "of", "two", "three", "some", "any"}
 _GROUP_WORDS = {"both", "all", "these", "those", "two", "three", "some", "any"}  # "any chair": whichever of them
-_IRREGULAR = IRREGULAR_PLURALS
 __all__ = [
     "FALLBACKS",
     "SYNONYMS",
@@ -105,7 +104,7 @@ def is_plural(phrase: str) -> bool:
     if any(w in _GROUP_WORDS for w in words):
         return True
     head = words[-1]
-    return singular(head) != head or head in _IRREGULAR
+    return singular(head) != head or head in IRREGULAR_PLURALS
 
 
 _DEFINITE = ("the", "this", "that", "these", "those", "both", "all", "my", "our", "your", "his", "her", "their")
