@@ -91,8 +91,8 @@ def _axes(yaw: float) -> tuple[np.ndarray, np.ndarray]:
 
 def grown_footprint(o: Object3D) -> np.ndarray:
     """Convex polygon (K, 2) that holds the whole object at the stated level: the completed box with each
-    horizontal side pushed out to ``size_hi``: on the far side only where the completion extended the seen box
-    away from the camera (the seen side is where it was seen), else on both sides by the full excess, or to
+    horizontal side pushed out to ``size_hi``: only on the side where the unseen part lies when the completion
+    knows it (``Object3D.hidden_side``: the far side, the one cut side), else on both sides by the full excess, or to
     ``size_hi`` around the centre plus ``Z`` centre sigmas when that is larger; joined with the visible box."""
     fp = geometry.footprint_of(o)
     if not has_evidence(o):
@@ -102,19 +102,18 @@ def grown_footprint(o: Object3D) -> np.ndarray:
     u, v = _axes(o.obb.yaw)
     sig = _sigma(o)[:2]
     c = np.asarray(o.obb.center[:2], dtype=float)
-    # Where the completion extended the seen box (away from the camera), the seen side stays put and only the
-    # far side may reach further: grow that side by the whole excess. Otherwise either side may hold it.
-    shift = c - np.asarray(o.visible_obb.center[:2], dtype=float) if o.visible_obb is not None else np.zeros(2)
+    # Where the completion knows on which side the unseen part lies (the far side; the one cut side), the seen
+    # side stays put and only that side may reach further: grow it by the whole excess. Otherwise either side.
+    hidden = o.hidden_side or (0, 0)
     plus, minus = [], []
     for k, ax in enumerate((u, v)):
         sig_k = float(np.sqrt(np.sum((ax * sig) ** 2)))  # centre sigma along this box axis
         excess = hi[k] - s[k]
         sym = max(s[k] / 2 + excess, hi[k] / 2 + Z * sig_k) + Z * _surface(o)
-        along = float(shift @ ax)
-        if abs(along) > 0.01 and o.visible_obb is not None:
+        if hidden[k] != 0:
             far = s[k] / 2 + excess + Z * _surface(o)
             near = s[k] / 2 + Z * _surface(o)
-            p_, m_ = (far, near) if along > 0 else (near, far)
+            p_, m_ = (far, near) if hidden[k] > 0 else (near, far)
         else:
             p_ = m_ = sym
         plus.append(p_)

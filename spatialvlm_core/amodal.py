@@ -239,8 +239,9 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     z = z_for(cfg.level)
     vobb, vaabb = obj.obb, obj.aabb
     cam_pos = ctx.world_from_cam[:3, 3]
-    trunc = _truncated(obj.box_2d, ctx.intrinsics, cfg.border_px)
-    # A nearer object cutting the silhouette hides the rest as the image border would.
+    border = _truncated(obj.box_2d, ctx.intrinsics, cfg.border_px)
+    trunc = dict(border)
+    # A nearer object cutting the silhouette may hide more of it, as the image border does.
     if not ctx.sparse:
         for side, hidden in _occluded(mask, ctx.depth).items():
             trunc[side] = trunc[side] or hidden
@@ -335,6 +336,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     # Face extent: seen unless cut by the border (or barely seen).
     face_cut = trunc["left"] or trunc["right"] or n_pts < cfg.few_points
     face_shift = 0.0
+    hidden_f: np.ndarray | None = None  # direction along the face axis where more of it may be hidden
     # Only for sparse depth (LiDAR misses glass and dark paint): with dense depth the mask is the better
     # evidence, and an off-axis deep object's box spans more than its face at the near depth.
     if ctx.sparse and box_face > face_seen * 1.15 and n_pts >= cfg.few_points:
@@ -346,8 +348,11 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
             face = pf
             f_lo, f_hi = min(pf_lo, face_seen), max(pf_hi, face_seen)
         else:
-            # Cut or hidden at the side: it goes on there (at least a little), maybe by its class's length.
-            face = max(face_seen + cfg.cut_min_extension, pf)
+            # Cut or hidden at the side: it goes on there (at least a little), maybe by its class's length. Cut by
+            # the image border it most likely does (the class's typical size); beside a nearer object it often
+            # just ends there (neighbours touch), so the estimate stays at what was seen and the interval widens.
+            cut_by_border = border["left"] or border["right"]
+            face = max(face_seen + cfg.cut_min_extension, pf) if cut_by_border else face_seen
             f_hi = max(f_hi, pf_hi, pg_hi)
             if trunc["left"] != trunc["right"]:
                 # One side cut: the rest is on that side; the seen edge on the other side stays where it was.
@@ -355,6 +360,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
                 toward = 1.0 if trunc["right"] else -1.0
                 side = toward * (1.0 if float(ax_f @ right_xy) >= 0 else -1.0)
                 face_shift = side * (face - face_seen) / 2
+                hidden_f = side * ax_f
     f_lo = max(0.0, min(f_lo, face))
 
     # Depth extent: towards the prior, capped by free space, never below what was seen.
@@ -384,6 +390,14 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
     new_c = near + ax_g * depth_ext / 2 + ax_f * face_shift
     corners = _rect(new_c, ax_f, ax_g, face, depth_ext)
 
+    def hidden_along(axis: np.ndarray) -> int:
+        # The depth axis hides its far side; the face axis the one cut side, if only one is.
+        if abs(float(axis @ ax_g)) > 0.7:
+            return 1 if float(axis @ ax_g) > 0 else -1
+        if hidden_f is not None:
+            return 1 if float(axis @ hidden_f) > 0 else -1
+        return 0
+
     # ---- assemble in the scene frame
     if ctx.canonical:
         # OrientedBox3D: size[0] along yaw; use the longer horizontal side as length.
@@ -393,6 +407,8 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
             yaw_ax, length, width, l_iv, w_iv = ax_g, depth_ext, face, (g_lo, g_hi), (f_lo, f_hi)
         yaw = math.atan2(yaw_ax[1], yaw_ax[0])
         yaw = (yaw + math.pi / 2) % math.pi - math.pi / 2
+        u = np.array([math.cos(yaw), math.sin(yaw)])
+        hidden = (hidden_along(u), hidden_along(np.array([-u[1], u[0]])))
         cz = (bottom + top) / 2
         obb = OrientedBox3D(center=(float(new_c[0]), float(new_c[1]), cz), size=(length, width, height), yaw=yaw)
         xy_lo, xy_hi = corners.min(axis=0), corners.max(axis=0)
@@ -409,6 +425,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         obb = OrientedBox3D(center=(float(new_c[0]), cy, float(new_c[1])), size=(face, height, depth_ext), yaw=0.0)
         aabb = Box3D(center=obb.center, size=obb.size)
         footprint = []
+        hidden = (hidden_along(np.array([1.0, 0.0])), hidden_along(np.array([0.0, 1.0])))  # camera x, z
         size_lo, size_hi = (f_lo, h_lo, g_lo), (f_hi, h_hi, g_hi)
         seen = (min(1.0, face_seen / max(face, 1e-9)), min(1.0, h_seen / max(height, 1e-9)),
                 min(1.0, depth_seen / max(depth_ext, 1e-9)))
@@ -431,6 +448,7 @@ def complete_object(obj: Object3D, ctx: CompletionContext, cfg: AmodalConfig | N
         "size_lo": tuple(float(v) for v in size_lo), "size_hi": tuple(float(v) for v in size_hi),
         "center_sigma": center_sigma,
         "prior_class": prior.name if prior is not None else None,
+        "hidden_side": hidden,
     })
 
 

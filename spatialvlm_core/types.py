@@ -327,6 +327,9 @@ class Object3D(_Model):
     size_hi: Vec3 | None = None
     center_sigma: Vec3 | None = None  # 1-sigma of the centre per scene axis (metres)
     prior_class: str | None = None  # size-prior class used to complete the object (None: points only)
+    # Per horizontal box axis (obb length, width; camera x, z when not canonical): the side (+1 / -1 along the
+    # axis) where the unseen part of the object may lie; 0: either side.
+    hidden_side: tuple[int, int] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Object3D:

@@ -66,6 +66,13 @@ def test_a_box_seen_by_its_front_face_is_completed_behind_it_and_keeps_what_was_
     assert o.obb.size[2] == pytest.approx(0.6, abs=0.03)
     assert sorted(o.obb.size[:2]) == pytest.approx(sorted(box.size[:2]), rel=0.25)
     assert o.extent_seen is not None and min(o.extent_seen[:2]) < 0.5 and o.prior_class == "night stand"
+    # The unseen part lies behind the seen face: on the box axis along the view, the side away from the camera.
+    assert o.hidden_side is not None
+    u = np.array([np.cos(o.obb.yaw), np.sin(o.obb.yaw)])
+    axes = (u, np.array([-u[1], u[0]]))
+    away = np.asarray(o.obb.center[:2])  # the camera is at x = y = 0 of the canonical frame
+    k = int(np.argmax([abs(a @ away) for a in axes]))
+    assert o.hidden_side[k] != 0 and o.hidden_side[k] * float(axes[k] @ away) > 0
     for got, lo, hi, true in zip(o.obb.size, o.size_lo, o.size_hi, (0.5, 0.5, 0.6), strict=True):
         assert lo <= got <= hi and lo <= true <= hi
     # Disabled: the visible surface only, as before.
