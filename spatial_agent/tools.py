@@ -152,7 +152,7 @@ def trained_questions(query: SubQuery) -> list[str]:
 # --------------------------------------------------------------------------- image identity and caching
 def image_key(image: Any) -> str:
     """Content hash of an image-like input (path, PIL image, array, Frame, Scene3D, None)."""
-    h = hashlib.sha1()
+    h = hashlib.sha1(usedforsecurity=False)  # a cache key, not a signature
     if image is None:
         return "none"
     if isinstance(image, str | Path):

@@ -95,7 +95,7 @@ def hull_of(points: np.ndarray) -> np.ndarray:
 
             h = ConvexHull(pts)
             return pts[h.vertices]  # counter-clockwise for 2D
-        except Exception:  # degenerate (collinear) input: monotone chain copes
+        except Exception:  # noqa: S110 - degenerate (collinear) input: the monotone chain below copes
             pass
     return convex_hull_2d(pts)
 

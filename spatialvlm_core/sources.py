@@ -72,7 +72,7 @@ def safe_id(image_id: str) -> str:
     flat = image_id.replace("/", "__")
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", flat)
     if cleaned != flat:  # characters were lost: keep ids distinct with a short digest
-        cleaned += "-" + hashlib.sha1(image_id.encode()).hexdigest()[:8]
+        cleaned += "-" + hashlib.sha1(image_id.encode(), usedforsecurity=False).hexdigest()[:8]
     return cleaned
 
 
