@@ -9,15 +9,9 @@ import torch
 from PIL import Image
 
 from spatialvlm_core.model import create_model, load_checkpoint
+from spatialvlm_core.model.object_features import N_OBJ, object_features
 from spatialvlm_core.model.presets import VisionConfig
-from spatialvlm_core.model.relation import (
-    N_OBJ,
-    N_PAIR,
-    RelationHead,
-    object_features,
-    pair_features,
-    relation_targets,
-)
+from spatialvlm_core.model.relation import N_PAIR, RelationHead, pair_features, relation_targets
 from spatialvlm_core.types import QAPair
 
 

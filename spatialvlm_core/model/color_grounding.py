@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from spatialvlm_core.model.object_features import object_features
 from spatialvlm_core.naming import _LUT_BITS, _NAMES, _color_lut
 
 N_COLOR_EXTRA = 8 + 5 + 1  # colour-weighted token features, pixel moments, "a colour is named"
@@ -88,8 +89,6 @@ def color_object_features(match: torch.Tensor, geo: torch.Tensor, colour: torch.
       share, centroid x, y and log spread x, y, at pixel resolution;
     - 1 when a colour is named.
     """
-    from spatialvlm_core.model.relation import object_features
-
     has = colour.sum(-1, keepdim=True)  # (B, T, 1)
     m = moments.to(match.dtype)
     share = colour @ m[..., 0].transpose(1, 2)  # (B, T, N): share of each token in the named colour

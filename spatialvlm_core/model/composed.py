@@ -512,7 +512,8 @@ class ComposedVLM(SpatialVLMModel):
                      prompt_mask: torch.Tensor | None, named: torch.Tensor,
                      pixel_values: torch.Tensor | None = None,
                      fine: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        from spatialvlm_core.model.relation import object_features, pair_features
+        from spatialvlm_core.model.object_features import object_features
+        from spatialvlm_core.model.relation import pair_features
 
         keep = input_ids != self.tokenizer.pad_token_id
         if prompt_mask is not None:

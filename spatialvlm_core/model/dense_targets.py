@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialvlm_core.model.grid_cells import IGNORE, cells
+from spatialvlm_core.model.point_grounding import heading_frame_points, point_targets
 from spatialvlm_core.sim.catalog import CATEGORIES
 
 # Class 0 is background (floor, walls, anything that is not an object); then the sim's categories in a fixed order.
 DENSE_CLASSES: list[str] = ["background", *sorted(CATEGORIES)]
 DENSE_VERSION = 2  # bumped when the labelling rule changes (2: objects smaller than a token get one)
-IGNORE = -100  # class target of a token without a label
 MIN_OBJECT_SHARE = 0.15  # a token is labelled with an object when at least this share of its pixels show it
 # An object that wins no token that way (a mug, a book: smaller than a token) still gets the one token where it
 # covers the largest share, when that share is at least this: without it 15% of the training questions name an
@@ -31,11 +32,6 @@ MIN_SMALL_SHARE = 0.03
 def dense_path(image: str | Path) -> Path:
     p = Path(image)
     return p.with_name(p.stem + ".dense.npz")
-
-
-def _cells(n: int, grid: int) -> list[slice]:
-    """``grid`` contiguous pixel ranges covering ``n`` pixels, as adaptive average pooling splits them."""
-    return [slice((i * n) // grid, -(-((i + 1) * n) // grid)) for i in range(grid)]
 
 
 def dense_targets(
@@ -58,8 +54,8 @@ def dense_targets(
     cls = np.full(grid * grid, IGNORE, dtype=np.int64)
     log_depth = np.full(grid * grid, np.nan, dtype=np.float32)
     height = np.full(grid * grid, np.nan, dtype=np.float32)
-    for r, rs in enumerate(_cells(h, grid)):
-        for c, cs in enumerate(_cells(w, grid)):
+    for r, rs in enumerate(cells(h, grid)):
+        for c, cs in enumerate(cells(w, grid)):
             k = r * grid + c
             ids = instances[rs, cs].ravel()
             d = depth[rs, cs].ravel()
@@ -83,7 +79,7 @@ def _label_small_objects(instances: np.ndarray, categories: dict[int, str], grid
     """Give each visible object category that no cell carries the cell where it covers the largest share
     (in place). Only a background cell or one whose class other cells also carry is taken over."""
     h, w = instances.shape
-    rows, cols = _cells(h, grid), _cells(w, grid)
+    rows, cols = cells(h, grid), cells(w, grid)
     share: dict[int, np.ndarray] = {}
     for r, rs in enumerate(rows):
         for c, cs in enumerate(cols):
@@ -117,8 +113,6 @@ def sim_dense_targets(sim: object, grid: int, fine_grid: int = 0) -> dict[str, n
     cats = {o.mask_id: o.name for o in sim.scene.objects if o.mask_id is not None}  # type: ignore[attr-defined]
     out = dense_targets(np.asarray(sim.instances), depth, world_z, cats, grid)  # type: ignore[attr-defined]
     if fine_grid:
-        from spatialvlm_core.model.point_grounding import heading_frame_points, point_targets
-
         pts = heading_frame_points(depth, k.fx, k.fy, k.cx, k.cy, m)
         out |= point_targets(np.asarray(sim.instances), pts, cats, fine_grid, DENSE_CLASSES)  # type: ignore[attr-defined]
     return out

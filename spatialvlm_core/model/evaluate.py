@@ -15,15 +15,13 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.data import QAExample
+from spatialvlm_core.model.base import to_pil
+from spatialvlm_core.model.captions import caption_core
 from spatialvlm_core.model.parsing import rejection
+from spatialvlm_core.model.relation import relation_targets
 from spatialvlm_core.types import Answer, QAPair
 
 LENGTH_UNITS = ("m", "cm", "mm", "ft", "in", "yd", "km")
-
-
-def _core(caption: str) -> str:
-    c = caption.strip().lower()
-    return c[4:] if c.startswith("the ") else c
 
 
 def choice_correct(qa: QAPair, text: str) -> bool:
@@ -31,10 +29,10 @@ def choice_correct(qa: QAPair, text: str) -> bool:
     if not qa.choice:
         return False
     t = text.lower()
-    right = t.find(_core(qa.choice))
+    right = t.find(caption_core(qa.choice))
     if right < 0:
         return False
-    others = [_core(c) for c in qa.provenance.get("captions", []) if _core(c) != _core(qa.choice)]
+    others = [caption_core(c) for c in qa.provenance.get("captions", []) if caption_core(c) != caption_core(qa.choice)]
     return all(t.find(o) < 0 or t.find(o) > right for o in others)
 
 
@@ -123,9 +121,6 @@ def relation_head_check(model: Any, examples: list[QAExample], batch_size: int =
     verbalised answers' scores: where the two differ, the language model misreads the head. None for a model
     without one."""
     import torch
-
-    from spatialvlm_core.model.base import to_pil
-    from spatialvlm_core.model.relation import relation_targets
 
     if not hasattr(model, "relation"):
         return None

@@ -22,6 +22,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from spatialvlm_core.model.grid_cells import IGNORE, cells
+
 N_POINT_OBJ = 5  # per object: log top height, log height extent, log x / y extent, log horizontal range
 N_POINT_PAIR = 6  # log closest floor / 3D distance, log centroid floor / 3D distance, both objects found (2 flags)
 N_POINT_FEATURES = 2 * N_POINT_OBJ + N_POINT_PAIR
@@ -51,15 +53,13 @@ def cell_owners(instances: np.ndarray, points: np.ndarray, grid: int) -> tuple[n
     """Per cell of a ``grid`` x ``grid`` split (as adaptive pooling splits the image): the mask id of the object
     covering at least half of it (0: none) int64[grid*grid], and the median point of that object's pixels, or of
     the cell's background pixels, float32[grid*grid, 3] (NaN where the depth is unknown)."""
-    from spatialvlm_core.model.dense_targets import _cells
-
     if instances.shape != points.shape[:2]:
         raise ValueError(f"instances {instances.shape} and points {points.shape} differ")
     h, w = instances.shape
     owner = np.zeros(grid * grid, dtype=np.int64)
     xyz = np.full((grid * grid, 3), np.nan, dtype=np.float32)
-    for r, rs in enumerate(_cells(h, grid)):
-        for c, cs in enumerate(_cells(w, grid)):
+    for r, rs in enumerate(cells(h, grid)):
+        for c, cs in enumerate(cells(w, grid)):
             k = r * grid + c
             ids = instances[rs, cs].ravel()
             pts = points[rs, cs].reshape(-1, 3)
@@ -81,8 +81,6 @@ def point_targets(instances: np.ndarray, points: np.ndarray, categories: dict[in
                   classes: list[str]) -> dict[str, np.ndarray]:
     """The point map's training targets (``cell_owners``): ``fine_cls`` int64 (the owning object's class,
     0 = background) and ``fine_xyz`` float32 per cell."""
-    from spatialvlm_core.model.dense_targets import IGNORE
-
     owner, xyz = cell_owners(instances, points, grid)
     index = {name: i for i, name in enumerate(classes)}
     cls = np.array([index.get(categories.get(int(o), ""), IGNORE) if o > 0 else 0 for o in owner], dtype=np.int64)

@@ -26,7 +26,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-N_OBJ = 8  # features per named object (see object_features)
+from spatialvlm_core.model.captions import caption_core
+from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
+from spatialvlm_core.model.object_features import N_OBJ
+from spatialvlm_core.model.point_grounding import N_POINT_FEATURES
+
 N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one named", "two named"
 FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
 
@@ -35,26 +39,7 @@ def pair_size(color: bool, points: bool = False) -> int:
     """Width of the pair features: N_PAIR, plus with colour grounding (model/color_grounding.py) its extra object
     features for each of the first, latest and difference, plus with point grounding (model/point_grounding.py)
     its point-map features."""
-    from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
-    from spatialvlm_core.model.point_grounding import N_POINT_FEATURES
-
     return N_PAIR + (3 * N_COLOR_EXTRA if color else 0) + (N_POINT_FEATURES if points else 0)
-
-
-def object_features(match: torch.Tensor, geo: torch.Tensor) -> torch.Tensor:
-    """(B, T, N_OBJ): per text token, the geometry pooled over the image tokens its name matches.
-
-    ``match`` (B, T, N): how much each text token names each image token's class; ``geo`` (B, N, 4): image x,
-    y, predicted log depth and floor height per image token. Features: the weighted mean of the four, the log of
-    the match mass (apparent size in tokens) and the log spread in x, y and height (extent; a metric width is
-    spread x depth, a sum in logs). Spreads are floored so a one-token object does not give log 0 = -inf.
-    """
-    mass = match.sum(-1, keepdim=True)
-    w = match / mass.clamp(min=1e-6)
-    g = geo.to(match.dtype)
-    mean = w @ g
-    var = (w @ g[..., [0, 1, 3]].pow(2) - mean[..., [0, 1, 3]].pow(2)).clamp(min=0)
-    return torch.cat([mean, mass.log1p(), (var + 0.0025).sqrt().log()], -1)
 
 
 def pair_features(obj: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
@@ -141,10 +126,8 @@ def relation_targets(qas: list[Any]) -> dict[str, torch.Tensor]:
 def _first_named(question: str, choice: str, captions: list[str]) -> float:
     """1 when ``choice`` is the caption written first in ``question`` among two offered, 0 when the other; NaN
     when that cannot be told (not two captions, or one is missing from the text)."""
-    from spatialvlm_core.model.evaluate import _core  # the scorer's caption core: targets and scoring agree
-
     q = question.lower()
-    pos = {c.lower(): q.find(_core(c)) for c in captions}
+    pos = {c.lower(): q.find(caption_core(c)) for c in captions}  # the scorer's caption core: both agree
     if len(pos) != 2 or min(pos.values()) < 0 or choice.lower() not in pos:
         return math.nan
     return float(pos[choice.lower()] == min(pos.values()))
