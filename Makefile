@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m spatialvlm_core.demo
+	$(BIN)/python -m spatial_agent.demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from spatialvlm_core.demo import main
+from spatial_agent.demo import main
 
 
 def test_demo_answers_the_fit_question_and_draws_the_gap(tmp_path: Path, capsys) -> None:
