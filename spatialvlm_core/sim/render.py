@@ -1,7 +1,8 @@
 """Offscreen MuJoCo rendering from an arbitrary OpenCV camera: RGB, metric z-depth and geom segmentation.
 
 One ``Renderer`` (one GL context) per image size is reused across scenes; its MuJoCo render context is
-rebuilt only when a model brings different textures/meshes. The camera is written straight into the
+rebuilt whenever a model differs in anything the context bakes in (textures, meshes, plane grids), so a
+scene renders the same pixels whatever the process rendered before it. The camera is written straight into the
 ``MjvScene`` (position, forward, up, frustum), so any pose -- roll included -- renders without
 recompiling the model.
 
@@ -51,14 +52,44 @@ def _gl_context(width: int, height: int):  # type: ignore[no-untyped-def]
 
 
 def _asset_signature(model: mujoco.MjModel) -> tuple[object, ...]:
-    """What the MuJoCo render context uploads from a model: textures, meshes, height fields, skins."""
+    """Everything ``mjr_makeContext`` bakes into the render context from a model.
+
+    Textures, meshes, height fields and skins are uploaded; plane geoms become display lists whose grid
+    depends on each plane's size, ``quality.numquads`` and ``zfar * extent``. A context reused across
+    models that differ in any of these draws the new model with the old one's geometry (the floor grid
+    of the previous room changed texture edges and depth), so a scene's pixels would depend on what the
+    process rendered before it.
+    """
+    planes = model.geom_type == int(mujoco.mjtGeom.mjGEOM_PLANE)
+    vis = model.vis
     return (
         model.ntex, model.nmesh, model.nhfield, model.nskin, model.nflex,
-        hash(model.tex_data.tobytes()) if model.ntex else 0,
-        hash(model.mesh_vert.tobytes()) if model.nmesh else 0,
-        hash(model.hfield_data.tobytes()) if model.nhfield else 0,
-        tuple(int(q) for q in (model.vis.quality.numslices, model.vis.quality.numstacks, model.vis.quality.shadowsize)),
+        model.tex_data.tobytes() if model.ntex else b"",
+        model.mesh_vert.tobytes() + model.mesh_face.tobytes() if model.nmesh else b"",
+        model.hfield_data.tobytes() + model.hfield_size.tobytes() if model.nhfield else b"",
+        model.geom_size[planes].tobytes(), model.geom_dataid[planes].tobytes(),
+        float(model.stat.extent), float(vis.map.zfar), float(vis.map.znear), float(vis.map.shadowclip),
+        float(vis.map.shadowscale), float(vis.map.fogstart), float(vis.map.fogend), float(vis.map.haze),
+        tuple(int(q) for q in (vis.quality.numslices, vis.quality.numstacks, vis.quality.numquads,
+                               vis.quality.shadowsize, vis.quality.offsamples)),
+        (int(vis.global_.offwidth), int(vis.global_.offheight)),
     )  # fmt: skip
+
+
+def _clear_gl_errors() -> None:
+    """Drop pending OpenGL errors before ``mjr_makeContext``, which logs any it finds as its own.
+
+    ``mjr_render`` leaves GL_INVALID_VALUE behind on every frame (the MJCF light's cutoff of 120 degrees is
+    outside OpenGL's [0, 90] or 180; GL ignores the call, so the light stays a point light); without this
+    every context rebuild printed a warning and wrote MUJOCO_LOG.TXT into the working directory.
+    """
+    try:
+        from OpenGL import GL  # PyOpenGL: what mujoco's own EGL/OSMesa contexts are built on
+    except ImportError:
+        return
+    for _ in range(16):  # bounded: a broken context could report errors forever
+        if GL.glGetError() == GL.GL_NO_ERROR:
+            return
 
 
 class Renderer:
@@ -86,6 +117,7 @@ class Renderer:
         if self._con is None or sig != self._con_sig:
             if self._con is not None:
                 self._con.free()
+            _clear_gl_errors()
             self._con = mujoco.MjrContext(model, mujoco.mjtFontScale.mjFONTSCALE_50)
             mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN, self._con)
             self._con.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
