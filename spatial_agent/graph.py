@@ -209,7 +209,12 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1) -> An
             ans = s.sub_answers.get(q.id)
             val = quantity_of(q, ans) if ans is not None else None
             if val is None:
-                why = ans.text if ans is not None else "the tool failed"
+                # A tool that raised: say why (its measure step holds the error), not just that it failed.
+                errs = [st.error for st in s.steps if st.node == "measure" and st.error and st.subquery is not None
+                        and st.subquery.id == q.id]
+                tool_name = getattr(tool, "name", type(tool).__name__)
+                why = ans.text if ans is not None else (
+                    f"the {tool_name} tool failed: {errs[-1]}" if errs else "the tool failed")
                 missing = ans.text if ans is not None and ans.value is None else None
                 step = Step(node="compute", error=f"sub-query {q.id} ({q.kind} of {q.a!r}"
                             f"{' and ' + repr(q.b) if q.b else ''}) has no usable answer: {why}")
