@@ -104,13 +104,29 @@ class Plan(_Model):
     """What a planner returns: sub-queries, an arithmetic expression over their ids, and an answer template.
 
     ``compute`` is evaluated by ``spatial_agent.arith`` (e.g. ``"g >= 1.0 m"``); a boolean result is a decision,
-    a number a value. ``refusal`` set means the question is out of scope and nothing is measured.
+    a number a value. ``refusal`` set means the question is out of scope and nothing is measured; it names what
+    is missing ("the question does not say how long the arm is").
+
+    ``options``: a "which of two" question ("Which is taller, the lamp or the sofa?"). ``compute`` is then a
+    yes/no that is True when the first option is the answer and False when the second is; :meth:`chosen` maps the
+    decision to the option, and an answer template may say it with ``{choice}``.
     """
 
     subqueries: list[SubQuery] = Field(default_factory=list)
     compute: str = ""
     answer_template: str | None = None
     refusal: str | None = None
+    options: list[str] | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _options(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        out = [o.strip() for o in v]
+        if len(out) != 2 or not all(out):
+            raise ValueError(f"'options' names the two candidates of a 'which of two' question, got {v!r}")
+        return out
 
     @model_validator(mode="after")
     def _check(self) -> Plan:
@@ -125,6 +141,12 @@ class Plan(_Model):
         if not self.compute.strip():
             raise ValueError("plan has an empty 'compute' expression")
         return self
+
+    def chosen(self, decision: bool | None) -> str | None:
+        """The option a "which of two" decision picks (True: the first), None when undecided or no options."""
+        if self.options is None or decision is None:
+            return None
+        return self.options[0] if decision else self.options[1]
 
 
 class Step(_Model):
