@@ -79,6 +79,8 @@ def _agent(args: argparse.Namespace) -> Any:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
+    from spatial_agent.adapters import tool_failure
+
     if not Path(args.image).is_file():
         raise FileNotFoundError(f"image not found: {args.image}")
     agent = _agent(args)
@@ -87,6 +89,10 @@ def _cmd_ask(args: argparse.Namespace) -> int:
         print(result.model_dump_json(indent=2))
     else:
         print(result.answer)
+    failed = tool_failure(result)
+    if failed:  # the tool raised: no answer, and scripts must see it (exit 1; 2 is for bad input)
+        print(f"spatial-agent: error: {' '.join(failed.split())}", file=sys.stderr)
+        return 1
     if getattr(args, "plot", None):
         _plot(agent, args.image, Path(args.plot))
     return 0
@@ -138,9 +144,9 @@ def register_ask(subparsers: Any) -> None:
 
 
 def _cmd_mcp(args: argparse.Namespace) -> int:
-    from spatial_agent.adapters import mcp_server
+    from spatial_agent.adapters import allowed_roots, mcp_server
 
-    mcp_server(_agent(args)).run("stdio")
+    mcp_server(_agent(args), roots=allowed_roots(args.root)).run("stdio")
     return 0
 
 
@@ -150,6 +156,9 @@ def register_mcp(subparsers: Any) -> None:
     src.add_argument("--scene", default=None, help="Scene3D JSON: every question is answered from it")
     src.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (default: the shipped model)")
     p.add_argument("--planner", choices=["rules", "openai"], default="rules")
+    p.add_argument("--root", action="append", default=[], metavar="DIR",
+                   help="a directory images may be read from, besides the working directory (repeatable; also "
+                        "SPATIAL_AGENT_MCP_ROOTS, os.pathsep-separated); paths outside every root are refused")
     p.set_defaults(func=_cmd_mcp)
 
 

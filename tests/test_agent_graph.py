@@ -168,7 +168,7 @@ def test_adapters(agent: SpatialAgent, tmp_path: Path) -> None:
     res = json.loads(lc.invoke({"image": str(img), "question": "How tall is the lamp?"}))
     assert res["value"] == pytest.approx(1.6)
 
-    server = mcp_server(agent)
+    server = mcp_server(agent, roots=[tmp_path])  # the server reads images only under its roots
     tools = asyncio.run(server.list_tools())
     assert [t.name for t in tools] == [TOOL_NAME]
     assert set(tools[0].input_schema["required"]) == {"image", "question"}
