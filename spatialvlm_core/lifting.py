@@ -389,7 +389,7 @@ def _lift_object(
         return f"only {len(pts)} points left after outlier removal"
     q = np.percentile(pts, [cfg.extent_percentiles[0], cfg.extent_percentiles[1], 2.0, 98.0], axis=0)
     lo, hi = q[0].copy(), q[1].copy()
-    color, _ = color_of_mask(rgb[v0:v1, u0:u1], sub_mask)
+    color, _ = color_of_mask(rgb[v0:v1, u0:u1], sub_mask, name=det.label)
     attrs = {"color": color} if color else {}
     footprint: list[tuple[float, float]] = []
     height = None

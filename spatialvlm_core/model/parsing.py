@@ -7,6 +7,7 @@ import functools
 import math
 import re
 
+from spatialvlm_core.naming import COLOR_TABLE
 from spatialvlm_core.types import Answer
 from spatialvlm_core.units import UNIT_ALIASES, canonical_unit, to_meters
 
@@ -127,8 +128,8 @@ _RELATION_RE = re.compile(
     r"\b(left|right|above|below|behind|in front|front|closer|farther|further|nearer|taller|shorter|bigger|smaller|"
     r"larger|wider|narrower|higher|lower|on top|under|underneath|beneath|over|next to|beside|near|fit|far|close|"
     r"where|size|big|long|wide|tall|high|deep|distance)\b", re.IGNORECASE)
-COLOR_WORDS = ("red", "blue", "green", "yellow", "orange", "purple", "pink", "white", "black", "gray", "grey",
-               "brown", "beige")
+# The caption colour words (naming's one table, so "teal" is one too), plus the British spelling of gray.
+COLOR_WORDS: tuple[str, ...] = (*COLOR_TABLE, "grey")
 # Spellings of the simulator's class names that people write ("night stand" for the catalogue's "nightstand").
 _ALIASES: dict[str, str] = {
     "night stand": "nightstand", "night-stand": "nightstand", "bedside table": "nightstand", "couch": "sofa",

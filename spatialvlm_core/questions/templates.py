@@ -5,6 +5,9 @@ Slots: ``{A}``, ``{B}``, ``{C}`` object captions; ``{rel}``/``{opp}`` a relation
 chosen/other caption; ``{value}`` a formatted quantity; ``{plural}`` a plural category name; ``{width}`` a
 formatted width. Question banks have about 20 entries per type
 (frames times prefixes), answer banks about 10. ``render`` fills slots and capitalises the sentence.
+
+A ``{value}`` brings its own hedge ("about 2 feet") and article ("a meter"), so no template puts "about" or
+"a" before it (``tests/test_templates_text.py`` fills every template with every way a value is said).
 """
 
 from __future__ import annotations
@@ -170,35 +173,35 @@ BETWEEN_NO: tuple[str, ...] = (
 FITS_Q: tuple[str, ...] = (
     "Could a robot {width} wide fit between {A} and {B}?",
     "Can something {width} wide pass between {A} and {B}?",
-    "Is there room for a {width}-wide cart between {A} and {B}?",
-    "Would a {width} wide robot fit through the gap between {A} and {B}?",
+    "Is there room for a cart {width} wide between {A} and {B}?",
+    "Would a robot {width} wide fit through the gap between {A} and {B}?",
     "Is the gap between {A} and {B} wider than {width}?",
-    "Could I push a {width} wide box between {A} and {B}?",
+    "Could I push a box {width} wide between {A} and {B}?",
     "Is there at least {width} of free space between {A} and {B}?",
     "Can a person {width} wide squeeze between {A} and {B}?",
     "Would an object {width} across fit between {A} and {B}?",
     "Is the space between {A} and {B} more than {width}?",
-    "Does a {width} wide robot have enough room to go between {A} and {B}?",
-    "Can a {width}-wide vacuum robot drive between {A} and {B}?",
+    "Does a robot {width} wide have enough room to go between {A} and {B}?",
+    "Can a vacuum robot {width} wide drive between {A} and {B}?",
     "Is there a gap of more than {width} between {A} and {B}?",
     "Would {width} of clearance be available between {A} and {B}?",
-    "Could a {width} wide trolley get between {A} and {B}?",
+    "Could a trolley {width} wide get between {A} and {B}?",
     "Looking at the image, could a robot {width} wide fit between {A} and {B}?",
     "Is there enough space for something {width} wide between {A} and {B}?",
-    "Can a {width} wide object pass through between {A} and {B}?",
+    "Can an object {width} wide pass through between {A} and {B}?",
     "Is the free space between {A} and {B} larger than {width}?",
     "Would a box {width} wide fit in the gap between {A} and {B}?",
 )
 FITS_YES: tuple[str, ...] = (
-    "Yes, the gap is about {value}.", "Yes.", "Yes, there is about {value} of space.",
+    "Yes, the gap is {value}.", "Yes.", "Yes, there is {value} of space.",
     "Yes, it would fit: the gap is {value}.", "Yes, {A} and {B} are {value} apart.",
-    "Yes, with room to spare.", "Correct, the clearance is about {value}.", "Yes, it fits.",
+    "Yes, with room to spare.", "Correct, the clearance is {value}.", "Yes, it fits.",
     "Yes, there is enough room.", "Yes, the free space is {value}.",
 )
 FITS_NO: tuple[str, ...] = (
-    "No, the gap is only about {value}.", "No.", "No, there is only about {value} of space.",
+    "No, the gap is only {value}.", "No.", "No, there is only {value} of space.",
     "No, it would not fit: the gap is {value}.", "No, {A} and {B} are only {value} apart.",
-    "No, it is too tight.", "No, the clearance is about {value}.", "No, it doesn't fit.",
+    "No, it is too tight.", "No, the clearance is {value}.", "No, it doesn't fit.",
     "No, there is not enough room.", "No, the free space is just {value}.",
 )
 
@@ -338,7 +341,7 @@ QUANT_A: dict[str, tuple[str, ...]] = {
                           "The vertical separation is {value}.", "There are {value} between them vertically."),
     "gap": ("There is {value} of free space between them.", "The gap is {value}.",
             "{A} and {B} are {value} apart at their edges.", "The clearance is {value}.",
-            "There is a {value} gap between {A} and {B}.", "The free space between them is {value}."),
+            "There is a gap of {value} between {A} and {B}.", "The free space between them is {value}."),
     "min_distance": ("At their closest, they are {value} apart.", "The shortest distance is {value}.",
                      "{A} comes within {value} of {B}.", "The minimum distance is {value}.",
                      "Their nearest points are {value} apart.", "{A} is {value} from {B} at the closest point."),
@@ -359,7 +362,7 @@ QUANT_A: dict[str, tuple[str, ...]] = {
                           "The difference in height is {value}.", "{A} exceeds {B} by {value}."),
     "distance_to_camera": ("{A} is {value} from the camera.", "The camera is {value} away from {A}.",
                            "It is {value} away.", "{A} is {value} away from the viewer.",
-                           "The distance to {A} is {value}.", "{A} is about {value} from where the photo was taken."),
+                           "The distance to {A} is {value}.", "{A} is {value} from where the photo was taken."),
     "farther_by": ("{A} is {value} farther from the camera than {B}.", "The difference is {value}.",
                    "{B} is {value} closer to the camera than {A}.", "{A} is farther by {value}.",
                    "By {value}.", "{A} is {value} further away than {B}."),
