@@ -282,7 +282,8 @@ def render(frame: Frame, slots: dict[str, str], c: _Ctx) -> str:
     if prefix and not prefix.endswith((". ", "? ", "! ")) and not text.startswith("I "):
         text = text[:1].lower() + text[1:]
     text = prefix + text + c.r.choice(SUFFIXES[c.split])
-    text = text.replace("a half a ", "a half ")  # "a {L} wide robot" with "half a metre"
+    # "a {L} wide robot" with "half a metre" / "a metre and a half"
+    text = text.replace("a half a ", "a half ").replace(" a a ", " a ").replace("A a ", "A ")
     for bad, good in ((",?", "?"), (",.", "."), (", ,", ","), (",,", ","), (",:", ":")):
         text = text.replace(bad, good)
     return text

@@ -27,10 +27,18 @@ _WORD_NUMBERS = {
     "half a": 0.5, "half": 0.5, "a quarter": 0.25, "a": 1, "an": 1, "one and a half": 1.5,
 }
 _UNIT_WORDS = sorted((k for k in UNIT_ALIASES if k.isalpha()), key=len, reverse=True)
-_NUM = r"(?:\d+(?:\.\d+)?|\.\d+|" + "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True)) + ")"
-_ONE = rf"(?P<n{{i}}>{_NUM})\s*-?\s*(?P<u{{i}}>{'|'.join(_UNIT_WORDS)})(?![a-z])"
+_WORDS = "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True))
+# "1,200" (thousands), "2.5", ".5", "two and a half", "one", "half a".
+_NUM = rf"(?:\d{{1,3}}(?:,\d{{3}})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|(?:\d+|{_WORDS}) and a half|{_WORDS})"
+def _one(i: int) -> str:
+    return rf"(?P<n{i}>{_NUM})\s*-?\s*(?P<u{i}>{'|'.join(_UNIT_WORDS)})(?![a-z])(?P<h{i}>\s+and\s+a\s+half\b)?"
+
+
+# "5 ft 6", "5'6\"", "5 feet 6 inches": feet then a bare number of inches.
+_FT_IN = (r"(?P<fn>\d+)\s*(?:ft|feet|foot|')\s*(?P<fi>\d{1,2})(?![\d.])"
+          r"(?:\s*(?:inches|inch|in)(?![a-z])|\s*\")?")
 _LENGTH = re.compile(
-    _ONE.format(i=0) + r"(?:\s*(?:and\s+)?" + _ONE.format(i=1) + r")?(?:\s*-\s*(?=[a-z]))?"
+    _FT_IN + "|" + _one(0) + r"(?:\s*(?:and\s+)?" + _one(1) + r")?(?:\s*-\s*(?=[a-z]))?"
 )
 _FLUFF = re.compile(
     r"\s*(?:,|\bin (?:the|this) (?:image|picture|photo|room|scene)\b|\bhere\b|\bplease\b|"
@@ -43,8 +51,24 @@ _ARTICLE = re.compile(r"^(?:the|a|an|this|that|these|those|my|our)\s+")
 
 
 def _number(text: str) -> float:
-    t = text.strip()
-    return float(_WORD_NUMBERS[t]) if t in _WORD_NUMBERS else float(t)
+    t = re.sub(r"\s+", " ", text.strip())
+    if t.endswith(" and a half"):  # "two and a half", "1 and a half"
+        return _number(t[: -len(" and a half")]) + 0.5
+    if t in _WORD_NUMBERS:
+        return float(_WORD_NUMBERS[t])
+    return float(t.replace(",", ""))
+
+
+def _length_of(m: re.Match[str]) -> float:
+    """Metres of one ``_LENGTH`` match."""
+    if m.group("fn"):
+        return int(m.group("fn")) * METERS_PER_UNIT["ft"] + int(m.group("fi")) * METERS_PER_UNIT["in"]
+    meters = 0.0
+    for i in ("0", "1"):
+        if m.group(f"n{i}"):
+            unit = METERS_PER_UNIT[UNIT_ALIASES[m.group(f"u{i}")]]
+            meters += (_number(m.group(f"n{i}")) + (0.5 if m.group(f"h{i}") else 0.0)) * unit  # "a metre and a half"
+    return meters
 
 
 def extract_lengths(text: str) -> tuple[str, list[float]]:
@@ -52,32 +76,108 @@ def extract_lengths(text: str) -> tuple[str, list[float]]:
     found: list[float] = []
 
     def repl(m: re.Match[str]) -> str:
-        meters = _number(m.group("n0")) * METERS_PER_UNIT[UNIT_ALIASES[m.group("u0")]]
-        if m.group("n1"):
-            meters += _number(m.group("n1")) * METERS_PER_UNIT[UNIT_ALIASES[m.group("u1")]]
-        found.append(meters)
+        found.append(_length_of(m))
         return " <L> "
 
     out = _LENGTH.sub(repl, text)
     return re.sub(r"\s+", " ", out).strip(), found
 
 
+_QW = (r"(?:is|are|can|could|would|will|does|do|did|has|have|should|which|how|what|what's|whats|count|measure|"
+       r"estimate|tell)")
+# A lead-in clause with nothing to measure in it ("quick question:", "looking at this photo,", "before the movers
+# arrive,"): it is dropped. One naming objects, a position or a condition ("standing at the desk,") is kept.
+_CONTENT = re.compile(r"\b(?:between|and|or|of|standing|sitting|parked|placed|if|reach|with|which|than|<l>)\b|"
+                      r"\bfrom (?!the camera\b|here\b)")
+_ASK_LEAD = re.compile(r"^(?:would you say|do you think|is it true that|can you confirm (?:if|whether)|"
+                       r"could you tell me (?:if|whether)|i wonder (?:if|whether)|do you know (?:if|whether)) "
+                       r"(?P<s>.+?) (?P<v>is|are) ")
+_FALSE_LEAD = re.compile(r"^is it (?:false|not true|not the case|untrue) that (?P<s>.+?) (?P<v>is|are) ")
+_PRONOUN_Q = re.compile(r"^(?:will|would|can|could|does|do) (?:it|they|that|this) (?:fit|go|pass|get through|make it)"
+                        r"\b(?P<tail>.*)$")
+_MOVE = re.compile(r"\b(?:roll|push|move|carry|get|fit|put|drive|bring|squeeze|take) (?P<x>(?:a|an|the|my|our) .+?) "
+                   r"(?P<rest>(?:between|through|under|underneath|beneath|on|onto|past)\b.+)$")
+# Appositives and non-restrictive clauses set off by commas: "the red chair, the one by the window, ...".
+_APPOSITIVE = re.compile(r",\s*(?:(?:the|a) (?:\w+ )?one\b|which\b|who\b)[^,]*(?:,|$)")
+# A location that only describes an object ("the chair near the window left of the sofa"): walls, windows and
+# corners are not objects the tools measure. At the very end it may be what is asked about, so it stays there.
+_ROOM_PART = re.compile(r"\s+(?:near|by|against|in|next to|beside|over by|under) (?:the|a) (?:window|wall|corner|"
+                        r"radiator)(?=\s+\S)")
+
+
+def _core_sentence(q: str) -> str:
+    """The sentence that asks: the last one with '?' (else the first that starts like a question), with a
+    preceding statement folded in when the question only says "will it fit?"."""
+    sentences = [x.strip() for x in re.split(r"(?<=[?!.])\s+(?=[a-z])", q) if x.strip()]
+    asks = [i for i, x in enumerate(sentences) if x.endswith("?")]
+    if not asks:
+        asks = [i for i, x in enumerate(sentences) if re.match(rf"{_QW}\b", x)] or [0]
+    i = asks[-1] if sentences[asks[-1]].endswith("?") else asks[0]
+    core = sentences[i]
+    m = _PRONOUN_Q.match(re.sub(r"[?!.]+$", "", core))
+    if m and i > 0:
+        prev = _MOVE.search(re.sub(r"[?!.]+$", "", sentences[i - 1]))
+        if prev:
+            core = f"will {prev.group('x')} fit {prev.group('rest')}{m.group('tail')}"
+    return core
+
+
+def _drop_lead(q: str) -> str:
+    """'quick question: is ...' -> 'is ...'; 'the sofa and the chair: is there room ... between them' -> '... between
+    the sofa and the chair'; 'the lamp or the sofa: which is taller' -> 'which is taller, the lamp or the sofa'."""
+    m = re.match(rf"^(?P<lead>.+?)\s*(?::|\s-|\s–|\s—)\s+(?P<rest>{_QW}\b.*)$", q)
+    if m:
+        lead, rest = m.group("lead"), m.group("rest")
+        if " and " in lead and re.search(r"\bbetween (?:them|the two|both)\b", rest):
+            return re.sub(r"\bbetween (?:them|the two|both)\b", f"between {lead}", rest)
+        if " or " in lead and rest.startswith("which"):
+            return f"{rest}, {lead}"
+        if not _CONTENT.search(lead):
+            return rest
+    m = re.match(rf"^(?P<lead>[^,]{{1,60}}),\s*(?:but |so |then )?(?P<rest>{_QW}\b.*)$", q)
+    if m and not _CONTENT.search(m.group("lead")):
+        return m.group("rest")
+    return q
+
+
 def normalise(question: str) -> str:
-    q = question.lower().replace("’", "'").replace("‘", "'")
+    q = question.lower().replace("’", "'").replace("‘", "'").replace("”", '"').replace("“", '"')
+    q = re.sub(r"\s+", " ", q.strip())
+    q = _core_sentence(q)
     q = re.sub(r"[?!.]+\s*$", "", q.strip())
     q = re.sub(r"\b(?:please|hey|ok|okay),?\s*", "", q)
     q = re.sub(r"^(?:tell me|i want to know|i wonder|do you know|can you tell me|could you tell me)"
                r"(?: whether| if)?,?\s*", "", q)
-    return re.sub(r"\s+", " ", q).strip()
+    q = _drop_lead(q.strip())
+    q = _ASK_LEAD.sub(lambda m: f"{m.group('v')} {m.group('s')} ", q)
+    q = _FALSE_LEAD.sub(lambda m: f"{m.group('v')} {m.group('s')} not ", q)
+    q = _APPOSITIVE.sub(" ", q)
+    q = _ROOM_PART.sub("", q)
+    return re.sub(r"\s+", " ", q).strip(" ,")
+
+
+# Phrases that are not objects: a quantity ("the space separating ...", "the width of ..."), a comparison or a
+# clause ("the sofa is wide", "the window less than twice as tall as ...").
+_NOT_OBJECT = re.compile(
+    r"^(?:the |a |an )?(?:(?:free |empty |open )?(?:space|gap|distance|clearance|room|opening|passage|spacing|"
+    r"floor)|width|height|depth|length|size|number|elevation)\b(?: \w+)? (?:between|separating|from|of|left)\b|"
+    r"\b(?:than|as|is|are|times|twice|more|less|enough|both|either)\b")
+# Descriptions after the name: "the desk that we bought", "the chair i told you about", "the lamp in the corner".
+_CLAUSE = re.compile(r"\s+(?:that|which|who|i|we|you|they|he|she|my \w+|our \w+)\b.*$")
+_PLACE = re.compile(r"\s+(?:near|against|in|over by|by|at|next to|beside|close to|on|from) (?:the|a|an|my|our) "
+                    r"\w+(?: \w+)?$")
 
 
 def clean_phrase(p: str) -> str:
-    """'the sofa in the image' -> 'the sofa'; 'the table with a 1 m reach' -> 'the table'."""
+    """'the sofa in the image' -> 'the sofa'; 'the table with a 1 m reach' -> 'the table'; 'the desk that we
+    bought' -> 'the desk'; 'the lamp in the corner' -> 'the lamp'."""
     p = _FLUFF.sub("", p.strip())
     p = _CUT.sub("", p)
     p = re.sub(r"\bone another\b|\beach other\b", "", p)
     p = re.sub(r"^(?:(?:reach|touch|grab|get to|pick up|access|hit|and|to)\s+)+", "", p)  # "reach grab the X"
     p = re.sub(r"^there\s+(?:is|are|'s)?\s*", "", p)  # "is there a piano taller ..." -> "a piano"
+    p = _CLAUSE.sub("", p)
+    p = _PLACE.sub("", p) if len(_PLACE.sub("", p).split()) >= 1 else p
     return p.strip(" ,'\"")
 
 
@@ -87,7 +187,7 @@ def _fmt_len(m: float) -> str:
 
 def _obj(p: str) -> str:
     p = clean_phrase(p)
-    if not p or "<l>" in p.lower() or p in ("it", "them", "there"):
+    if not p or "<l>" in p.lower() or p in ("it", "them", "there") or _NOT_OBJECT.search(p):
         raise _NoMatch
     return p
 
