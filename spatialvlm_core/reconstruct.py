@@ -358,8 +358,11 @@ def render_scene_png(frame: Frame, scene: Scene3D, path: str | Path) -> Path:
 
 
 def load_intrinsics(path: str | Path, width: int, height: int) -> CameraIntrinsics:
-    """Intrinsics JSON: {fx, fy, cx, cy[, width, height]} or {"K": 3x3}; width/height default to the image."""
+    """Intrinsics JSON: {fx, fy, cx, cy[, width, height]} or {"K": 3x3}, at the top or under "intrinsics" (the
+    sim's camera.json); width/height default to the image."""
     p, d = read_json_file(path, "intrinsics file")
+    if isinstance(d.get("intrinsics"), dict):
+        d = d["intrinsics"]
     if "K" in d:
         k = np.asarray(d["K"], dtype=float)
         if k.shape != (3, 3):
