@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The three training studies (evals/train_studies.py) on one GPU: every study point x seed as its own training
+# process, JOBS at a time (the tiny model is bound by Python overhead, so one process per CPU core keeps the
+# GPU busy). Writes $OUT/results.json and $OUT/logs.tgz; then, here:
+#     python -m evals.train_studies report --results results.json
+#
+# The datasets are rendered beforehand where MuJoCo runs (python -m evals.train_studies render) and travel
+# under .devdata/studies. Wheels for what the machine lacks (pydantic and its parts; mujoco, imported for the
+# sim's object catalogue, never to render) travel under .devdata/whl and are installed only where missing.
+#
+#   DEVICE=cpu STEPS=5 SEEDS="0 1" DATA=/tmp/tiny bash scripts/device_studies.sh   # CPU smoke test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEVICE=${DEVICE:-cuda}
+STEPS=${STEPS:-2000}
+BATCH=${BATCH:-32}
+JOBS=${JOBS:-16}
+SEEDS=${SEEDS:-0 1 2}
+DEADLINE=${DEADLINE:-240}  # seconds after which no further run starts (the first two seeds of every point start first)
+DATA=${DATA:-.devdata/studies}
+OUT=${OUT:-out/device_studies}
+WORK=${WORK:-/tmp/device_studies}  # per-run JSONs and logs (many files): only the tarball goes to $OUT
+MAX_WALL=${MAX_WALL:-520}  # seconds: stop the runner (started runs too) and pack what finished
+PY=${PY:-python3}
+export MUJOCO_GL=disable PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+rm -rf "$WORK/runs" "$WORK/logs" "$WORK/results.json"  # never mix in an earlier attempt's runs
+mkdir -p "$OUT" "$WORK"
+
+# Install the carried wheels of what this interpreter lacks: pydantic with the versions of its parts it was
+# released with (typing_extensions included: an older one there can break it), mujoco with its core.
+missing=()
+if ! "$PY" -c "import pydantic" 2>/dev/null; then
+    missing+=(.devdata/whl/pydantic-*.whl .devdata/whl/pydantic_core-*.whl .devdata/whl/annotated_types-*.whl
+              .devdata/whl/typing_inspection-*.whl .devdata/whl/typing_extensions-*.whl)
+fi
+if ! "$PY" -c "import mujoco" 2>/dev/null; then
+    missing+=(.devdata/whl/mujoco-*.whl .devdata/whl/mujoco_core-*.whl)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing carried wheels: ${missing[*]}"
+    "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/studies-site "${missing[@]}"
+    export PYTHONPATH=/tmp/studies-site${PYTHONPATH:+:$PYTHONPATH}
+fi
+
+# Preflight: the training path imports and the device is there (fails in seconds, not after the runs).
+"$PY" - "$DEVICE" "$DATA" <<'EOF'
+import sys, time
+t = time.perf_counter()
+import torch
+import evals.train_studies  # noqa: F401
+import spatialvlm_core.train  # noqa: F401
+device, data = sys.argv[1], sys.argv[2]
+if device.startswith("cuda") and not torch.cuda.is_available():
+    sys.exit("DEVICE=cuda but torch sees no GPU")
+print(f"preflight ok in {time.perf_counter() - t:.1f} s: torch {torch.__version__}, device {device}, "
+      f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}, data {data}")
+EOF
+echo "cores: $(nproc)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv || true
+
+# shellcheck disable=SC2086  # SEEDS is a list
+timeout -k 10 "$MAX_WALL" "$PY" -m evals.train_studies run --data "$DATA" --out "$WORK" --steps "$STEPS" --batch-size "$BATCH" \
+    --device "$DEVICE" --jobs "$JOBS" --seeds $SEEDS --deadline "$DEADLINE" &
+runner=$!
+# Every 5 s: is the runner done; every 30 s: GPU load (for sizing the next attempt) and a copy of the results.
+t=0
+while kill -0 "$runner" 2>/dev/null; do
+    sleep 5; t=$((t + 5))
+    if [ $((t % 30)) -eq 0 ]; then
+        { printf '%s s: ' "$t"; nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null \
+            || echo "no nvidia-smi"; } >>"$OUT/gpu_util.log"
+        cp "$WORK/results.json" "$OUT/results.json" 2>/dev/null || true
+    fi
+done
+rc=0; wait "$runner" || rc=$?
+cp "$WORK/results.json" "$OUT/results.json" 2>/dev/null || true
+tar -czf "$OUT/logs.tgz" -C "$WORK" logs runs 2>/dev/null || true
+"$PY" - "$OUT/results.json" <<'EOF' || true
+import json, sys
+r = json.load(open(sys.argv[1]))
+m = r["meta"]
+print(f"{len(r['runs'])} runs in {m['wall_s']:.0f} s; failed {m['failed']}; not started {m['not_started']}")
+for row in r["runs"]:
+    print(f"{row['point']:>11} s{row['seed']} train {row['train_s']:5.0f} s ({row['samples_per_s']:.0f} samples/s) "
+          f"eval {row['eval_s']:4.0f} s "
+          f"loss {row['final_loss']:.3f} qual {row['qualitative_accuracy']:.3f} w2 {row['within_50_200']:.3f} "
+          f"w11 {row['within_90_110']:.3f} colour {row['colour_accuracy']:.3f}")
+EOF
+exit $rc
