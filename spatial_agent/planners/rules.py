@@ -31,7 +31,10 @@ _WORDS = "|".join(sorted(map(re.escape, _WORD_NUMBERS), key=len, reverse=True))
 # "1,200" (thousands), "2.5", ".5", "two and a half", "one", "half a".
 _NUM = rf"(?:\d{{1,3}}(?:,\d{{3}})+(?![\d,])|\d+(?:\.\d+)?|\.\d+|(?:\d+|{_WORDS}) and a half|{_WORDS})"
 def _one(i: int) -> str:
-    return rf"(?P<n{i}>{_NUM})\s*-?\s*(?P<u{i}>{'|'.join(_UNIT_WORDS)})(?![a-z])(?P<h{i}>\s+and\s+a\s+half\b)?"
+    # The number starts a word ("beam" is not "be" + "a m"); a number in words takes a unit in words ("one in the
+    # corner" is not an inch), see ``_length_of``.
+    return (rf"(?<![a-z0-9.])(?P<n{i}>{_NUM})\s*-?\s*(?P<u{i}>{'|'.join(_UNIT_WORDS)})(?![a-z])"
+            rf"(?P<h{i}>\s+and\s+a\s+half\b)?")
 
 
 # "5 ft 6", "5'6\"", "5 feet 6 inches": feet then a bare number of inches.
@@ -59,13 +62,15 @@ def _number(text: str) -> float:
     return float(t.replace(",", ""))
 
 
-def _length_of(m: re.Match[str]) -> float:
-    """Metres of one ``_LENGTH`` match."""
+def _length_of(m: re.Match[str]) -> float | None:
+    """Metres of one ``_LENGTH`` match; None when it is no length ("a in", "one m": a word number with a symbol)."""
     if m.group("fn"):
         return int(m.group("fn")) * METERS_PER_UNIT["ft"] + int(m.group("fi")) * METERS_PER_UNIT["in"]
     meters = 0.0
     for i in ("0", "1"):
         if m.group(f"n{i}"):
+            if m.group(f"n{i}")[0].isalpha() and m.group(f"u{i}") in ("in", "m"):
+                return None
             unit = METERS_PER_UNIT[UNIT_ALIASES[m.group(f"u{i}")]]
             meters += (_number(m.group(f"n{i}")) + (0.5 if m.group(f"h{i}") else 0.0)) * unit  # "a metre and a half"
     return meters
@@ -76,7 +81,10 @@ def extract_lengths(text: str) -> tuple[str, list[float]]:
     found: list[float] = []
 
     def repl(m: re.Match[str]) -> str:
-        found.append(_length_of(m))
+        meters = _length_of(m)
+        if meters is None:
+            return m.group(0)
+        found.append(meters)
         return " <L> "
 
     out = _LENGTH.sub(repl, text)
@@ -98,7 +106,7 @@ _PRONOUN_Q = re.compile(r"^(?:will|would|can|could|does|do) (?:it|they|that|this
 _MOVE = re.compile(r"\b(?:roll|push|move|carry|get|fit|put|drive|bring|squeeze|take) (?P<x>(?:a|an|the|my|our) .+?) "
                    r"(?P<rest>(?:between|through|under|underneath|beneath|on|onto|past)\b.+)$")
 # Appositives and non-restrictive clauses set off by commas: "the red chair, the one by the window, ...".
-_APPOSITIVE = re.compile(r",\s*(?:(?:the|a) (?:\w+ )?one\b|which\b|who\b)[^,]*(?:,|$)")
+_APPOSITIVE = re.compile(r",\s*(?:(?:the|a) (?:\w+ )?one\b[^,]*(?:,|$)|(?:which|who) (?!one\b|is \w+er\b|of\b)[^,]*,)")
 # A location that only describes an object ("the chair near the window left of the sofa"): walls, windows and
 # corners are not objects the tools measure. At the very end it may be what is asked about, so it stays there.
 _ROOM_PART = re.compile(r"\s+(?:near|by|against|in|next to|beside|over by|under) (?:the|a) (?:window|wall|corner|"
@@ -125,7 +133,7 @@ def _core_sentence(q: str) -> str:
 def _drop_lead(q: str) -> str:
     """'quick question: is ...' -> 'is ...'; 'the sofa and the chair: is there room ... between them' -> '... between
     the sofa and the chair'; 'the lamp or the sofa: which is taller' -> 'which is taller, the lamp or the sofa'."""
-    m = re.match(rf"^(?P<lead>.+?)\s*(?::|\s-|\s–|\s—)\s+(?P<rest>{_QW}\b.*)$", q)
+    m = re.match(rf"^(?P<lead>.+?)\s*(?::|\s-|\s–|\s—)\s+(?P<rest>(?:{_QW}|of|between)\b.*)$", q)
     if m:
         lead, rest = m.group("lead"), m.group("rest")
         if " and " in lead and re.search(r"\bbetween (?:them|the two|both)\b", rest):
@@ -134,7 +142,7 @@ def _drop_lead(q: str) -> str:
             return f"{rest}, {lead}"
         if not _CONTENT.search(lead):
             return rest
-    m = re.match(rf"^(?P<lead>[^,]{{1,60}}),\s*(?:but |so |then )?(?P<rest>{_QW}\b.*)$", q)
+    m = re.match(rf"^(?P<lead>[^,]{{1,60}}),\s*(?:but |so |then )?(?P<rest>(?:{_QW}|of|between)\b.*)$", q)
     if m and not _CONTENT.search(m.group("lead")):
         return m.group("rest")
     return q
@@ -148,9 +156,17 @@ def normalise(question: str) -> str:
     q = re.sub(r"\b(?:please|hey|ok|okay),?\s*", "", q)
     q = re.sub(r"^(?:tell me|i want to know|i wonder|do you know|can you tell me|could you tell me)"
                r"(?: whether| if)?,?\s*", "", q)
-    q = _drop_lead(q.strip())
+    for _ in range(3):  # "quick question: the sofa and the chair: is there room ... between them"
+        q = _drop_lead(q.strip())
     q = _ASK_LEAD.sub(lambda m: f"{m.group('v')} {m.group('s')} ", q)
     q = _FALSE_LEAD.sub(lambda m: f"{m.group('v')} {m.group('s')} not ", q)
+    q = re.sub(r"\bseparating (.+?) (?:from|and) ", r"between \1 and ", q)  # "the space separating A from B"
+    q = re.sub(r"\b(gap|space|clearance|free space|free floor|room) from (.+?) to ", r"\1 between \2 and ", q)
+    q = re.sub(r"\bless (tall|high|wide) than\b", lambda m: {"tall": "shorter", "high": "lower",
+                                                               "wide": "narrower"}[m.group(1)] + " than", q)
+    q = re.sub(r"^(is|are) (.+?) (?:both|either) (?=(?:more|less|wider|narrower|taller|shorter|higher|lower|deeper|"
+               r"longer|at least|at most|over|under)\b)", r"\1 \2 ", q)
+    q = re.sub(r"^compared (?:with|to) ([^,]+), (is|are) (.+?) (\w+er)$", r"\2 \3 \4 than \1", q)
     q = _APPOSITIVE.sub(" ", q)
     q = _ROOM_PART.sub("", q)
     return re.sub(r"\s+", " ", q).strip(" ,")
@@ -161,7 +177,7 @@ def normalise(question: str) -> str:
 _NOT_OBJECT = re.compile(
     r"^(?:the |a |an )?(?:(?:free |empty |open )?(?:space|gap|distance|clearance|room|opening|passage|spacing|"
     r"floor)|width|height|depth|length|size|number|elevation)\b(?: \w+)? (?:between|separating|from|of|left)\b|"
-    r"\b(?:than|as|is|are|times|twice|more|less|enough|both|either)\b")
+    r"\b(?:than|as|is|are|times|twice|more|less|least|most|fewer|exactly|enough|either)\b")
 # Descriptions after the name: "the desk that we bought", "the chair i told you about", "the lamp in the corner".
 _CLAUSE = re.compile(r"\s+(?:that|which|who|i|we|you|they|he|she|my \w+|our \w+)\b.*$")
 _PLACE = re.compile(r"\s+(?:near|against|in|over by|by|at|next to|beside|close to|on|from) (?:the|a|an|my|our) "
@@ -257,7 +273,8 @@ def _reach(t: str, L: float | None) -> Plan | None:
         return None
     pats = [
         rf"\b{_REACH_VERBS} (?P<a>.+?) (?:{_AT}) (?P<b>.+)$",
-        rf"(?:{_AT}) (?P<b>.+?),? (?:could|can|would|will|does|do|is|to)?\s*(?:it |the arm |the robot |he |she )?"
+        rf"(?:{_AT}) (?P<b>.+?),? (?:could|can|would|will|does|do|is|to)?\s*(?:it |the arm |the robot |he |she |"
+        r"(?:its|the robot's|his|her|the) (?:<l> )?(?:long )?(?:arm|gripper|hand|reach) )?"
         rf"(?:be able to )?{_REACH_VERBS} (?P<a>.+)$",
         r"^(?:is|are) (?P<a>.+?) within (?:a |an )?(?:reach of )?<l>(?: reach| arm| radius| range)?.*? "
         r"(?:of|from) (?P<b>.+)$",
@@ -418,20 +435,206 @@ _CMP_ADJ = {
 }
 
 
+_DIM_NOUN = {"width": "width", "length": "width", "height": "height", "depth": "depth"}
+_DIM_ADJ = {"wide": "width", "long": "width", "tall": "height", "high": "height", "deep": "depth"}
+_MORE_LESS = {"greater": ">", "more": ">", "larger": ">", "bigger": ">", "higher": ">", "less": "<",
+              "smaller": "<", "lower": "<"}
+
+
 def _object_vs_object(t: str, L: float | None) -> Plan | None:
+    """'Is A taller than B?', 'Is the lamp higher than the sofa is wide?', 'Is the width of A greater than the
+    height of B?'."""
     if L is not None:
         return None
-    found = next(_matches([r"^(?:is|are) (?P<a>.+?) (?P<adj>" + "|".join(_CMP_ADJ) + r") than (?P<b>.+)$"], t,
-                          ("a", "b")), None)
+    pats = [
+        r"^(?:is|are) the (?P<d1>width|length|height|depth) of (?P<a>.+?) (?P<ml>greater|more|larger|bigger|higher|"
+        r"less|smaller|lower) than (?:the (?P<d2>width|length|height|depth) of |that of )?(?P<b>.+)$",
+        r"^(?:is|are|(?P<do>does|do)) (?P<a>.+?) (?(do)(?:stand|sit|rise|measure|look) )(?P<adj>" + "|".join(_CMP_ADJ) +
+        r") than (?P<b>.+?)(?: (?:is|are) (?P<d2a>wide|long|tall|high|deep))?$",
+    ]
+    found = next(_matches(pats, t, ("a", "b")), None)
     if found is None:
         return None
     _pat, m, (a, b) = found
-    kind, op = _CMP_ADJ[m.group("adj")]
+    gd = m.groupdict()
+    if gd.get("d1"):
+        kind, op = _DIM_NOUN[gd["d1"]], _MORE_LESS[gd["ml"]]
+        other = _DIM_NOUN[gd["d2"]] if gd.get("d2") else kind
+    else:
+        kind, op = _CMP_ADJ[gd["adj"]]
+        other = _DIM_ADJ[gd["d2a"]] if gd.get("d2a") else kind
     if kind == "size":
+        if other != kind:
+            return None
         sq = [SubQuery(id="s", kind="size_compare", a=a, b=b)]
         return _decision_plan(sq, f"s {op} 1", f"{{decision}}: {_the(a)} is {{s}} times the size of {_the(b)}.")
+    sq = [SubQuery(id="x", kind=kind, a=a), SubQuery(id="y", kind=other, a=b)]  # type: ignore[arg-type]
+    what = kind if other == kind else f"{kind} against {other}"
+    return _decision_plan(sq, f"x {op} y", f"{{decision}}: {_the(a)} measures {{x}} and {_the(b)} {{y}} ({what}).")
+
+
+# --------------------------------------------------------------------------- ratios, camera, which of two, count
+_RATIO_WORDS = {"twice": 2.0, "two times": 2.0, "double": 2.0, "three times": 3.0, "thrice": 3.0, "four times": 4.0,
+                "half": 0.5, "one and a half times": 1.5, "a third of": 1 / 3, "a quarter of": 0.25}
+_K = r"(?P<k>" + "|".join(sorted(map(re.escape, _RATIO_WORDS), key=len, reverse=True)) + \
+     r"|\d+(?:\.\d+)? times)"
+_RATIO_CMP = (r"(?:(?P<cmp>more than|over|at least|less than|under|at most|no more than|no less than|not more than|"
+              r"not less than|greater than|fewer than) )?")
+_SIZE_ADJ = {"wide": "width", "long": "width", "broad": "width", "tall": "height", "high": "height", "deep": "depth",
+             "big": "size", "large": "size"}
+
+
+def _ratio_value(k: str) -> float:
+    return _RATIO_WORDS[k] if k in _RATIO_WORDS else float(k.split()[0])
+
+
+def _ratio(t: str, L: float | None) -> Plan | None:
+    """'Is the sofa more than twice as wide as the table?', 'Is A over half the height of B?'."""
+    if L is not None:
+        return None
+    pats = [
+        rf"^(?:is|are) (?P<a>.+?) {_RATIO_CMP}{_K} (?:as (?P<adj>wide|long|broad|tall|high|deep|big|large) as|"
+        r"the (?P<dim>width|length|height|depth|size) of) (?P<b>.+)$",
+        rf"^(?:is|are) the (?P<dim>width|length|height|depth|size) of (?P<a>.+?) {_RATIO_CMP}{_K} "
+        r"(?:that of|the (?:width|length|height|depth|size) of) (?P<b>.+)$",
+    ]
+    found = next(_matches(pats, t, ("a", "b")), None)
+    if found is None:
+        return None
+    _pat, m, (a, b) = found
+    gd = m.groupdict()
+    kind = _SIZE_ADJ[gd["adj"]] if gd.get("adj") else _DIM_NOUN.get(gd["dim"], gd["dim"])
+    op = _cmp_in(f"{gd.get('cmp') or ''} <l>") or ">="  # "twice as wide as": at least twice
+    k = _ratio_value(gd["k"])
+    if kind == "size":
+        sq = [SubQuery(id="s", kind="size_compare", a=a, b=b)]
+        return _decision_plan(sq, f"s {op} {k:.6g}", f"{{decision}}: {_the(a)} is {{s}} times the size of {_the(b)}.")
     sq = [SubQuery(id="x", kind=kind, a=a), SubQuery(id="y", kind=kind, a=b)]  # type: ignore[arg-type]
-    return _decision_plan(sq, f"x {op} y", f"{{decision}}: {_the(a)} measures {{x}} and {_the(b)} {{y}} ({kind}).")
+    return _decision_plan(sq, f"x {op} {k:.6g} * y",
+                          f"{{decision}}: {_the(a)} measures {{x}} and {_the(b)} {{y}} ({kind}); the question asks "
+                          f"for {_OP_WORDS[op]} {k:.3g} times.")
+
+
+# "Closer to the camera" is the QA data's front/behind predicate: nearer along the camera's view direction.
+_CAMERA = r"(?:the camera|the viewer|the photographer|the lens|me|us|where the (?:photo|picture|image) was taken)"
+_NEARER = r"(?P<w>closer|nearer|farther|further|more distant)(?: away)?"
+
+
+def _camera(t: str, L: float | None) -> Plan | None:
+    """'Is the lamp closer to the camera than the sofa?' -> relation in_front_of (farther: behind)."""
+    if L is not None or not re.search(_CAMERA, t):
+        return None
+    pats = [rf"^(?:is|are|(?P<do>does|do)) (?P<a>.+?) (?(do)(?:sit|stand|appear|lie|look|seem) ){_NEARER} (?:to|from) "
+            rf"{_CAMERA} than (?P<b>.+)$"]
+    for _pat, m, (a, b) in _matches(pats, t, ("a", "b")):
+        rel = "in_front_of" if m.group("w") in ("closer", "nearer") else "behind"
+        return _relation_plan(a, b, rel)
+    return None
+
+
+_WHICH_ADJ = (r"(?P<x>taller|shorter|wider|narrower|longer|deeper|shallower|bigger|larger|smaller|higher|lower|"
+              rf"(?:closer|nearer|farther|further|more distant)(?: away)?(?: (?:to|from) {_CAMERA})?)")
+_WHICH_PATS = [
+    rf"^which(?: one)? (?:is|stands|sits|looks|appears) {_WHICH_ADJ}[,:]? (?P<a>.+?) or (?P<b>.+)$",
+    rf"^which(?: one)? of (?P<a>.+?) and (?P<b>.+?) (?:is|stands|sits|looks|appears) {_WHICH_ADJ}$",
+    rf"^(?:of|between) (?P<a>.+?) and (?P<b>.+?),? which(?: one)?(?: of (?:them|the two))? (?:is|stands|sits|looks|"
+    rf"appears) {_WHICH_ADJ}$",
+]
+
+
+def _which(t: str, L: float | None) -> Plan | None:
+    """'Which is taller, the lamp or the sofa?', 'Which of A and B is closer to the camera?': ``options`` [a, b],
+    compute True when a is the answer."""
+    if L is not None or "which" not in t:
+        return None
+    for _pat, m, (a, b) in _matches(_WHICH_PATS, t, ("a", "b")):
+        x = m.group("x")
+        word = x.split()[0]
+        if word in ("closer", "nearer", "farther", "further", "more"):
+            rel = "in_front_of" if word in ("closer", "nearer") else "behind"
+            sq = [SubQuery(id="r", kind="relation", a=a, b=b, relation=rel)]  # type: ignore[arg-type]
+            return Plan(subqueries=sq, compute="r", options=[a, b], answer_template="{r.text}.")
+        kind, op = _CMP_ADJ.get(word, ("height", ">") if word == "higher" else ("depth", "<"))
+        if kind == "size":
+            sq = [SubQuery(id="s", kind="size_compare", a=a, b=b)]
+            return Plan(subqueries=sq, compute=f"s {op} 1", options=[a, b],
+                        answer_template=f"{_the(a)} is {{s}} times the size of {_the(b)}.")
+        sq = [SubQuery(id="x", kind=kind, a=a), SubQuery(id="y", kind=kind, a=b)]  # type: ignore[arg-type]
+        return Plan(subqueries=sq, compute=f"x {op} y", options=[a, b],
+                    answer_template=f"{_the(a)} measures {{x}} and {_the(b)} {{y}} ({kind}).")
+    return None
+
+
+_COUNT_NUM = r"(?P<n>\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty)"
+_COUNT_CMP = (r"(?P<cmp>more than|at least|fewer than|less than|at most|over|under|no more than|no fewer than|"
+              r"no less than|exactly)")
+_COUNT_TAIL = (r"(?: (?:are there|is there|are|can you see|do you see|can i see|do i see|are visible|are in|in) ?.*|"
+               r" here| there)?$")
+
+
+def _count(t: str, L: float | None) -> Plan | None:
+    """'How many chairs are there?' -> a count; 'Are there more than two chairs?' -> count vs the number."""
+    if L is not None:
+        return None
+    value_pats = [rf"^how many (?P<a>[a-z ]+?){_COUNT_TAIL}", r"^count (?:the |all (?:the )?)?(?P<a>[a-z ]+?)(?: here| "
+                  r"in (?:the|this) .*)?$", rf"^(?:what is|what's) the number of (?P<a>[a-z ]+?){_COUNT_TAIL}"]
+    for _pat, _m, (a,) in _matches(value_pats, t):
+        return Plan(subqueries=[SubQuery(id="n", kind="exists", a=a)], compute="n",
+                    answer_template=f"I count {{n}} {a}.")
+    cmp_pats = [rf"^(?:are there|is there|do (?:i|you|we) see|can (?:i|you|we) see) {_COUNT_CMP} {_COUNT_NUM} "
+                rf"(?P<a>[a-z ]+?){_COUNT_TAIL}",
+                rf"^(?:is|are) the number of (?P<a>[a-z ]+?) {_COUNT_CMP} {_COUNT_NUM}$"]
+    for _pat, m, (a,) in _matches(cmp_pats, t):
+        n = int(_number(m.group("n")))
+        op = "==" if m.group("cmp") == "exactly" else (_cmp_in(f"{m.group('cmp')} <l>") or ">")
+        said = {"==": "exactly", **_OP_WORDS}[op]
+        return _decision_plan([SubQuery(id="n", kind="exists", a=a)], f"n {op} {n}",
+                              f"{{decision}}: I count {{n}} {a}; the question asks for {said} {n}.")
+    return None
+
+
+# --------------------------------------------------------------------------- headroom and missing lengths
+_UNDER = r"(?:under|beneath|below|underneath)"
+
+
+def _headroom(t: str, L: float | None) -> Plan | None:
+    """An object's height against a stated clearance: 'Will the sofa fit under a 2 m ceiling?', 'Would the
+    wardrobe hit a 1.9 m beam?', 'Is the lamp too tall for a 2 m ceiling?'."""
+    if L is None:
+        return None
+    fits = [
+        rf"^(?:will|would|can|could|does|do) (?P<a>.+?) (?:fit|go|pass|slide|get|move)(?: \w+)? {_UNDER} (?:a|an|the) "
+        r"<l>",
+        rf"^(?:is|are) (?P<a>.+?) (?:low|short) enough to (?:\w+ )*?{_UNDER} .*<l>",
+        r"^(?:does|do|would|will|can|could) (?P<a>.+?) clear (?:a|an|the) <l>",
+    ]
+    hits = [r"^(?:would|will|does|do) (?P<a>.+?) (?:hit|touch|bump into|scrape) (?:a|an|the) <l>",
+            r"^(?:is|are) (?P<a>.+?) too (?:tall|high) (?:for|to fit under|to go under) .*<l>"]
+    for pats, op in ((fits, "<="), (hits, ">")):
+        for _pat, _m, (a,) in _matches(pats, t):
+            if not is_definite(a):
+                continue  # "can a box fit under a 1 m table": not an object of the image
+            tpl = (f"{{decision}}: {_the(a)} is {{h}} tall; the clearance stated is {_fmt_len(L)}.")
+            return _decision_plan([SubQuery(id="h", kind="height", a=a)], f"h {op} {L:.6g} m", tpl)
+    return None
+
+
+_THING = r"(?:a|an|the|my|our) (?P<thing>[a-z -]+?)"
+
+
+def _missing_length(t: str, L: float | None) -> Plan | None:
+    """A fit or reach question that states no size: refuse, naming the size that is missing."""
+    if L is not None:
+        return None
+    m = re.search(rf"^(?:can|could|will|would|does|do|is there (?:room|space) for) {_THING} (?:fit|pass|get|go|"
+                  r"squeeze|drive|roll|make it|be carried)\b.*\b(?:between|through|past|on|onto|under)\b", t)
+    if m:
+        return Plan(refusal=f"The question does not say how big the {m.group('thing')} is, so I can't tell whether "
+                            "it fits; please give its size (e.g. '0.8 m wide').")
+    if re.search(r"\b(?:reach|grab|touch|get to)\b", t) and re.search(r"\b(?:arm|gripper|robot|hand)\b", t):
+        return Plan(refusal="The question does not say how long the arm is, so I can't tell whether it reaches; "
+                            "please give its reach (e.g. '0.8 m').")
+    return None
 
 
 _VALUE_PATS: list[tuple[str, str]] = [
@@ -575,8 +778,8 @@ def _exists(t: str, L: float | None) -> Plan | None:
     return None
 
 
-RULES: list[Rule] = [_relation_stated, _reach, _apart, _between, _size_vs_length, _fit_object, _object_vs_object,
-                     _value, _relation, _exists]
+RULES: list[Rule] = [_relation_stated, _headroom, _reach, _apart, _between, _size_vs_length, _fit_object, _ratio,
+                     _object_vs_object, _camera, _which, _count, _value, _relation, _missing_length, _exists]
 
 
 # --------------------------------------------------------------------------- negation and several conditions
@@ -585,6 +788,14 @@ _FLIP = {">": "<=", ">=": "<", "<": ">=", "<=": ">"}
 _COND_START = (r"(?:(?:not |no )?(?:more|less|at least|at most|over|under|above|below|within|greater|smaller|"
                r"wider|narrower|taller|shorter|higher|lower|longer|deeper|shallower|bigger|larger|further|"
                r"farther|closer|nearer)\b)")
+_TWO_QUESTIONS = re.compile(r"^(?P<q1>(?:is|are|can|could|will|would|does|do)\b.+?),? (?P<conj>and|or) "
+                            r"(?P<q2>(?:is|are|can|could|will|would|does|do)\b.+)$")
+
+
+def _is_decision(plan: Plan) -> bool:
+    return bool(re.search(r"[<>=]|^\s*not\b", plan.compute)) or any(q.kind == "relation" for q in plan.subqueries)
+
+
 _TWO_CONDS = re.compile(rf"^(?P<v>is|are) (?P<a>.+?) (?P<c1>{_COND_START}.*?) (?P<conj>and|or) "
                         rf"(?:(?:is|are) )?(?:it |they )?(?P<c2>{_COND_START}.*)$")
 
@@ -673,16 +884,22 @@ class RulePlanner:
     def _conditions(self, text: str, lengths: list[float]) -> Plan | None:
         """ "Is the sofa wider than 1 m and taller than 1 m?": both conditions, joined with and/or."""
         m = _TWO_CONDS.search(text)
-        if not m:
-            return None
-        c1, c2 = m.group("c1"), m.group("c2")
-        n1, n2 = c1.count("<l>"), c2.count("<l>")
+        if m:
+            subject = f"{m.group('v')} {m.group('a')}"
+            q1, q2 = f"{subject} {m.group('c1')}", f"{subject} {m.group('c2')}"
+        else:  # two questions in one: "can a 1 m robot fit between A and B, and is C taller than 2 m?"
+            m = _TWO_QUESTIONS.search(text)
+            if not m:
+                return None
+            q1, q2 = m.group("q1"), m.group("q2")
+        n1, n2 = q1.count("<l>"), q2.count("<l>")
         if n1 > 1 or n2 > 1 or n1 + n2 != len(lengths):
             return None
-        subject = f"{m.group('v')} {m.group('a')}"
-        p1 = self._single(f"{subject} {c1}", lengths[:n1])
-        p2 = self._single(f"{subject} {c2}", lengths[n1:])
-        if p1.refusal or p2.refusal:
+        p1 = self._single(q1, lengths[:n1])
+        p2 = self._single(q2, lengths[n1:])
+        if not _TWO_CONDS.search(text) and (p1.refusal or p2.refusal) and (n1 + n2 < 2):
+            return None  # not two questions after all: "... and is" inside one question is read as one
+        if p1.refusal or p2.refusal or not _is_decision(p1) or not _is_decision(p2):
             return Plan(refusal="The question has two conditions and I could not plan both of them; please ask "
                                 "about each one separately.")
         p1, p2 = _rename(p1, "1"), _rename(p2, "2")
