@@ -37,7 +37,12 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
     dense = dense if dense is not None else DenseCache()
     paths = [p for p in sorted(set(image_paths)) if dense(p) is not None]  # each image once, however many rows
     if not paths:
-        raise ValueError("vision warm-up: no dataset image has dense targets (<stem>.dense.npz)")
+        where = Path(paths_all[0]).parent if (paths_all := sorted(set(image_paths))) else "the dataset"
+        raise ValueError(
+            f"vision warm-up: no image under {where} has dense targets (<stem>.dense.npz beside it). They are the "
+            "simulator's per-token labels, which `synth` and `make-splits` do not write: train this dataset with "
+            "vision_warmup_steps=0 (--vision-warmup-steps 0), or render one that has them with "
+            "spatialvlm_core.make_model.sim_splits (the README's training recipe)")
     images = images if images is not None else ImageCache(model.preset.vision.image_size)
     # A tower frozen for the VLM steps (freeze_vision) is still the one thing the warm-up trains: its pretraining.
     frozen = {id(p) for p in vision.parameters() if not p.requires_grad}
