@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from spatial_agent.agent import SpatialAgent
@@ -59,8 +61,6 @@ def test_heldout_frames_objects_and_forms_are_disjoint(train: list[PlanExample],
     assert not train_classes & held_classes
     assert all(e.frame.split("/")[1] == "heldout" for e in heldout)
     assert not {e.question for e in train} & {e.question for e in heldout}
-    import random
-
     r = random.Random(0)
     for _ in range(200):  # train questions never use a held-out length form
         text, _m = say_length(r.uniform(0.2, 3.0), r, "train")
