@@ -1,0 +1,100 @@
+"""The default planner: a chain of planners, each falling back to the next.
+
+``default_planner()`` is, in order: an OpenAI-compatible endpoint when ``SPATIAL_AGENT_BASE_URL`` and
+``SPATIAL_AGENT_MODEL`` are set; the embedded fine-tuned SmolLM2 planner when its adapter is shipped; the rule
+planner, which always answers. A planner's error, timeout or unusable plan (one that fails validation, or names
+an object that is not in the question) moves on to the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+
+from spatial_agent.planners.base import Planner, PlannerError
+from spatial_agent.planners.rules import REFUSAL, RulePlanner
+from spatial_agent.schema import Plan
+
+log = logging.getLogger(__name__)
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.lower().replace("’", "'").replace("‘", "'")).strip()
+
+
+def check_plan(plan: Plan, question: str) -> None:
+    """Raise PlannerError when ``plan`` is not usable for ``question`` (an object phrase it does not contain)."""
+    if not isinstance(plan, Plan):
+        raise PlannerError(f"planner returned {type(plan).__name__}, not a Plan")
+    q = _norm(question)
+    for sq in plan.subqueries:
+        for p in (sq.a, sq.b):
+            if p is not None and _norm(p) not in q:
+                raise PlannerError(f"sub-query {sq.id!r} names {p!r}, which is not in the question")
+
+
+class ChainPlanner:
+    """Try ``planners`` in order; the first usable plan wins. ``last`` names the planner that gave it and
+    ``errors`` why the earlier ones were passed over (both for the last question). Each planner enforces its own
+    time limit (the endpoint's request timeout, the embedded decoder's deadline) and raises past it."""
+
+    name = "chain"
+
+    def __init__(self, planners: Sequence[Planner], timeout_s: float = 10.0) -> None:
+        if not planners:
+            raise ValueError("ChainPlanner needs at least one planner")
+        self.planners = list(planners)
+        self.timeout_s = timeout_s
+        self.last: str | None = None
+        self.errors: list[str] = []
+        self._rules = next((p for p in self.planners if isinstance(p, RulePlanner)), RulePlanner())
+
+    def plan(self, question: str, feedback: str | None = None) -> Plan:
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError("question must be a non-empty string")
+        self.errors, self.last = [], None
+        for planner in self.planners:
+            try:
+                plan = planner.plan(question, feedback)
+                check_plan(plan, question)
+            except (PlannerError, ValueError, TimeoutError) as e:
+                self.errors.append(f"{planner.name}: {type(e).__name__}: {e}")
+                log.info("planner %s failed, trying the next: %s", planner.name, e)
+                continue
+            if plan.refusal and planner is not self._rules:
+                plan = self._refusal_text(plan, question)
+            self.last = planner.name
+            return plan
+        raise PlannerError("every planner failed: " + "; ".join(self.errors))
+
+    def _refusal_text(self, plan: Plan, question: str) -> Plan:
+        """A model's refusal carries no reason (the compact form has none): the rules' refusal, when they refuse
+        too, says what is missing ("the question does not say how wide the robot is")."""
+        if plan.refusal != REFUSAL:
+            return plan
+        try:
+            ruled = self._rules.plan(question)
+        except (PlannerError, ValueError):
+            return plan
+        return ruled if ruled.refusal else plan
+
+
+def default_planner(timeout_s: float = 10.0) -> ChainPlanner:
+    """Endpoint (when configured) -> embedded model (when its adapter is shipped) -> rules."""
+    from spatial_agent.planners.embedded import EmbeddedPlanner
+
+    chain: list[Planner] = []
+    try:
+        from spatial_agent.planners.openai_planner import OpenAIPlanner
+
+        endpoint = OpenAIPlanner.from_env(timeout_s=timeout_s)
+        if endpoint is not None:
+            chain.append(endpoint)
+    except ImportError as e:  # the openai package is optional at run time
+        log.info("no endpoint planner: %s", e)
+    embedded = EmbeddedPlanner(deadline_s=timeout_s)
+    if embedded.available():
+        chain.append(embedded)
+    chain.append(RulePlanner())
+    return ChainPlanner(chain, timeout_s=timeout_s)
