@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             name, help="train and score " + ("every point x seed" if name == "run" else "one point")
         )
         p.add_argument("--data", type=Path, default=DEFAULT_ROOT)
-        p.add_argument("--steps", type=int, default=3000)
+        p.add_argument("--steps", default="3000", help="training steps per run ('auto' for run: calibrate)")
         p.add_argument("--batch-size", type=int, default=32)
         p.add_argument("--device", default="auto")
     run = sub.choices["run"]
@@ -53,10 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     run.add_argument("--jobs", type=int, default=2, help="training processes at once")
     run.add_argument("--deadline", type=float, default=None, help="start no run after this many seconds")
+    run.add_argument(
+        "--max-wall",
+        type=float,
+        default=None,
+        help="start no run that the slowest finished one says would end after this many seconds",
+    )
+    run.add_argument(
+        "--train-budget",
+        type=float,
+        default=170.0,
+        help="with --steps auto: seconds of training one run gets, at the calibrated speed",
+    )
     one = sub.choices["one"]
     one.add_argument("--point", choices=sorted(POINTS), required=True)
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--json", type=Path, required=True, help="where the result row goes")
+    one.add_argument("--no-eval", action="store_true", help="train only (calibration)")
     rel = sub.add_parser("relation", help="one relation, tiny vs tiny-anchor (one seed)")
     rel.add_argument("--steps", type=int, default=800)
     rel.add_argument("--batch-size", type=int, default=32)
@@ -67,8 +80,16 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--no-plots", action="store_true")
     args = ap.parse_args(argv)
 
-    if args.cmd in ("run", "one") and (args.steps <= 0 or args.batch_size <= 0):
-        raise ValueError("--steps and --batch-size must be positive")
+    if args.cmd in ("run", "one"):
+        auto = args.cmd == "run" and args.steps == "auto"
+        if not auto and not args.steps.isdigit():
+            raise ValueError(
+                f"--steps must be a positive integer{' or auto' if args.cmd == 'run' else ''}, "
+                f"got {args.steps!r}"
+            )
+        args.steps = None if auto else int(args.steps)
+        if args.steps == 0 or args.batch_size <= 0:
+            raise ValueError("--steps and --batch-size must be positive")
     if args.cmd in ("run", "one") and not (args.data / "study_data.json").is_file():
         raise FileNotFoundError(
             f"no study datasets under {args.data}: run `python -m evals.train_studies render "
@@ -80,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(render_study_data(args.root, cfg))
     elif args.cmd == "one":
-        row = run_one(args.data, args.point, args.seed, args.steps, args.batch_size, args.device)
+        row = run_one(
+            args.data, args.point, args.seed, args.steps, args.batch_size, args.device, score=not args.no_eval
+        )
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(row, indent=1))
         print(json.dumps({k: v for k, v in row.items() if k != "loss_curve"}))
@@ -98,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
                 args.device,
                 args.jobs,
                 args.deadline,
+                train_budget_s=args.train_budget,
+                max_wall_s=args.max_wall,
+                step_range=(args.min_steps, 3600),
+                calibrate_steps=args.calibrate_steps,
             )
         )
     elif args.cmd == "relation":

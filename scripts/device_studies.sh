@@ -8,20 +8,23 @@
 # under .devdata/studies. Wheels for what the machine lacks (pydantic and its parts; mujoco, imported for the
 # sim's object catalogue, never to render) travel under .devdata/whl and are installed only where missing.
 #
-#   DEVICE=cpu STEPS=5 SEEDS="0 1" DATA=/tmp/tiny bash scripts/device_studies.sh   # CPU smoke test
+#   DEVICE=cpu STEPS=5 SEEDS="0 1" JOBS=2 DATA=.devdata/studies-tiny bash scripts/device_studies.sh  # CPU smoke test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEVICE=${DEVICE:-cuda}
-STEPS=${STEPS:-2000}
+STEPS=${STEPS:-auto}  # auto: a short calibration (JOBS processes at once) picks the steps of TRAIN_BUDGET seconds
+TRAIN_BUDGET=${TRAIN_BUDGET:-130}
 BATCH=${BATCH:-32}
 JOBS=${JOBS:-16}
 SEEDS=${SEEDS:-0 1 2}
-DEADLINE=${DEADLINE:-240}  # seconds after which no further run starts (the first two seeds of every point start first)
+DEADLINE=${DEADLINE:-}  # optional: seconds after which no further run starts
 DATA=${DATA:-.devdata/studies}
 OUT=${OUT:-out/device_studies}
 WORK=${WORK:-/tmp/device_studies}  # per-run JSONs and logs (many files): only the tarball goes to $OUT
-MAX_WALL=${MAX_WALL:-520}  # seconds: stop the runner (started runs too) and pack what finished
+# Seconds: no run starts that the slowest finished one says would end later (seeds run in order, so the first
+# two seeds of every point come first), and the runner is stopped then (its started runs too).
+MAX_WALL=${MAX_WALL:-480}
 PY=${PY:-python3}
 export MUJOCO_GL=disable PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 rm -rf "$WORK/runs" "$WORK/logs" "$WORK/results.json"  # never mix in an earlier attempt's runs
@@ -43,25 +46,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     export PYTHONPATH=/tmp/studies-site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
-# Preflight: the training path imports and the device is there (fails in seconds, not after the runs).
-"$PY" - "$DEVICE" "$DATA" <<'EOF'
-import sys, time
-t = time.perf_counter()
-import torch
-import evals.train_studies  # noqa: F401
-import spatialvlm_core.train  # noqa: F401
-device, data = sys.argv[1], sys.argv[2]
-if device.startswith("cuda") and not torch.cuda.is_available():
-    sys.exit("DEVICE=cuda but torch sees no GPU")
-print(f"preflight ok in {time.perf_counter() - t:.1f} s: torch {torch.__version__}, device {device}, "
-      f"{torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'cpu'}, data {data}")
-EOF
+# Preflight: build the study model with the shipped tower and take one step on the device (seconds, not a
+# failure after the runs).
+"$PY" -c "from evals.studies.runner import preflight; print(preflight('$DEVICE'))"
 echo "cores: $(nproc)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.used,utilization.gpu --format=csv || true
 
 # shellcheck disable=SC2086  # SEEDS is a list
-timeout -k 10 "$MAX_WALL" "$PY" -m evals.train_studies run --data "$DATA" --out "$WORK" --steps "$STEPS" --batch-size "$BATCH" \
-    --device "$DEVICE" --jobs "$JOBS" --seeds $SEEDS --deadline "$DEADLINE" &
+timeout -k 10 "$MAX_WALL" "$PY" -m evals.train_studies run --data "$DATA" --out "$WORK" --steps "$STEPS" \
+    --batch-size "$BATCH" --device "$DEVICE" --jobs "$JOBS" --seeds $SEEDS --train-budget "$TRAIN_BUDGET" \
+    --max-wall "$((MAX_WALL - 10))" ${DEADLINE:+--deadline "$DEADLINE"} ${CAL_STEPS:+--calibrate-steps "$CAL_STEPS"} \
+    ${MIN_STEPS:+--min-steps "$MIN_STEPS"} &
 runner=$!
 # Every 5 s: is the runner done; every 30 s: GPU load (for sizing the next attempt) and a copy of the results.
 t=0
@@ -75,12 +70,13 @@ while kill -0 "$runner" 2>/dev/null; do
 done
 rc=0; wait "$runner" || rc=$?
 cp "$WORK/results.json" "$OUT/results.json" 2>/dev/null || true
-tar -czf "$OUT/logs.tgz" -C "$WORK" logs runs 2>/dev/null || true
+tar -czf "$OUT/logs.tgz" -C "$WORK" logs runs $([ -d "$WORK/calibrate" ] && echo calibrate) 2>/dev/null || true
 "$PY" - "$OUT/results.json" <<'EOF' || true
 import json, sys
 r = json.load(open(sys.argv[1]))
 m = r["meta"]
-print(f"{len(r['runs'])} runs in {m['wall_s']:.0f} s; failed {m['failed']}; not started {m['not_started']}")
+print(f"{len(r['runs'])} runs of {m['steps']} steps in {m['wall_s']:.0f} s (calibration {m['calibration']}); "
+      f"failed {m['failed']}; not started {m['not_started']}")
 for row in r["runs"]:
     print(f"{row['point']:>11} s{row['seed']} train {row['train_s']:5.0f} s ({row['samples_per_s']:.0f} samples/s) "
           f"eval {row['eval_s']:4.0f} s "

@@ -86,7 +86,8 @@ def test_report_files_have_intervals_and_plots(tmp_path: Path) -> None:
     res.write_text(json.dumps(_synthetic(frozen_gap=0.1, noise_drop=0.0, mix_colour_drop=0.0)))
     written = write_reports(res, tmp_path / "reports")
     names = sorted(p.name for p in written)
-    assert names == sorted(f"study_{k}.{e}" for k in ("frozen", "noise", "share") for e in ("md", "png"))
+    assert names == sorted([f"study_{k}.{e}" for k in ("frozen", "noise", "share") for e in ("md", "png")]
+                           + ["study_results.json"])
     md = (tmp_path / "reports" / "study_frozen.md").read_text()
     assert "## What the paper found" in md and "## Conclusion: agrees" in md
     assert "t-interval" in md and "outside the noise" in md and "![" in md

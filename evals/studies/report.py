@@ -14,6 +14,7 @@ from typing import Any
 from evals.studies.stats import LEVEL, Interval, diff_interval, mean_interval
 
 LOWER_IS_BETTER = {"median_rel_error"}
+RESULTS_NAME = "study_results.json"
 LABELS = {
     "qualitative_accuracy": "qualitative acc.",
     "parse_rate": "parse rate",
@@ -188,6 +189,19 @@ def conclusion(s: Study, runs: list[dict[str, Any]]) -> tuple[str, list[str]]:
     return verdict, [*lines, f"Claim (1): {c1}. Claim (2): {c2}."]
 
 
+def run_command(meta: dict[str, Any]) -> str:
+    """The command that produced the runs, from what the results record."""
+    seeds = " ".join(str(x) for x in meta.get("seeds", []))
+    if str(meta.get("device", "")).startswith("cuda"):
+        return (
+            f'STEPS={meta["steps"]} BATCH={meta["batch_size"]} SEEDS="{seeds}" bash scripts/device_studies.sh'
+        )
+    return (
+        f"python -m evals.train_studies run --steps {meta['steps']} --batch-size {meta['batch_size']} "
+        f"--seeds {seeds} --device {meta['device']} --out OUT"
+    )
+
+
 def study_markdown(s: Study, results: dict[str, Any], plot: str | None, command: str) -> str:
     runs, meta = results["runs"], results["meta"]
     seeds = {label: len(_values(runs, p, s.metrics[0])) for label, p in s.arms}
@@ -195,10 +209,13 @@ def study_markdown(s: Study, results: dict[str, Any], plot: str | None, command:
     out = [
         f"# Training study: {s.title}",
         "",
-        f"Command: `{command}` (results: `{meta.get('results_file', 'results.json')}`). Each arm: preset "
+        f"Runs: `{run_command(meta)}` ({meta.get('jobs', '?')} training processes at once, "
+        f"{meta.get('wall_s', float('nan')) / 60:.1f} min for all); report: `{command}`. Each arm: preset "
         f"`{meta['preset']}`, {meta['steps']} steps at batch {meta['batch_size']} on {meta['device']}, vision "
         "tower initialised from the shipped default model's (the paper's pretrained encoder), LM, projector and "
-        f"relation head fresh; trained on {data.get('train_scenes', '?')} rendered scenes, scored on "
+        f"relation head fresh, trained on the answers and the relation head's QA labels (no dense vision loss, so "
+        "the tower learns only from the questions when unfrozen); length answers are the tool's (the relation "
+        f"head's estimate stated in the sentence, as `spatialvlm ask` answers). Trained on {data.get('train_scenes', '?')} rendered scenes, scored on "
         f"{data.get('eval_scenes', '?')} held-out scenes (other seeds, clean labels). Seeds per arm: "
         + ", ".join(f"{k} {v}" for k, v in seeds.items())
         + ".",
@@ -235,7 +252,9 @@ def study_markdown(s: Study, results: dict[str, Any], plot: str | None, command:
             d = diff_interval(_values(runs, pa, m), _values(runs, pb, m))
             out.append(f"| {la} - {lb} | {LABELS[m]} | {d.fmt()} | {_verdict(m, d, la, lb)} |")
     verdict, lines = conclusion(s, runs)
-    n_min = min(seeds.values()) if seeds else 0
+    n_lo, n_hi = (min(seeds.values()), max(seeds.values())) if seeds else (0, 0)
+    params = [r["params"] for r in runs if r.get("params")]
+    size = f"a {params[0] / 1e6:.0f}M-parameter model" if params else "a small model"
     out += [
         "",
         f"## Conclusion: {verdict}",
@@ -244,12 +263,12 @@ def study_markdown(s: Study, results: dict[str, Any], plot: str | None, command:
         "",
         "## Limitations",
         "",
-        f"- {n_min} to {max(seeds.values()) if seeds else 0} seeds per arm: a t-interval on so few seeds is wide "
+        f"- {n_lo if n_lo == n_hi else f'{n_lo} to {n_hi}'} seeds per arm: a t-interval on so few seeds is wide "
         "(its quantile is 12.7 at one degree of freedom, 4.3 at two), so small real effects stay 'within the "
         "noise'; a verdict of 'not resolved' means that, not 'no effect'.",
         "- All arms are scored on the same held-out questions, so the intervals hold training (seed) variation, "
         "not the sampling error of the held-out set.",
-        "- Toy scale: a ~10M-parameter model on a few hundred rendered scenes, not the paper's PaLM-E / PaLI "
+        f"- Toy scale: {size} on {data.get('train_scenes', 'a few hundred')} rendered scenes, not the paper's PaLM-E / PaLI "
         "with web-scale data; agreement here is agreement in direction on the synthetic world only.",
     ]
     if s.key == "share":
@@ -302,9 +321,11 @@ def write_reports(results_file: Path, out_dir: Path, plots: bool = True) -> list
     results = json.loads(results_file.read_text())
     if not isinstance(results, dict) or "runs" not in results or "meta" not in results:
         raise ValueError(f"{results_file}: expected {{'meta': ..., 'runs': [...]}} (runner.run_all's output)")
-    results["meta"]["results_file"] = results_file.name
     out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
+    kept = out_dir / RESULTS_NAME  # the numbers behind the reports stay beside them
+    if kept.resolve() != results_file.resolve():
+        kept.write_text(results_file.read_text())
+    written: list[Path] = [kept]
     done = {r["point"] for r in results["runs"]}
     for s in STUDIES:
         if not all(p in done for _, p in s.arms):
@@ -314,7 +335,7 @@ def write_reports(results_file: Path, out_dir: Path, plots: bool = True) -> list
         if plots:
             study_plot(s, results["runs"], png)
             written.append(png)
-        cmd = f"python -m evals.train_studies report --results {results_file.name}"
+        cmd = f"python -m evals.train_studies report --results {RESULTS_NAME}"
         md = out_dir / f"study_{s.key}.md"
         md.write_text(study_markdown(s, results, png.name if plots else None, cmd))
         written.append(md)

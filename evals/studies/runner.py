@@ -116,8 +116,10 @@ def run_one(
     batch_size: int,
     device: str,
     init: Path | None = DEFAULT_MODEL_DIR,
+    score: bool = True,
 ) -> dict[str, Any]:
-    """Train point ``name`` with ``seed`` and score it on the held-out split; returns the result row."""
+    """Train point ``name`` with ``seed`` and score it on the held-out split (``score`` False: train only, for
+    calibration); returns the result row."""
     import torch
 
     from spatialvlm_core.data import load_qa_dataset
@@ -155,9 +157,10 @@ def run_one(
         t1 = time.perf_counter()
         tool = SpatialVLM.load(tmp, device=device, batch_size=128)
         params = sum(t.numel() for t in tool.model.parameters())
-        with torch.no_grad():
-            scores = evaluate(tool, held_spatial)
-            scores |= colour_scores(tool.model, held_colour)
+        scores: dict[str, Any] = {}
+        if score:
+            with torch.no_grad():
+                scores = evaluate(tool, held_spatial) | colour_scores(tool.model, held_colour)
         curve = [
             json.loads(ln) for ln in (Path(tmp) / "metrics.jsonl").read_text().splitlines() if ln.strip()
         ]
@@ -179,18 +182,58 @@ def run_one(
             np.median([r["samples_per_s"] for r in curve if "samples_per_s" in r] or [np.nan])
         ),
     }
-    row |= {
-        k: float(scores[k])
-        for k in (
-            *SPATIAL_METRICS,
-            "colour_accuracy",
-            "colour_majority",
-            "n_colour",
-            "n_qualitative",
-            "n_quantitative",
-        )
-    }
-    return row
+    keep = (
+        *SPATIAL_METRICS,
+        "colour_accuracy",
+        "colour_majority",
+        "n_colour",
+        "n_qualitative",
+        "n_quantitative",
+    )
+    return row | {k: float(scores[k]) for k in keep if k in scores}
+
+
+def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """``python -m evals.train_studies ARGS`` with one CPU thread (many run side by side), output to ``log``."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "evals.train_studies", *args]
+    # The command is this module with arguments built here (no user text): S603 does not apply.
+    return subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=REPO)  # noqa: S603
+
+
+def calibrate(root: Path, out: Path, jobs: int, steps: int, batch_size: int, device: str) -> float:
+    """Training steps per second of one process while ``jobs`` unfrozen runs share the machine (the slowest
+    point; no scoring): the median over the processes of their logged training speed."""
+    (out / "calibrate").mkdir(parents=True, exist_ok=True)
+    procs = []
+    for i in range(jobs):
+        f = out / "calibrate" / f"run-{i}.json"
+        args = [
+            "one",
+            "--data",
+            str(root),
+            "--point",
+            "base",
+            "--seed",
+            str(1000 + i),
+            "--steps",
+            str(steps),
+            "--batch-size",
+            str(batch_size),
+            "--device",
+            device,
+            "--json",
+            str(f),
+            "--no-eval",
+        ]
+        procs.append((f, _spawn(args, out / "calibrate" / f"run-{i}.log")))
+    rates = []
+    for f, proc in procs:
+        if proc.wait() == 0 and f.is_file():
+            rates.append(json.loads(f.read_text())["samples_per_s"] / batch_size)
+    if not rates:
+        raise RuntimeError(f"calibration failed: no run finished; see {out / 'calibrate'}/*.log")
+    return float(np.median(rates))
 
 
 def run_all(
@@ -198,15 +241,24 @@ def run_all(
     out: Path,
     points: list[str],
     seeds: list[int],
-    steps: int,
+    steps: int | None,
     batch_size: int,
     device: str,
     jobs: int,
     deadline_s: float | None = None,
+    train_budget_s: float = 170.0,
+    max_wall_s: float | None = None,
+    step_range: tuple[int, int] = (300, 3600),
+    calibrate_steps: int = 60,
 ) -> Path:
     """Every point x seed as its own process, ``jobs`` at a time, seed-major (all points' first seeds start
-    first, so a run cut short by ``deadline_s`` still has the most points covered). Writes ``out/results.json``
-    after every finished run and logs to ``out/logs/``; returns the results path."""
+    first, so a run cut short still leaves the most points covered). Writes ``out/results.json`` after every
+    finished run and logs to ``out/logs/``; returns the results path.
+
+    ``steps`` None: calibrate first and take the steps one run trains in ``train_budget_s`` (within
+    ``step_range``). No run starts after ``deadline_s``, nor when the slowest finished run says it would end
+    after ``max_wall_s``.
+    """
     root, out = root.resolve(), out.resolve()
     unknown = [p for p in points if p not in POINTS]
     if unknown:
@@ -215,12 +267,18 @@ def run_all(
         dataset_for(root, POINTS[p])
     (out / "logs").mkdir(parents=True, exist_ok=True)
     (out / "runs").mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    calibration: dict[str, Any] | None = None
+    if steps is None:
+        rate = calibrate(root, out, min(jobs, len(points) * len(seeds)), calibrate_steps, batch_size, device)
+        steps = int(min(step_range[1], max(step_range[0], round(rate * train_budget_s / 100) * 100)))
+        calibration = {"steps_per_s": rate, "train_budget_s": train_budget_s, "s": time.perf_counter() - t0}
+        print(f"calibration: {rate:.1f} steps/s per process with {jobs} at once -> {steps} steps", flush=True)
     queue = [(p, s) for s in seeds for p in points]
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-    running: dict[tuple[str, int], subprocess.Popen[bytes]] = {}
+    running: dict[tuple[str, int], tuple[subprocess.Popen[bytes], float]] = {}
+    durations: list[float] = []
     failed: list[dict[str, Any]] = []
     skipped: list[tuple[str, int]] = []
-    t0 = time.perf_counter()
     results = out / "results.json"
 
     def collect() -> None:
@@ -233,6 +291,7 @@ def run_all(
             "device": device,
             "jobs": jobs,
             "preset": PRESET,
+            "calibration": calibration,
             "data": json.loads((root / "study_data.json").read_text()),
             "wall_s": time.perf_counter() - t0,
             "failed": failed,
@@ -242,7 +301,7 @@ def run_all(
 
     def stop(signum: int, _frame: Any) -> None:
         # A time limit from outside (``timeout``): end the training processes this runner started, keep the rest.
-        for key, proc in running.items():
+        for key, (proc, _) in running.items():
             proc.terminate()
             failed.append({"point": key[0], "seed": key[1], "rc": f"stopped by signal {signum}"})
         running.clear()
@@ -251,14 +310,13 @@ def run_all(
 
     signal.signal(signal.SIGTERM, stop)
     while queue or running:
-        late = deadline_s is not None and time.perf_counter() - t0 > deadline_s
+        now = time.perf_counter() - t0
+        late = deadline_s is not None and now > deadline_s
+        if max_wall_s is not None and durations and now + max(durations) > max_wall_s:
+            late = True
         while queue and len(running) < jobs and not late:
             p, s = queue.pop(0)
-            log = (out / "logs" / f"{p}-s{s}.log").open("wb")
-            cmd = [
-                sys.executable,
-                "-m",
-                "evals.train_studies",
+            args = [
                 "one",
                 "--data",
                 str(root),
@@ -275,22 +333,16 @@ def run_all(
                 "--json",
                 str(out / "runs" / f"{p}-s{s}.json"),
             ]
-            # The command is this module with arguments built here (no user text): S603 does not apply.
-            running[(p, s)] = subprocess.Popen(  # noqa: S603
-                cmd,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-            )
+            running[(p, s)] = (_spawn(args, out / "logs" / f"{p}-s{s}.log"), time.perf_counter())
         if late and queue:
-            print(f"deadline {deadline_s:.0f} s passed: {len(queue)} runs not started", flush=True)
+            print(f"[{now:6.0f}s] time is short: {len(queue)} runs not started", flush=True)
             skipped += queue
             queue = []
         time.sleep(0.5)
-        for key, proc in list(running.items()):
+        for key, (proc, started) in list(running.items()):
             if proc.poll() is not None:
                 del running[key]
+                durations.append(time.perf_counter() - started)
                 if proc.returncode != 0:
                     failed.append({"point": key[0], "seed": key[1], "rc": proc.returncode})
                 print(
@@ -300,3 +352,32 @@ def run_all(
                 collect()
     collect()
     return results
+
+
+def preflight(device: str, init: Path | None = DEFAULT_MODEL_DIR) -> str:
+    """Build the study model with the shipped tower and take one training step on ``device``: a machine that
+    lacks a package or a GPU fails here in seconds, not after the runs. Returns a one-line description."""
+    import torch
+    from PIL import Image
+
+    from spatialvlm_core.train import TrainConfig, build_model
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} asked for, but torch {torch.__version__} sees no GPU")
+    t0 = time.perf_counter()
+    q, a = "Is the red chair to the left of the bed?", "Yes, the red chair is to the left of the bed."
+    cfg = TrainConfig(
+        data="-",
+        out="-",
+        preset=study_preset(init),
+        init_vision=str(init) if init else None,
+        freeze_vision=False,
+    )
+    model = build_model(cfg, [q, a]).to(device).train()
+    batch = model.encode([Image.new("RGB", (128, 96), (120, 100, 80))], [q], [a])
+    model.loss(batch).backward()
+    name = torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu"
+    return (
+        f"preflight ok in {time.perf_counter() - t0:.1f} s: torch {torch.__version__}, {name}, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}M parameters, one step taken"
+    )
