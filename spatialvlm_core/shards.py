@@ -9,7 +9,8 @@ DATASET/
   manifest.json                       config, seed, versions, counts, timings, completed shards
 
 Every file is written to a temp name and ``os.replace``d, so a crash leaves either the old file or the new
-one. A shard counts as done only once the manifest lists it; a re-run skips done shards.
+one (plus a temporary, which the next run removes). A shard counts as done only once the manifest lists
+it; the manifest is rewritten after every shard, and a re-run skips done shards.
 """
 
 from __future__ import annotations
@@ -176,6 +177,8 @@ class Manifest(BaseModel):
     timings_s: dict[str, float] = Field(default_factory=dict)
     discovery_dropped: list[DroppedRow] = Field(default_factory=list)
     shards: dict[str, ShardRecord] = Field(default_factory=dict)  # str(index) -> record (JSON keys are strings)
+    # Shards the latest run (re)wrote, in completion order: after a kill, exactly the ones that were missing.
+    last_run_shards: list[int] = Field(default_factory=list)
 
     def shard_done(self, index: int, out: Path) -> bool:
         rec = self.shards.get(str(index))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 
@@ -58,6 +59,7 @@ def _show(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
     from spatialvlm_core.sim.config import SimConfig
     from spatialvlm_core.sim.io import save_scene
     from spatialvlm_core.sim.scene import generate_scene
@@ -76,13 +78,23 @@ def _generate(args: argparse.Namespace) -> int:
     cfg = SimConfig(width=w, height=h, room=args.room, min_objects=args.min_objects, max_objects=args.max_objects,
                     max_roll_deg=args.max_roll, gap=gap)  # fmt: skip
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    done = 0
-    for i in tqdm(range(args.scenes), desc="sim", unit="scene"):
-        d = out / f"scene_{i:04d}"
-        if (d / "scene.json").is_file():
-            continue  # resumable: an existing folder is complete (writes are atomic)
-        save_scene(generate_scene(args.seed + i, cfg), d)
-        done += 1
-    print(f"{done} scenes written, {args.scenes - done} already present, in {out}")
+    done = present = 0
+    try:
+        # One writer per folder; SIGTERM unwinds like Ctrl-C so the scene being written leaves no temporary.
+        with single_writer(out), sigterm_as_interrupt():
+            stale = remove_stale_temporaries(out, recursive=False)  # left by a killed run
+            if stale:
+                print(f"removed {len(stale)} unfinished scene folder(s) of an interrupted run", file=sys.stderr)
+            for i in tqdm(range(args.scenes), desc="sim", unit="scene"):
+                d = out / f"scene_{i:04d}"
+                if (d / "scene.json").is_file():
+                    present += 1
+                    continue  # resumable: an existing folder is complete (writes are atomic)
+                save_scene(generate_scene(args.seed + i, cfg), d)
+                done += 1
+    except KeyboardInterrupt:
+        print(f"interrupted: {present + done} of {args.scenes} scenes are in {out}; re-run the same command to "
+              "resume", file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"{done} scenes written, {present} already present, in {out}")
     return 0
