@@ -60,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         help="start no run that the slowest finished one says would end after this many seconds",
     )
     run.add_argument(
+        "--calibrate-steps", type=int, default=60, help="with --steps auto: steps per calibration run"
+    )
+    run.add_argument("--min-steps", type=int, default=300, help="with --steps auto: at least this many")
+    run.add_argument(
         "--train-budget",
         type=float,
         default=170.0,

@@ -140,3 +140,20 @@ def test_run_one_trains_and_scores_on_cpu(tiny_data: Path) -> None:
     for k in ("qualitative_accuracy", "colour_accuracy", "colour_majority"):
         assert 0.0 <= row[k] <= 1.0
     assert row["n_colour"] > 0 and row["n_qualitative"] > 0
+
+
+def test_cli_wires_run_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import evals.train_studies as cli
+
+    (tmp_path / "study_data.json").write_text("{}")
+    seen: dict = {}
+    monkeypatch.setattr(cli, "run_all", lambda *a, **kw: seen.update(args=a, kw=kw) or tmp_path / "results.json")
+    cli.main(["run", "--data", str(tmp_path), "--out", str(tmp_path / "o"), "--steps", "auto", "--jobs", "4",
+              "--min-steps", "50", "--calibrate-steps", "7", "--max-wall", "300", "--seeds", "0", "1"])
+    assert seen["args"][3] == [0, 1] and seen["args"][4] is None and seen["args"][7] == 4  # seeds, steps, jobs
+    assert seen["kw"]["step_range"] == (50, 3600) and seen["kw"]["calibrate_steps"] == 7
+    assert seen["kw"]["max_wall_s"] == 300
+    with pytest.raises(ValueError, match="--steps"):
+        cli.main(["one", "--data", str(tmp_path), "--point", "base", "--steps", "auto", "--json", "x.json"])
+    with pytest.raises(FileNotFoundError, match="render"):
+        cli.main(["run", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "o")])
