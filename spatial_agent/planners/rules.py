@@ -133,6 +133,9 @@ def _core_sentence(q: str) -> str:
 def _drop_lead(q: str) -> str:
     """'quick question: is ...' -> 'is ...'; 'the sofa and the chair: is there room ... between them' -> '... between
     the sofa and the chair'; 'the lamp or the sofa: which is taller' -> 'which is taller, the lamp or the sofa'."""
+    m = re.match(r"^(?P<lead>[^:]{1,60}):\s+(?P<rest>.+)$", q)
+    if m and not _CONTENT.search(m.group("lead")) and not re.match(rf"{_QW}\b", m.group("lead")):
+        return m.group("rest")  # "my landlord asked me this: the bed or the stool: which ..."
     m = re.match(rf"^(?P<lead>.+?)\s*(?::|\s-|\s–|\s—)\s+(?P<rest>(?:{_QW}|of|between)\b.*)$", q)
     if m:
         lead, rest = m.group("lead"), m.group("rest")
@@ -203,7 +206,7 @@ def _fmt_len(m: float) -> str:
 
 def _obj(p: str) -> str:
     p = clean_phrase(p)
-    if not p or "<l>" in p.lower() or p in ("it", "them", "there") or _NOT_OBJECT.search(p):
+    if not p or "<l>" in p.lower() or p in ("it", "them", "there") or _NOT_OBJECT.search(p) or ":" in p:
         raise _NoMatch
     return p
 
