@@ -152,3 +152,12 @@ def test_non_object_phrases_are_never_measured() -> None:
         p = _plan(q)
         for sq in p.subqueries:
             assert not any(w in f" {sq.a} {sq.b or ''} " for w in (" than ", " width of ", " twice "))
+
+
+@pytest.mark.parametrize(("question", "what"), [
+    ("Is the sofa heavier than the table?", "weight"), ("What colour is the sofa?", "colour"),
+    ("How much does the lamp cost?", "price"), ("Is the sofa made of wood?", "material"),
+])
+def test_unmeasurable_property_is_named(question: str, what: str) -> None:
+    p = _plan(question)
+    assert p.refusal and f"not {what}" in p.refusal

@@ -781,8 +781,26 @@ def _exists(t: str, L: float | None) -> Plan | None:
     return None
 
 
+# Properties no measurement of boxes gives: the refusal names the one asked about.
+_UNMEASURABLE: list[tuple[str, str]] = [
+    (r"\b(?:heav(?:y|ier|iest)|light(?:er|est)|weigh\w*|mass)\b", "weight"),
+    (r"\b(?:colou?r\w*)\b", "colour"), (r"\b(?:cost\w*|price\w*|expensive|cheap\w*|worth)\b", "price"),
+    (r"\b(?:how old|age|older|newer)\b", "age"), (r"\b(?:made of|material|wooden|metal|plastic)\b", "material"),
+    (r"\b(?:comfortable|soft(?:er)?|hard(?:er)?|warm(?:er)?)\b", "comfort or feel"),
+]
+
+
+def _unmeasurable(t: str, L: float | None) -> Plan | None:
+    for pat, what in _UNMEASURABLE:
+        if re.search(pat, t):
+            return Plan(refusal=f"I can't tell {what} from the image: I measure sizes, distances and positions "
+                                f"of objects, not {what}.")
+    return None
+
+
 RULES: list[Rule] = [_relation_stated, _headroom, _reach, _apart, _between, _size_vs_length, _fit_object, _ratio,
-                     _object_vs_object, _camera, _which, _count, _value, _relation, _missing_length, _exists]
+                     _object_vs_object, _camera, _which, _count, _value, _relation, _missing_length, _exists,
+                     _unmeasurable]
 
 
 # --------------------------------------------------------------------------- negation and several conditions
