@@ -206,7 +206,7 @@ class SpatialVLM:
 
 
 def _has_length_head(model: Any) -> bool:
-    return hasattr(model, "relation") and hasattr(model, "length_estimates")
+    return getattr(model, "relation", None) is not None and hasattr(model, "length_estimates")
 
 
 def with_length(answer: Answer, meters: float) -> Answer:

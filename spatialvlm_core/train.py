@@ -16,74 +16,17 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+
+from spatialvlm_core.train_config import TrainConfig
+from spatialvlm_core.train_recipes import recipe_for
 
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "training_state.pt"
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "train_config.json"
-
-
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    data: str
-    out: str
-    preset: str = "tiny"  # preset name, or a local dir / hub id of an image-text-to-text checkpoint
-    steps: int = Field(default=1000, gt=0)
-    batch_size: int = Field(default=32, gt=0)
-    grad_accum: int = Field(default=1, gt=0)
-    lr: float = Field(default=1e-3, gt=0)
-    weight_decay: float = Field(default=0.01, ge=0)
-    warmup_steps: int = Field(default=50, ge=0)
-    seed: int = 0
-    checkpoint_every: int = Field(default=500, gt=0)
-    keep_checkpoints: int = Field(default=2, gt=0)
-    log_every: int = Field(default=10, gt=0)
-    spatial_fraction: float = Field(default=1.0, gt=0, le=1)  # paper study: share of spatial data
-    freeze_vision: bool | None = None  # paper study: frozen vs unfrozen vision tower (None: preset default)
-    lm_mode: Literal["full", "frozen", "lora"] | None = None
-    init_vision: str | None = None  # checkpoint dir whose vision tower initialises a fresh model (frozen study)
-    max_examples: int | None = None
-    # Weight of the per-token vision loss on datasets that carry dense targets (<stem>.dense.npz beside the
-    # images, see model/dense_targets.py); 0 trains on the answers alone.
-    dense_weight: float = Field(default=1.0, ge=0)
-    # Weight of the relation head's loss (decision and log value against the rows' truth; presets with
-    # ``vision.relation_head``); 0 trains it through the answers alone.
-    relation_weight: float = Field(default=1.0, ge=0)
-    # Epochs of relation-head-only training on the frozen tower's cached output before the VLM steps
-    # (relation_warmup.py); needs a frozen tower. A resumed run skips it, like the vision warm-up.
-    relation_warmup_epochs: int = Field(default=0, ge=0)
-    relation_warmup_lr: float = Field(default=3e-3, gt=0)  # peak (one-cycle): a small MLP on cached inputs
-    relation_warmup_weight_decay: float = Field(default=0.1, ge=0)
-    # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
-    # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
-    vision_warmup_steps: int = Field(default=0, ge=0)
-    # Each qualitative row (yes/no and which-of-two) appears this many times per epoch: there are 14 relation
-    # types to the metric side's 9, and each decides on a token or two of the answer.
-    qualitative_repeat: int = Field(default=1, ge=1)
-    # Curriculum: the first N steps draw only qualitative rows. From scratch the LM sits on a plateau (one constant
-    # answer per yes/no type) before it reads the pair geometry; relation rows alone end it sooner (README).
-    qualitative_first_steps: int = Field(default=0, ge=0)
-    qtypes: list[str] | None = None  # train on these question types only (e.g. one relation, for a study)
-    eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
-    eval_every: int = Field(default=500, gt=0)
-    eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
-    device: str = "auto"
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
-    tensorboard: bool = False
-    resume: bool = True
-    progress: bool = True
-
-    def to_json(self) -> str:
-        return self.model_dump_json(indent=2)
-
-    @classmethod
-    def from_json(cls, text: str) -> TrainConfig:
-        return cls.model_validate_json(text)
 
 
 def seed_everything(seed: int) -> None:
@@ -150,24 +93,6 @@ def step_rows(cfg: TrainConfig, n: int, qual_rows: list[int], step: int, micro: 
         picks = batch_indices(len(qual_rows), cfg.seed, step, micro, cfg.batch_size, cfg.grad_accum)
         return [qual_rows[i] for i in picks]
     return batch_indices(n, cfg.seed, step - cfg.qualitative_first_steps, micro, cfg.batch_size, cfg.grad_accum)
-
-
-class TowerCache:
-    """A frozen vision tower's output per image, computed once (the tower is a third of a step on CPU)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[Path, Any] = {}
-
-    def __call__(self, model: Any, paths: list[Path], pixel_values: Any) -> Any:
-        import torch
-
-        todo = [i for i, p in enumerate(paths) if p not in self._cache]
-        if todo:
-            with torch.no_grad():
-                out = model.vision(pixel_values[todo])
-            for i, t in zip(todo, out, strict=True):
-                self._cache[paths[i]] = t
-        return torch.stack([self._cache[p] for p in paths])
 
 
 def _latest_checkpoint(out: Path) -> Path | None:
@@ -252,9 +177,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     import torch
     from tqdm import tqdm
 
-    from spatialvlm_core.data import ImageCache, load_qa_dataset, mix_datasets
+    from spatialvlm_core.data import load_qa_dataset, mix_datasets
     from spatialvlm_core.model import load_checkpoint
-    from spatialvlm_core.model.dense_targets import DenseCache
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,25 +232,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         except ImportError:
             print("tensorboard is not installed; metrics go to metrics.jsonl only")
 
-    is_composed = hasattr(model, "preset") and model.preset.kind == "composed"
-    images = ImageCache(model.preset.vision.image_size if is_composed else None)
-    dense = DenseCache()
-    if cfg.vision_warmup_steps > 0 and resume_from is None:
-        from spatialvlm_core.vision_warmup import vision_warmup
-
-        with metrics_path.open("a") as mf:
-            vision_warmup(model, [e.image for e in examples], cfg.vision_warmup_steps, cfg.batch_size, cfg.lr,
-                          cfg.seed, mf, cfg.progress, images=images, dense=dense)
-    frozen_tower = is_composed and not any(p.requires_grad for p in model.vision.parameters())
-    tower_cache = TowerCache() if frozen_tower else None
-    if cfg.relation_warmup_epochs > 0 and resume_from is None:
-        from spatialvlm_core.relation_warmup import relation_warmup
-
-        with metrics_path.open("a") as mf:
-            relation_warmup(model, examples, cfg.relation_warmup_epochs, cfg.relation_warmup_lr, cfg.seed, metrics=mf,
-                            progress=cfg.progress, images=images, tower=tower_cache,
-                            weight_decay=cfg.relation_warmup_weight_decay)
-        model.train()
+    recipe = recipe_for(model, cfg)
+    recipe.prepare(examples, metrics_path, resumed=resume_from is not None)
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
@@ -337,15 +244,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             for micro in range(cfg.grad_accum):
                 idx = step_rows(cfg, len(examples), qual_rows, step, micro)
                 ex = [examples[i] for i in idx]
-                batch = model.encode([images(e.image) for e in ex], [e.question for e in ex], [e.answer for e in ex])
-                if tower_cache is not None:  # frozen tower: its output per image once; no dense loss to train
-                    batch["vision_tokens"] = tower_cache(model, [e.image for e in ex], batch["pixel_values"])
-                elif cfg.dense_weight > 0:
-                    batch.update(model.dense_batch([dense(e.image) for e in ex]), dense_weight=cfg.dense_weight)
-                if cfg.relation_weight > 0:
-                    batch.update(model.relation_batch([e.qa for e in ex]), relation_weight=cfg.relation_weight)
+                batch = recipe.batch(ex)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
-                    loss = model.loss(batch) / cfg.grad_accum
+                    loss, parts = recipe.loss(batch)
+                    loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 total += float(loss.detach())
             scaler.unscale_(opt)
@@ -361,8 +263,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 sps = window_n / max(1e-9, time.perf_counter() - window_t)
                 rec = {"step": done, "loss": round(loss_val, 6), "lr": sched.get_last_lr()[0],
                        "samples_per_s": round(sps, 2), "elapsed_s": round(time.perf_counter() - t0, 2)}
-                for k, v in getattr(model, "last_losses", {}).items():
-                    rec[f"loss_{k}"] = round(v, 6)  # last micro-batch's parts (answer tokens, dense vision)
+                for k, v in parts.items():
+                    rec[f"loss_{k}"] = round(v, 6)  # last micro-batch's parts (answer tokens, relation, dense)
                 mf.write(json.dumps(rec) + "\n")
                 mf.flush()
                 if writer is not None:

@@ -61,7 +61,7 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
         idx, order = order[:batch_size], order[batch_size:]
         batch = model.dense_batch([dense(paths[i]) for i in idx])
         tokens = vision(model.pixels([images(paths[i]) for i in idx]))
-        loss = model._dense_loss(tokens, batch)
+        loss = model.dense_loss(tokens, batch)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()

@@ -36,12 +36,12 @@ def relation_fit():  # type: ignore[no-untyped-def]
         opt = torch.optim.Adam(model.trainable_parameters(), 1e-3)
         first = None
         for _ in range(steps):
-            loss = model.loss(batch)
-            first = first if first is not None else model.last_losses["relation"]
+            parts = model.loss_parts(batch)
+            first = first if first is not None else float(parts["relation"])
             opt.zero_grad()
-            loss.backward()
+            sum(parts.values()).backward()
             opt.step()
         model.eval()
-        return first, model.last_losses["relation"]
+        return first, float(parts["relation"])
 
     return fit

@@ -134,7 +134,7 @@ def test_points_preset_trains_its_fine_head_saves_and_reloads(tmp_path, relation
     # The dense loss includes the fine head: it has a gradient from the fine targets alone.
     dense = model.dense_batch([_dense(0), _dense(1)])
     assert dense["fine_cls"].shape == (2, 64) and dense["fine_xyz"].shape == (2, 64, 3)
-    model._dense_loss(out, {**dense, "dense_cls": torch.full_like(dense["dense_cls"], -100),
+    model.dense_loss(out, {**dense, "dense_cls": torch.full_like(dense["dense_cls"], -100),
                             "dense_geo": torch.full_like(dense["dense_geo"], float("nan"))}).backward()
     assert model.vision.fine_head.net[0].weight.grad.abs().sum() > 0  # type: ignore[union-attr]
     model.zero_grad()

@@ -231,7 +231,7 @@ def test_answer_sep_decides_where_the_answer_starts() -> None:
 
 def test_frozen_tower_is_pretrained_by_the_warmup_then_cached(dense_sim: Path, tmp_path: Path) -> None:
     from spatialvlm_core.data import ImageCache
-    from spatialvlm_core.train import TowerCache
+    from spatialvlm_core.train_recipes import TowerCache
     from spatialvlm_core.vision_warmup import vision_warmup
 
     torch.manual_seed(0)

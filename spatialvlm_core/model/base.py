@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +55,17 @@ class SpatialVLMModel(nn.Module):
         """Training batch: model inputs plus ``labels`` (-100 everywhere except answer tokens)."""
         raise NotImplementedError
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
+    def loss_parts(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Named losses of one batch: "lm" (answer tokens) always, auxiliary ones where the batch has targets."""
         raise NotImplementedError
+
+    def loss(self, batch: dict[str, Any], weights: Mapping[str, float] | None = None) -> torch.Tensor:
+        """The weighted sum of ``loss_parts`` (weight 1 for a part ``weights`` does not name)."""
+        w = weights or {}
+        total: Any = 0
+        for name, part in self.loss_parts(batch).items():
+            total = total + w.get(name, 1.0) * part
+        return total
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
         """Extra batch entries for per-token vision targets (one per row, None where the image has none).

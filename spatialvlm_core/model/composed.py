@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 from torch import nn
+from torch.nn import functional as F
 
 from spatialvlm_core.model.base import (
     CONFIG_FILE,
@@ -24,7 +25,16 @@ from spatialvlm_core.model.base import (
     SpatialVLMModel,
     format_prompt,
 )
+from spatialvlm_core.model.grid_cells import IGNORE
+from spatialvlm_core.model.object_features import object_features
 from spatialvlm_core.model.presets import ModelPreset, VisionConfig
+from spatialvlm_core.model.relation import (
+    RelationHead,
+    pair_features,
+    pair_size,
+    relation_loss,
+    relation_targets,
+)
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHECKPOINT_FORMAT = "spatialvlm-composed/1"
@@ -195,13 +205,10 @@ class ComposedVLM(SpatialVLMModel):
             nn.init.normal_(self.anchor_proj.weight, std=0.02)
             nn.init.zeros_(self.anchor_proj.bias)
         d = self.lm.config.hidden_size
+        self.relation: RelationHead | None = None
         if preset.vision.relation_head > 0:
-            from spatialvlm_core.model.relation import RelationHead
-
             if not preset.vision.word_grounding:
                 raise ValueError("vision.relation_head needs vision.word_grounding")
-            from spatialvlm_core.model.relation import pair_size
-
             v = preset.vision
             if v.relation_color:
                 self._init_color_grounding(tokenizer)
@@ -315,8 +322,6 @@ class ComposedVLM(SpatialVLMModel):
         A word matches a class when its embedding is close to the class name's (cosine above 0.5: the word itself,
         or a piece of a multi-token name); each image token counts by the dense head's probability of that class.
         """
-        from torch.nn import functional as F
-
         rel = F.normalize(txt.detach(), dim=-1) @ F.normalize(words[1:].detach(), dim=-1).T  # (B, T, k-1)
         rel = (2 * (rel - 0.5)).clamp(min=0)
         return rel @ probs[..., 1:].transpose(1, 2).to(rel.dtype)
@@ -405,7 +410,7 @@ class ComposedVLM(SpatialVLMModel):
         the exact value, while the answer text carries the training data's human rounding. With ``mirror`` the
         log estimate is averaged with the one from the left-right mirrored image (lengths do not change under a
         mirror; the two views' errors partly cancel). Meaningless for a question that asks no length."""
-        if not hasattr(self, "relation"):
+        if self.relation is None:
             raise ValueError(f"preset {self.preset.name!r} has no relation head: no length estimates")
         if not self._check_pairs(images, questions):
             return []
@@ -481,7 +486,7 @@ class ComposedVLM(SpatialVLMModel):
                 if prompt_mask is not None:
                     delta = delta * prompt_mask[..., None].to(delta.dtype)
                 txt = txt + self.anchor_proj(delta).to(txt.dtype)
-            if hasattr(self, "relation"):
+            if self.relation is not None:
                 txt, rel_out = self._apply_relation(txt, match, geo, input_ids, prompt_mask, decide_at, named,
                                                      pixel_values, fine)
             img = img + (probs.to(words.dtype) @ words).to(img.dtype)
@@ -512,9 +517,6 @@ class ComposedVLM(SpatialVLMModel):
                      prompt_mask: torch.Tensor | None, named: torch.Tensor,
                      pixel_values: torch.Tensor | None = None,
                      fine: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        from spatialvlm_core.model.object_features import object_features
-        from spatialvlm_core.model.relation import pair_features
-
         keep = input_ids != self.tokenizer.pad_token_id
         if prompt_mask is not None:
             keep = keep & prompt_mask
@@ -627,15 +629,9 @@ class ComposedVLM(SpatialVLMModel):
         return self.lm.lm_head(hidden) + torch.tanh(rel[:, :1])[:, None, :].to(gate.dtype) * gate
 
     def relation_batch(self, qas: list[Any]) -> dict[str, Any]:
-        if not hasattr(self, "relation"):
-            return {}
-        from spatialvlm_core.model.relation import relation_targets
-
-        return relation_targets(qas)
+        return relation_targets(qas) if self.relation is not None else {}
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
-        from spatialvlm_core.model.dense_targets import IGNORE
-
         if self.vision.dense_head is None or all(t is None for t in targets):
             return {}
         n = self.vision.grid ** 2
@@ -665,11 +661,8 @@ class ComposedVLM(SpatialVLMModel):
             out |= {"fine_cls": torch.from_numpy(fine_cls).to(dev), "fine_xyz": torch.from_numpy(fine_xyz).to(dev)}
         return out
 
-    def _dense_loss(self, tokens: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
-        from torch.nn import functional as F
-
-        from spatialvlm_core.model.dense_targets import IGNORE
-
+    def dense_loss(self, tokens: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        """The tower's per-token loss (class and geometry, and the fine point map's) against ``dense_batch``."""
         tokens, fine = self.vision.split(tokens)
         out = self.vision.dense_head(tokens)  # type: ignore[misc]
         k = self.preset.vision.dense_classes
@@ -685,8 +678,10 @@ class ComposedVLM(SpatialVLMModel):
             loss = loss + part(fine[..., :k], batch["fine_cls"], fine[..., k:], batch["fine_xyz"])
         return loss
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        # "vision_tokens": the tower's output, precomputed by a caller whose tower is frozen (train.py caches it).
+    def loss_parts(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """The answer tokens' loss ("lm"), plus the relation head's ("relation") and the tower's dense one
+        ("dense") where the batch carries their targets (``relation_batch`` / ``dense_batch``)."""
+        # "vision_tokens": the tower's output, precomputed by a caller whose tower is frozen (the recipe caches it).
         tokens = batch["vision_tokens"] if "vision_tokens" in batch else self.vision(batch["pixel_values"])
         prompt = batch["labels"] == -100
         # The last prompt token: just before the first answer token (training rows are right-padded).
@@ -700,25 +695,18 @@ class ComposedVLM(SpatialVLMModel):
         if rel is None:
             lm_loss = self.lm(inputs_embeds=emb, attention_mask=mask, labels=labels, use_cache=False).loss
         else:
-            from torch.nn import functional as F
-
             hidden = self.lm.model(inputs_embeds=emb, attention_mask=mask, use_cache=False).last_hidden_state
             logits = self._gated_logits(hidden[:, n_img:], rel)
             # Next-token loss over the text (the image prefix has no labels), as the LM's own loss computes it.
             lm_loss = F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), batch["labels"][:, 1:].flatten(),
                                       ignore_index=-100)
-        self.last_losses = {"lm": float(lm_loss.detach())}
+        parts = {"lm": lm_loss}
         if rel is not None and "rel_decision" in batch:
-            from spatialvlm_core.model.relation import relation_loss
-
-            rl = relation_loss(rel, batch["rel_decision"].to(rel.device), batch["rel_log_value"].to(rel.device))
-            self.last_losses["relation"] = float(rl.detach())
-            lm_loss = lm_loss + float(batch.get("relation_weight", 1.0)) * rl
+            parts["relation"] = relation_loss(rel, batch["rel_decision"].to(rel.device),
+                                              batch["rel_log_value"].to(rel.device))
         if "dense_cls" in batch and self.vision.dense_head is not None:
-            dense = self._dense_loss(tokens, batch)
-            self.last_losses["dense"] = float(dense.detach())
-            return lm_loss + float(batch.get("dense_weight", 1.0)) * dense
-        return lm_loss
+            parts["dense"] = self.dense_loss(tokens, batch)
+        return parts
 
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()

@@ -122,7 +122,7 @@ def relation_head_check(model: Any, examples: list[QAExample], batch_size: int =
     without one."""
     import torch
 
-    if not hasattr(model, "relation"):
+    if getattr(model, "relation", None) is None:
         return None
     exs = [e for e in examples if e.qa is not None and not e.qa.provenance.get("aux")]
     t = relation_targets([e.qa for e in exs])

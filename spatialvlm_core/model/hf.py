@@ -80,8 +80,8 @@ class HFVLM(SpatialVLMModel):
         enc["labels"] = labels
         return enc
 
-    def loss(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.model(**batch).loss
+    def loss_parts(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        return {"lm": self.model(**batch).loss}
 
     @torch.no_grad()
     def generate(self, images: list[Image.Image], questions: list[str], max_new_tokens: int = 16) -> list[str]:
