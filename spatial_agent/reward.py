@@ -10,7 +10,8 @@ The paper's robotics use (SpatialVLM, Sec. 5.3): describe the task in words ("pi
 
 Tools for synthetic trajectories: ``oracle_tool()`` reads each frame's exact ``Scene3D``; ``pipeline_tool()``
 reconstructs each frame from its pixels (ground-truth masks + sensor depth -> lifted boxes), so distances come
-from the image pipeline rather than from the ground-truth numbers.
+from the image pipeline rather than from the ground-truth numbers. ``learned_tool()`` is the learned SpatialVLM,
+which sees the RGB image only (the paper's setting).
 """
 
 from __future__ import annotations
@@ -266,6 +267,15 @@ def pipeline_tool(segmenter: str = "ground-truth", depth: str = "sensor", detect
     return tool
 
 
+def learned_tool(model: str | os.PathLike[str] | None = None) -> Any:
+    """The learned SpatialVLM (the shipped model, or the checkpoint directory ``model``): answers from the RGB
+    image alone (no depth, no masks). It declines questions naming objects it was not trained on and images
+    outside its training domain; such frames come back missing."""
+    from spatialvlm_core.infer import SpatialVLM
+
+    return SpatialVLM.load(model if model is not None else "default")  # used directly: it has ask_batch
+
+
 # --------------------------------------------------------------------------- metrics and plot
 def spearman(a: Sequence[float | None], b: Sequence[float | None]) -> float | None:
     """Spearman rank correlation over the positions where both are known (None when < 3 pairs or constant)."""
@@ -331,10 +341,8 @@ def _truth(path: str) -> list[float]:
 
 
 def _tool_for(args: argparse.Namespace, items: list[Any]) -> Any:
-    if args.model or args.tool == "vlm":
-        from spatialvlm_core.infer import SpatialVLM
-
-        return SpatialVLM.load(args.model)  # used directly: it has ask_batch
+    if args.model or args.tool in ("vlm", "learned"):
+        return learned_tool(args.model)
     has_gt = all(isinstance(it, Frame) and it.ground_truth is not None for it in items)
     if args.tool in ("auto", "geometric", "oracle") and has_gt:
         return oracle_tool() if args.tool == "oracle" else pipeline_tool()
@@ -372,7 +380,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--plot", default=None, help="PNG of distance and reward over time")
     p.add_argument("--truth", default=None, help="trajectory.json (or its folder) with true distances to compare")
     p.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (answers from the learned VLM)")
-    p.add_argument("--tool", choices=["auto", "geometric", "oracle", "vlm"], default="auto",
+    p.add_argument("--tool", choices=["auto", "geometric", "oracle", "vlm", "learned"], default="auto",
                    help="auto: geometric reconstruction for trajectory folders, else the VLM given by --model")
     p.add_argument("--target", default=None, help="object phrase (overrides the one parsed from --task)")
     p.add_argument("--effector", default="gripper")

@@ -30,6 +30,9 @@ from spatialvlm_core.model_dir import resolve_model_dir
 CALIBRATION_FILE = "domain.npz"
 SCENE_SEED = 1  # the held-out split's seed: scenes 1_000_003 + i, disjoint from training's 0 + i (make_model)
 CALIBRATION_SCENES = 600  # scenes i = 0 .. 599 of that seed
+# Plus held-out manipulation frames (sim/manipulation.py, split SCENE_SEED: a gripper over a tabletop), so the
+# robot-reward frames a model trained with them answers are in its domain (5 frames per trajectory).
+CALIBRATION_MANIPULATION = 120
 EVAL_FIRST = 100_000  # evals/domain.py scores scenes from here on: disjoint from the calibration's
 PERCENTILE = 99.5
 MARGIN = 1.5
@@ -53,6 +56,19 @@ def render_sim(first: int, n: int, size: tuple[int, int] = RENDER_SIZE, seed: in
             continue
         out.append(np.asarray(sim.rgb))
     return out
+
+
+def render_manipulation(n: int, size: tuple[int, int] = RENDER_SIZE, split: int = SCENE_SEED) -> list[np.ndarray]:
+    """RGB of ``n`` held-out manipulation frames (trajectories 0, 1, ... of ``split``, all their frames)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from spatialvlm_core.sim.manipulation import manipulation_frames
+
+    out: list[np.ndarray] = []
+    index = 0
+    while len(out) < n:
+        out += [np.asarray(f.rgb) for f in manipulation_frames(split, index, size)]
+        index += 1
+    return out[:n]
 
 
 def features(model: Any, images: Sequence[Any], batch_size: int = 64) -> np.ndarray:
@@ -142,20 +158,27 @@ class DomainCheck:
                              "`python -m spatialvlm_core.domain calibrate`") from e
 
 
-def calibrate(model_dir: str | Path, scenes: int = CALIBRATION_SCENES, progress: bool = True) -> DomainCheck:
-    """Render the calibration scenes, fit the check on the model's features and save it beside the model."""
+def calibrate(model_dir: str | Path, scenes: int = CALIBRATION_SCENES, progress: bool = True,
+              manipulation: int = CALIBRATION_MANIPULATION) -> DomainCheck:
+    """Render the calibration scenes (and ``manipulation`` manipulation frames), fit the check on the model's
+    features and save it beside the model."""
     from spatialvlm_core.model import create_model
 
     model_dir = resolve_model_dir(model_dir)
     t0 = time.perf_counter()
     images = render_sim(0, scenes)
+    n_scenes = len(images)
+    if manipulation:
+        images += render_manipulation(manipulation)
     if progress:
-        print(f"rendered {len(images)} calibration scenes in {time.perf_counter() - t0:.0f} s")
+        print(f"rendered {n_scenes} calibration scenes and {len(images) - n_scenes} manipulation frames in "
+              f"{time.perf_counter() - t0:.0f} s")
     model = create_model(str(model_dir)).eval()
     check = DomainCheck.fit(features(model, images), meta={
         "scenes": f"sim seed {SCENE_SEED}: scene seeds {SCENE_SEED} * 1_000_003 + [0, {scenes})",
+        "manipulation": f"{len(images) - n_scenes} frames of sim/manipulation.py split {SCENE_SEED}",
         "size": list(RENDER_SIZE), "features": "vision tower grid tokens: mean and std",
-        "command": f"python -m spatialvlm_core.domain calibrate --scenes {scenes}",
+        "command": f"python -m spatialvlm_core.domain calibrate --scenes {scenes} --manipulation {manipulation}",
     })
     path = check.save(model_dir)
     if progress:
@@ -170,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("calibrate", help="fit the domain check on held-out simulator renders; save it beside the model")
     c.add_argument("--model", default=None, help="checkpoint directory (default: the shipped model)")
     c.add_argument("--scenes", type=int, default=CALIBRATION_SCENES)
+    c.add_argument("--manipulation", type=int, default=CALIBRATION_MANIPULATION,
+                   help="held-out manipulation frames (a gripper over a tabletop) added to the calibration (0: none)")
     s = sub.add_parser("score", help="print each image's domain score and whether the model would decline it")
     s.add_argument("images", nargs="+")
     s.add_argument("--model", default=None)
@@ -177,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "calibrate":
         if args.scenes < 10:
             raise SystemExit("--scenes must be at least 10")
-        calibrate(args.model or "default", args.scenes)
+        if args.manipulation < 0:
+            raise SystemExit("--manipulation must be >= 0")
+        calibrate(args.model or "default", args.scenes, manipulation=args.manipulation)
         return 0
     from spatialvlm_core.model import create_model
 

@@ -41,12 +41,15 @@ class SpatialVLM:
     def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
                  head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = (),
                  domain: DomainCheck | None = None, classes: Sequence[str] | None = None) -> None:
-        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+        from spatialvlm_core.model.dense_targets import DENSE_CLASSES, class_names
 
         self.model = model.eval()
         self.domain = domain
         if classes is None:  # a model built here learned the simulator's catalogue; an HF checkpoint, who knows
-            classes = DENSE_CLASSES[1:] if getattr(model.preset, "kind", "") == "composed" else ()
+            composed = getattr(model.preset, "kind", "") == "composed"
+            k = model.preset.vision.dense_classes if composed else 0
+            # A checkpoint knows the first k dense classes (32: from before the gripper); no dense head: all.
+            classes = (class_names(k) if k else DENSE_CLASSES)[1:] if composed else ()
         self.classes = tuple(classes)
         self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
         self.batch_size = batch_size

@@ -29,18 +29,20 @@ DEFAULT_CACHE = Path(os.environ.get("SPATIALVLM_CACHE", Path.home() / ".cache" /
 
 def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: float = 0.0,
                progress: bool = True, workers: int = 1, dense_grid: int = 8,
-               fine_grid: int = 0) -> tuple[Path, Path]:
+               fine_grid: int = 0, manipulation_share: float = 0.0) -> tuple[Path, Path]:
     """(train, held-out) datasets rendered from the synthetic world; cached by their config.
 
     The training split carries dense per-token vision targets (``dense_grid`` x ``dense_grid``, and with
     ``fine_grid`` the point map's, model/point_grounding.py); the held-out
-    split has images and questions only.
+    split has images and questions only. ``manipulation_share``: manipulation frames (a gripper over a tabletop,
+    sim/manipulation.py) per training scene; 0 leaves the split as before.
     """
     from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
 
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
                                                     label_noise=label_noise, workers=workers,
-                                                    dense_grid=dense_grid, fine_grid=fine_grid), progress)
+                                                    dense_grid=dense_grid, fine_grid=fine_grid,
+                                                    manipulation_share=manipulation_share), progress)
     return train, held_out_split(cache, eval_scenes, progress, workers)
 
 
@@ -135,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where rendered datasets are kept")
     ap.add_argument("--scenes", type=int, default=5000, help="training scenes")
     ap.add_argument("--eval-scenes", type=int, default=150)
+    ap.add_argument("--manipulation-share", type=float, default=0.0,
+                    help="manipulation frames (a gripper over a tabletop: the dense-reward job) per training scene, "
+                         "e.g. 0.2; 0: none (the split as before)")
     ap.add_argument("--steps", type=int, default=STEPS)
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -179,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
 
         fine = get_preset(args.preset).vision.fine_grid  # the point map's targets, when the preset has one
         train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes, workers=args.workers,
-                                         fine_grid=fine)
+                                         fine_grid=fine, manipulation_share=args.manipulation_share)
     data = args.data or train_dir
     eval_data = args.eval_data or held_dir
     print(f"data ready in {time.perf_counter() - t0:.0f} s: train {data}, held-out {eval_data}")

@@ -244,12 +244,10 @@ class ComposedVLM(SpatialVLMModel):
 
     def _init_class_words(self, tokenizer: Any, k: int) -> None:
         """Token ids of each dense class name (row 0, background, has none): padded ids + mask buffers."""
-        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+        from spatialvlm_core.model.dense_targets import class_names
 
-        if k != len(DENSE_CLASSES):
-            raise ValueError(f"vision.dense_classes={k} but word grounding knows {len(DENSE_CLASSES)} classes")
         ids = [[] if i == 0 else tokenizer(" " + name, add_special_tokens=False).input_ids
-               for i, name in enumerate(DENSE_CLASSES)]
+               for i, name in enumerate(class_names(k))]
         n = max(len(x) for x in ids)
         pad = torch.zeros((k, n), dtype=torch.long)
         mask = torch.zeros((k, n))
@@ -263,9 +261,10 @@ class ComposedVLM(SpatialVLMModel):
     def _init_class_sequences(self, tokenizer: Any) -> None:
         """Token ids of each object class name as it appears inside a question (after a space), and which names'
         ids lie inside another's (such a hit is dropped where the longer name matches around it)."""
-        from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+        from spatialvlm_core.model.dense_targets import class_names
 
-        self._class_seqs = [tokenizer(" " + n, add_special_tokens=False).input_ids for n in DENSE_CLASSES[1:]]
+        names = class_names(self.preset.vision.dense_classes)[1:]
+        self._class_seqs = [tokenizer(" " + n, add_special_tokens=False).input_ids for n in names]
         seqs = self._class_seqs
         # (inner class, outer class, tokens from the inner name's end to the outer name's end)
         self._nested = [(a, b, len(sb) - off - len(sa)) for a, sa in enumerate(seqs) for b, sb in enumerate(seqs)

