@@ -175,18 +175,16 @@ def _noun(obj: Object3D) -> str:
     return obj.name.replace("_", " ").strip() or "object"
 
 
-# A person is told apart by place or clothes, never by a colour word before "person" ("the black person").
-_PERSON_PLACE = {"left": "on the left", "leftmost": "on the far left", "right": "on the right",
-                 "rightmost": "on the far right", "middle": "in the middle"}
+# A person is told apart by clothes or place, never by a colour word before "person" ("the black person"). The
+# place stays before the noun ("the left person", like "the left chair"): "the person on the left" reads better,
+# but the agent's planners take "on" for the relation ("is A on B?") and lose the object.
 
 
 def _phrase(qualifier: str, color: str, obj: Object3D) -> str:
-    """"the <qualifier> <colour> <name>"; for people "the person in <colour>", "the person on the left"."""
+    """"the <qualifier> <colour> <name>"; for people "the <qualifier> person in <colour>"."""
     noun = _noun(obj)
     if canonical_class(noun) == PEOPLE:
-        place = _PERSON_PLACE.get(qualifier, "")
-        before = "" if place else qualifier
-        return _article(" ".join(w for w in (before, noun, f"in {color}" if color else "", place) if w))
+        return _article(" ".join(w for w in (qualifier, noun, f"in {color}" if color else "") if w))
     return _article(" ".join(w for w in (qualifier, color, noun) if w))
 
 

@@ -89,3 +89,13 @@ def test_intrinsics_accepts_the_sims_camera_json(image: Path, tmp_path: Path, ca
                       "--out", str(out)]) == 0, capsys.readouterr().err
     k = reconstruct_mod.load_intrinsics(cam, 64, 48)
     assert (k.fx, k.cx, k.cy) == (60.0, 31.5, 23.5)
+
+
+def test_synth_that_writes_no_qa_exits_2_and_says_why(image: Path, tmp_path: Path, capsys) -> None:
+    """Photos without a depth map under the default sensor depth: every image is dropped."""
+    out = tmp_path / "qa"
+    assert core_main(["synth", "--source", str(image), "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    line = _one_line(err)
+    assert line.startswith("spatialvlm synth: error:") and "no QA pairs written" in line
+    assert "missing depth file" in line and "--depth size-prior" in line

@@ -18,7 +18,7 @@ from spatialvlm_core.questions.question_types import _NUMBER_WORDS, RELATIONS
 from spatialvlm_core.questions.registry import REGISTRY
 from spatialvlm_core.types import Box3D, CameraPose, Object3D, OrientedBox3D, Scene3D
 
-CAPTIONS = ("the red sofa", "the sofa", "the person on the left", "the nearer gray box")
+CAPTIONS = ("the red sofa", "the sofa", "the left person in red", "the nearer gray box")
 
 
 def _length_texts() -> set[str]:
@@ -118,7 +118,7 @@ def test_people_are_named_by_clothes_or_place_never_a_skin_colour() -> None:
     scene = Scene3D(scene_id="s", canonical=True, camera=CameraPose.from_matrix(cam),
                     objects=[_person("p1", -1.0), _person("p2", 1.0)])
     caps = sorted(o.caption for o in name_objects(scene).objects)
-    assert caps == ["the person on the left", "the person on the right"]
+    assert caps == ["the left person", "the right person"]
     one = name_objects(scene.model_copy(update={"objects": [_person("p1", 0.0, "red")]})).objects[0]
     assert one.caption == "the person in red"
     # A figure whose torso band shows skin: no colour word, whatever the skin tone.
@@ -144,3 +144,18 @@ def test_a_potted_plants_colour_is_its_pot() -> None:
     mask = np.ones((100, 40), bool)
     assert color_of_mask(img, mask, name="potted plant")[0] == "red"
     assert color_of_mask(img, mask)[0] == "green"
+
+
+def test_the_agent_finds_people_by_their_captions() -> None:
+    from spatial_agent import GeometricTool, SpatialAgent
+
+    scene = Scene3D(scene_id="s", canonical=True, camera=CameraPose.from_matrix(np.eye(4)),
+                    objects=[_person("p1", -1.0, "red"), _person("p2", 1.0, "blue")])
+    named = name_objects(scene)
+    assert sorted(o.caption for o in named.objects) == ["the person in blue", "the person in red"]
+    agent = SpatialAgent(tool=GeometricTool(scene=named))
+    img = np.zeros((8, 8, 3), np.uint8)
+    assert "the person in red is 1.75 m" in agent.ask(img, "How tall is the person in red?").answer
+    plain = name_objects(scene.model_copy(update={"objects": [_person("p1", -1.0), _person("p2", 1.0)]}))
+    agent = SpatialAgent(tool=GeometricTool(scene=plain))
+    assert "the left person is 1.75 m" in agent.ask(img, "How tall is the left person?").answer
