@@ -51,14 +51,9 @@ def tool_failure(result: AgentResult) -> str | None:
     return result.error if errs else None
 
 
-def _summary(agent: SpatialAgent, image: str, question: str) -> dict[str, Any]:
-    r = agent.ask(image, question)
-    return {"answer": r.answer, "decision": r.decision, "value": r.value, "unit": r.unit, "error": r.error,
-            "measurements": {k: a.text for k, a in r.sub_answers.items()}, "planner_calls": r.planner_calls}
-
-
 def _checked_summary(agent: SpatialAgent, image: str, question: str) -> dict[str, Any]:
-    """``_summary``, with the user's input errors and tool failures raised as :class:`AskError` (one line)."""
+    """The agent's answer as a JSON-able dict; the user's input errors and tool failures raised as
+    :class:`AskError` (one line). "I cannot find a sofa" is an answer (``error`` set), not a failure."""
     try:
         r = agent.ask(image, question)
     except (OSError, ValueError, TypeError, PlannerError) as e:  # OSError: missing / unreadable file
@@ -117,7 +112,11 @@ def openai_tool_schema() -> dict[str, Any]:
 
 
 def dispatch_openai_call(agent: SpatialAgent, name: str, arguments: str | dict[str, Any]) -> str:
-    """Run one tool call from an OpenAI reply; returns the JSON string to send back as the tool message."""
+    """Run one tool call from an OpenAI reply; returns the JSON string to send back as the tool message.
+
+    A question the agent cannot take (missing or unreadable image, a tool that raised) is answered with
+    ``{"error": "<why>"}`` for the model to read; a call this dispatcher cannot parse raises ``ValueError``.
+    """
     if name != TOOL_NAME:
         raise ValueError(f"unknown tool {name!r}; this dispatcher serves {TOOL_NAME!r}")
     try:
@@ -125,7 +124,10 @@ def dispatch_openai_call(agent: SpatialAgent, name: str, arguments: str | dict[s
         args = AskArgs.model_validate(raw)
     except (json.JSONDecodeError, ValueError) as e:
         raise ValueError(f"bad arguments for {TOOL_NAME}: {e}") from e
-    return json.dumps(_summary(agent, args.image, args.question))
+    try:
+        return json.dumps(_checked_summary(agent, args.image, args.question))
+    except AskError as e:
+        return json.dumps({"error": str(e)})
 
 
 # --------------------------------------------------------------------------- MCP

@@ -15,7 +15,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spatial_agent.adapters import TOOL_NAME, langchain_tool, mcp_server, openai_tool_schema, tool_failure
+from spatial_agent.adapters import (
+    TOOL_NAME,
+    dispatch_openai_call,
+    langchain_tool,
+    mcp_server,
+    openai_tool_schema,
+    tool_failure,
+)
 from spatial_agent.agent import SpatialAgent
 from spatial_agent.schema import SubQuery
 from spatial_agent.testing import living_room
@@ -107,6 +114,16 @@ def test_langchain_tool_returns_errors_instead_of_raising(tmp_path: Path) -> Non
 
 
 # --------------------------------------------------------------------------- OpenAI
+def test_openai_dispatch_answers_errors_for_the_model(tmp_path: Path) -> None:
+    good = _png(tmp_path / "room.png")
+    call = json.dumps({"image": str(tmp_path / "nope.png"), "question": QUESTION})
+    out = json.loads(dispatch_openai_call(SpatialAgent(tool=GeometricTool(scene=living_room())), TOOL_NAME, call))
+    assert set(out) == {"error"} and "image not found" in out["error"] and "nope.png" in out["error"]
+    call = json.dumps({"image": str(good), "question": QUESTION})
+    out = json.loads(dispatch_openai_call(SpatialAgent(tool=_BrokenTool()), TOOL_NAME, call))
+    assert "the broken tool failed: RuntimeError: depth backend exploded" in out["error"]
+
+
 def _objects(schema: Any) -> list[dict[str, Any]]:
     if isinstance(schema, dict):
         own = [schema] if schema.get("type") == "object" else []
