@@ -84,10 +84,14 @@ def _better(metric: str, d: Interval) -> Interval:
 
 def _verdict(metric: str, d: Interval, a: str, b: str) -> str:
     g = _better(metric, d)
-    if g.n < 2 or g.mean != g.mean:
+    if g.n == 0:
+        return "no values"
+    if g.n < 2:
         return "no interval (fewer than 2 seeds)"
     if g.excludes_zero():
         return f"{a if g.mean > 0 else b} better, outside the noise"
+    if g.mean == 0:
+        return "within the noise (no difference)"
     return f"within the noise (point estimate favours {a if g.mean > 0 else b})"
 
 
