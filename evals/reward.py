@@ -152,11 +152,15 @@ def plot_traces(traces: list[dict[str, Any]], path: str | Path, title: str) -> P
     return out
 
 
+def _num(v: float) -> str:
+    return "n/a" if math.isnan(v) else f"{v:.3f}"
+
+
 def report_markdown(r: dict[str, Any], args: dict[str, Any], plot: str | None) -> str:
     from evals.report import markdown_table
 
-    rows = [["median Spearman (annotated vs true distance)", f"{r['median_spearman']:.3f}"],
-            ["min Spearman", f"{r['min_spearman']:.3f}"],
+    rows = [["median Spearman (annotated vs true distance)", _num(r["median_spearman"])],
+            ["min Spearman", _num(r["min_spearman"])],
             ["trajectories with a Spearman", f"{r['n_spearman']} / {r['trajectories']}"]]
     rows += [[f"success > fail pairs ranked correctly ({s})", f"{100 * r[f'pair_acc_{s}']:.1f}%"] for s in SHAPINGS]
     rows += [["missing-frame rate", f"{100 * r['missing_rate']:.1f}%"],
@@ -200,15 +204,15 @@ def main(argv: list[str] | None = None) -> None:
     r = run(a.n, a.frames, (w, h), a.tool, a.smoothing, a.model)
     print(f"reward eval: {r['trajectories']} trajectories ({'/'.join(KIND_MIX)}), {r['frames']} frames, "
           f"{w}x{h}, tool={a.tool}" + (f" ({a.model})" if a.model else ""))
-    print(f"  median Spearman(annotated, true distance): {r['median_spearman']:.3f} "
-          f"(min {r['min_spearman']:.3f}, over {r['n_spearman']} trajectories)")
+    print(f"  median Spearman(annotated, true distance): {_num(r['median_spearman'])} "
+          f"(min {_num(r['min_spearman'])}, over {r['n_spearman']} trajectories)")
     for s in SHAPINGS:
         print(f"  success>fail pairs ranked correctly by total {s} reward: {r[f'pair_acc_{s}']:.1%}")
     print(f"  missing-frame rate: {r['missing_rate']:.1%}"
           + "".join(f"; {k}: {v}" for k, v in sorted(r["missing_why"].items(), key=lambda kv: -kv[1])))
     print(f"  annotation speed: {r['frames_per_s']:.1f} frames/s (rendering {r['render_frames_per_s']:.1f} frames/s)")
     plot = a.plot or (REPORTS / f"reward_{a.tool}.png" if a.report else None)
-    title = f"tool={a.tool}{f' ({a.model})' if a.model else ''}: median Spearman {r['median_spearman']:.2f}"
+    title = f"tool={a.tool}{f' ({a.model})' if a.model else ''}: median Spearman {_num(r['median_spearman'])}"
     if plot is not None:
         print(f"  plot: {plot_traces(r['traces'], plot, title)}")
     if a.report:
