@@ -10,6 +10,7 @@ import argparse
 import functools
 import json
 import math
+import os
 import pickle
 import random
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.distributed import close_world, init_world, launch
 from spatialvlm_core.train_config import TrainConfig
 from spatialvlm_core.train_recipes import recipe_for
 
@@ -182,6 +184,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    world = init_world(cfg.batch_size)  # one process unless launched by torchrun / accelerate / --num-processes
     examples = load_qa_dataset(cfg.data, cfg.max_examples)
     if cfg.qtypes is not None:
         examples = [e for e in examples if e.qa is not None and e.qa.qtype in cfg.qtypes]
@@ -198,6 +201,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     resume_from = _latest_checkpoint(out) if cfg.resume else None
     model = load_checkpoint(resume_from) if resume_from else build_model(cfg, texts)
     device = _resolve_device(cfg.device)
+    if world.size > 1 and device == "cuda":
+        device = f"cuda:{world.local_rank}"
     model.to(device).train()
     params = model.trainable_parameters()
     if not params:
@@ -207,7 +212,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     amp = _autocast_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
     start = 0
-    metrics_path = out / METRICS_FILE
+    # Rank 0 writes the metrics, checkpoints and the model; the other ranks compute the same steps.
+    metrics_path = out / METRICS_FILE if world.main else Path(os.devnull)
     if resume_from is not None:
         st = _load_state(resume_from / STATE_FILE)
         opt.load_state_dict(st["optimizer"])
@@ -216,15 +222,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         _set_rng_state(st["rng"])
         start = int(st["step"])
         # Drop metrics logged after the checkpoint so the file holds one consistent curve.
-        if metrics_path.exists():
+        if world.main and metrics_path.exists():
             keep = [ln for ln in metrics_path.read_text().splitlines() if ln and json.loads(ln)["step"] <= start]
             metrics_path.write_text("".join(k + "\n" for k in keep))
-    elif metrics_path.exists():
+    elif world.main and metrics_path.exists():
         metrics_path.unlink()
-    (out / CONFIG_FILE).write_text(cfg.to_json())
+    if world.main:
+        (out / CONFIG_FILE).write_text(cfg.to_json())
 
     writer = None
-    if cfg.tensorboard:
+    if cfg.tensorboard and world.main:
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -234,29 +241,31 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     recipe = recipe_for(model, cfg)
     recipe.prepare(examples, metrics_path, resumed=resume_from is not None)
-    eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data else []
+    eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data and world.main else []
     t0 = time.perf_counter()
     window_t, window_n, loss_val = time.perf_counter(), 0, float("nan")
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not cfg.progress, desc="train")
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, disable=not (cfg.progress and world.main),
+               desc="train")
     with metrics_path.open("a") as mf:
         for step in bar:
             total = 0.0
             for micro in range(cfg.grad_accum):
                 idx = step_rows(cfg, len(examples), qual_rows, step, micro)
-                ex = [examples[i] for i in idx]
+                ex = world.shard([examples[i] for i in idx])
                 batch = recipe.batch(ex)
                 with torch.autocast(device_type=device.split(":")[0], dtype=amp or torch.float32, enabled=amp is not None):
                     loss, parts = recipe.loss(batch)
                     loss = loss / cfg.grad_accum
                 scaler.scale(loss).backward()
                 total += float(loss.detach())
+            world.average_gradients(params)
             scaler.unscale_(opt)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             scaler.step(opt)
             scaler.update()
             opt.zero_grad(set_to_none=True)
             sched.step()
-            loss_val = total
+            loss_val = world.mean(total, device)
             window_n += cfg.batch_size * cfg.grad_accum
             done = step + 1
             if done % cfg.log_every == 0 or done == cfg.steps:
@@ -278,14 +287,16 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 mf.flush()
                 if cfg.progress:
                     bar.write(f"step {done} eval: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
-            if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+            if world.main and done % cfg.checkpoint_every == 0 and done < cfg.steps:
                 _save_checkpoint(model, opt, sched, scaler, out, done, cfg.keep_checkpoints)
     if writer is not None:
         writer.close()
     model.eval()
-    model.save(out)
+    if world.main:
+        model.save(out)
+    close_world(world)
     return {"out": str(out), "final_loss": loss_val, "steps": cfg.steps, "examples": len(examples),
-            "elapsed_s": time.perf_counter() - t0}
+            "elapsed_s": time.perf_counter() - t0, "processes": world.size}
 
 
 def _eval_now(model: Any, examples: list[Any]) -> dict[str, float]:
@@ -326,6 +337,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
     p.add_argument("--device", default=None)
+    p.add_argument("--num-processes", type=int, default=1,
+                   help="data-parallel processes on this machine (gloo on CPU, NCCL on GPUs); the batch size is "
+                        "the global one, split evenly")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--tensorboard", action="store_true")
     p.set_defaults(func=_cli)
@@ -352,8 +366,17 @@ def _cli(args: argparse.Namespace) -> int:
         base["resume"] = False
     if args.tensorboard:
         base["tensorboard"] = True
-    summary = train(TrainConfig(**base))
-    print(json.dumps(summary, indent=2))
+    cfg = TrainConfig(**base)
+    if args.num_processes > 1:
+        if args.num_processes > cfg.batch_size or cfg.batch_size % args.num_processes:
+            raise ValueError(f"--num-processes {args.num_processes} must divide --batch-size {cfg.batch_size}")
+        Path(cfg.out).mkdir(parents=True, exist_ok=True)
+        launch_cfg = Path(cfg.out) / "launch_config.json"
+        launch_cfg.write_text(cfg.to_json())
+        return launch(launch_cfg, args.num_processes)
+    summary = train(cfg)
+    if summary.get("processes", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=2))
     return 0
 
 
