@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The three training studies (evals/train_studies.py) on one GPU: every study point x seed as its own training
 # process, JOBS at a time (the tiny model is bound by Python overhead, so one process per CPU core keeps the
-# GPU busy). Defaults (24 processes: 8 points x 3 seeds in one wave, ~150 s of training each at the calibrated
-# speed) end in about 6 minutes on an H200 and never run past MAX_WALL. Writes $OUT/results.json and $OUT/logs.tgz; then, here:
+# GPU busy). Defaults: 24 processes (8 points x 3 seeds in one wave), each training TRAIN_BUDGET=150 s at the
+# speed a short calibration measures; sized (not yet measured) to end in about 6 minutes on an H200, and the
+# runner is stopped at MAX_WALL whatever happens. Writes $OUT/results.json (refreshed every 30 s, so a cut-short
+# run still returns what finished), $OUT/logs.tgz and $OUT/gpu_util.log; then, here:
 #     python -m evals.train_studies report --results results.json
 #
 # The datasets are rendered beforehand where MuJoCo runs (python -m evals.train_studies render) and travel
