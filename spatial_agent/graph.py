@@ -294,11 +294,13 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1, *, im
             val = quantity_of(q, ans) if ans is not None else None
             if val is None:
                 # A tool that raised: say why (its measure step holds the error), not just that it failed.
-                errs = [st.error for st in s.steps if st.node == "measure" and st.error and st.subquery is not None
-                        and st.subquery.id == q.id]
-                tool_name = getattr(tool, "name", type(tool).__name__)
+                # Matched by what was measured (a re-plan may rename the id); named after the tool that measured
+                # (the routed one, from the step's "tool=<name>").
+                errs = [st for st in s.steps if st.node == "measure" and st.error and st.subquery is not None
+                        and measurement_key(st.subquery) == measurement_key(q)]
                 why = ans.text if ans is not None else (
-                    f"the {tool_name} tool failed: {errs[-1]}" if errs else "the tool failed")
+                    f"the {errs[-1].detail.removeprefix('tool=')} tool failed: {errs[-1].error}" if errs
+                    else "the tool failed")
                 missing = ans.text if ans is not None and ans.value is None else None
                 step = Step(node="compute", error=f"sub-query {q.id} ({q.kind} of {q.a!r}"
                             f"{' and ' + repr(q.b) if q.b else ''}) has no usable answer: {why}")
