@@ -171,3 +171,24 @@ def test_decoding_follows_the_model(tok, tiny):
     dec = decode(Oracle(), tok, q)
     assert dec.compact == gold
     assert dec.model_calls < dec.tokens  # forced tokens cost no forward pass of their own
+
+
+@pytest.mark.slow
+def test_shipped_adapter_plans_questions():
+    """The shipped fine-tuned planner (when present) plans fresh questions of the trained wordings (new rooms,
+    objects and numbers: corpus seed 7, training used seeds 0-2) as the corpus does: a check that loading, the
+    prompt and the piece tokenisation match what it was trained on."""
+    from evals.planner import plans_equivalent
+    from spatial_agent.corpus import corpus
+    from spatial_agent.planners.embedded import ADAPTER_DIR, EmbeddedPlanner
+
+    if not (ADAPTER_DIR / "adapter_config.json").is_file():
+        pytest.skip("no planner adapter shipped (make planner)")
+    planner = EmbeddedPlanner(deadline_s=None)
+    examples = corpus("train", 10, seed=7)
+    good = 0
+    for ex in examples:
+        plan = planner.plan(ex.question)
+        assert_valid(plan, ex.question)
+        good += plans_equivalent(ex.plan, plan, ex.scene)
+    assert good >= 9, f"{good}/10 plans match the corpus"
