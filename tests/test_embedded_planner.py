@@ -192,3 +192,10 @@ def test_shipped_adapter_plans_questions():
         assert_valid(plan, ex.question)
         good += plans_equivalent(ex.plan, plan, ex.scene)
     assert good >= 9, f"{good}/10 plans match the corpus"
+
+
+def test_decoding_deadline_raises_unavailable(tok):
+    from spatial_agent.planners.base import PlannerUnavailable
+
+    with pytest.raises(PlannerUnavailable, match="deadline"):
+        decode(RandomLogits(len(tok), seed=0), tok, QUESTIONS[0], deadline_s=0.0)

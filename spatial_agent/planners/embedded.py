@@ -186,7 +186,7 @@ class Decoded:
 
 def decode(model: Any, tokenizer: Any, question: str, max_pieces: int = 40,
            deadline_s: float | None = None, threads: int | None = 1) -> Decoded:
-    """Greedy decoding of the compact plan for ``question`` under its :class:`Grammar`; TimeoutError after
+    """Greedy decoding of the compact plan for ``question`` under its :class:`Grammar`; PlannerUnavailable after
     ``deadline_s`` seconds (checked between forward passes).
 
     ``threads``: torch intra-op threads while decoding (restored after). One thread by default: the forward
@@ -230,7 +230,7 @@ def _decode(model: Any, tokenizer: Any, question: str, max_pieces: int, deadline
                     tok = allowed[0]
                 else:
                     if deadline_s is not None and time.perf_counter() - t0 > deadline_s:
-                        raise TimeoutError(f"embedded planner ran past its {deadline_s:.1f} s deadline")
+                        raise PlannerUnavailable(f"embedded planner ran past its {deadline_s:.1f} s deadline")
                     res = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache_kw: cache})
                     cache, pending, calls = _out_cache(res), [], calls + 1
                     logits = res.logits[0, -1]
