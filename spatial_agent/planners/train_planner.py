@@ -151,7 +151,9 @@ def evaluate(adapter: Path, n: int, seed: int) -> dict[str, Any]:
     from evals.planner import main as eval_main
 
     out = adapter / "eval.json"
-    eval_main(["--planner", "embedded", "--n", str(n), "--seed", str(seed), "--json", str(out), "--show", "5"])
+    # The model alone and the default chain (rules, then the model where the rules refuse).
+    eval_main(["--planner", "embedded", "--planner", "chain", "--n", str(n), "--seed", str(seed),
+               "--json", str(out), "--show", "5"])
     return json.loads(out.read_text())
 
 
