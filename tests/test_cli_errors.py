@@ -99,3 +99,20 @@ def test_synth_that_writes_no_qa_exits_2_and_says_why(image: Path, tmp_path: Pat
     line = _one_line(err)
     assert line.startswith("spatialvlm synth: error:") and "no QA pairs written" in line
     assert "missing depth file" in line and "--depth size-prior" in line
+
+
+def test_make_splits_with_an_empty_split_exits_2_and_names_it(monkeypatch, tmp_path: Path, capsys) -> None:
+    from types import SimpleNamespace
+
+    import spatialvlm_core.pipeline.cli as pipeline_cli
+
+    def fake_splits(out, *a, **kw):  # type: ignore[no-untyped-def]
+        def manifest(qa: int, dropped: int) -> SimpleNamespace:
+            return SimpleNamespace(counts=SimpleNamespace(images_ok=3 - dropped, qa_pairs=qa, images_dropped=dropped))
+
+        return {"train": manifest(40, 0), "bench": manifest(0, 3)}
+
+    monkeypatch.setattr(pipeline_cli, "make_splits", fake_splits)
+    rc = core_main(["make-splits", "--out", str(tmp_path / "splits"), "--train-scenes", "3", "--bench-scenes", "3"])
+    line = _one_line(capsys.readouterr().err)
+    assert rc == 2 and "bench" in line and "no QA pairs" in line

@@ -123,6 +123,9 @@ def _cmd_make_splits(args: argparse.Namespace) -> int:
         return 130
     for split, m in ms.items():
         print(f"{split}: {m.counts.images_ok} images, {m.counts.qa_pairs} QA pairs")
+    for split, m in ms.items():
+        if m.counts.qa_pairs == 0:  # an empty split would train or score on nothing: say so, exit non-zero
+            raise ValueError(_why_no_qa(Path(args.out) / split, m.counts.images_dropped))
     return 0
 
 
