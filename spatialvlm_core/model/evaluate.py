@@ -2,8 +2,9 @@
 
 Qualitative: predicates (parsed yes/no equals the truth) and two-way choices (the right caption is the first
 candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed from a sentence that
-answers the question: ``parsing.rejection``, the check ``evals.qa_metrics`` applies too), the paper's
-metric (prediction within [0.5x, 2x] of the truth), the tighter [0.9x, 1.1x] and the median relative error.
+answers the question: ``parsing.rejection``), the paper's metric (prediction within [0.5x, 2x] of the truth), the
+tighter [0.9x, 1.1x] and the median relative error. Each row is scored by ``model.scoring`` (the one scorer,
+which ``evals.qa_metrics`` uses too); this module picks the rows and aggregates.
 Auxiliary rows (``provenance.aux``, e.g. grounding "locate" rows) are not scored.
 """
 
@@ -15,45 +16,39 @@ from typing import Any
 import numpy as np
 
 from spatialvlm_core.data import QAExample
+from spatialvlm_core.model import scoring
 from spatialvlm_core.model.base import to_pil
-from spatialvlm_core.model.captions import caption_core
-from spatialvlm_core.model.parsing import rejection
 from spatialvlm_core.model.relation import relation_targets
 from spatialvlm_core.types import Answer, QAPair
 
-LENGTH_UNITS = ("m", "cm", "mm", "ft", "in", "yd", "km")
-
 
 def choice_correct(qa: QAPair, text: str) -> bool:
-    """The right caption occurs in ``text`` and no other offered caption occurs before it."""
+    """The right caption occurs in ``text`` and no other offered caption (``provenance["captions"]``) occurs
+    before it (``scoring.choice_correct``)."""
     if not qa.choice:
         return False
-    t = text.lower()
-    right = t.find(caption_core(qa.choice))
-    if right < 0:
-        return False
-    others = [caption_core(c) for c in qa.provenance.get("captions", []) if caption_core(c) != caption_core(qa.choice)]
-    return all(t.find(o) < 0 or t.find(o) > right for o in others)
+    return scoring.choice_correct(text, qa.choice, qa.provenance.get("captions", []))
 
 
 def score_one(qa: QAPair, ans: Answer) -> dict[str, Any]:
-    """Per-example outcome: {"group": qualitative|quantitative, ...}; empty for unscored rows."""
+    """Per-example outcome of ``scoring.score_prediction``: {"group": qualitative, "ok"} or {"group":
+    quantitative, "valid", "w2", "w11", "rel"}; empty for unscored rows (auxiliary ones, and metric rows that are
+    no length: counts, degrees and clock hours are the benchmark eval's, not the training eval's)."""
     if qa.provenance.get("aux"):
         return {}
     if qa.kind == "predicate":
-        return {"group": "qualitative", "ok": ans.boolean is not None and ans.boolean == qa.truth_bool}
+        return {"group": "qualitative", "ok": bool(scoring.score_prediction(qa, ans).correct)}
     if qa.kind == "choice":
         return {"group": "qualitative", "ok": choice_correct(qa, ans.text)}
-    if qa.unit in LENGTH_UNITS:
+    if qa.unit in scoring.LENGTH_UNITS:
         truth = qa.truth if qa.truth is not None else qa.value
         if not truth:
             return {}
-        # A sentence about other objects or another quantity is no measurement of this one (parsing.rejection).
-        if ans.meters is None or ans.meters <= 0 or rejection(qa.question, ans.text) is not None:
+        s = scoring.score_prediction(qa if qa.truth is not None else qa.model_copy(update={"truth": truth}), ans)
+        if not s.valid:
             return {"group": "quantitative", "valid": False, "w2": False, "w11": False}
-        r = ans.meters / truth
-        return {"group": "quantitative", "valid": True, "w2": 0.5 <= r <= 2.0, "w11": 0.9 <= r <= 1.1,
-                "rel": abs(ans.meters - truth) / truth}
+        return {"group": "quantitative", "valid": True, "w2": bool(s.within_2x), "w11": bool(s.within_10pct),
+                "rel": s.rel_error}
     return {}
 
 
