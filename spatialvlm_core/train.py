@@ -6,7 +6,6 @@ Batches are a pure function of (seed, step), so resuming needs no data-loader st
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 import math
@@ -14,14 +13,13 @@ import os
 import pickle
 import random
 import shutil
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.distributed import close_world, init_world, launch
+from spatialvlm_core.distributed import close_world, init_world
 from spatialvlm_core.train_config import TrainConfig
 from spatialvlm_core.train_recipes import recipe_for
 
@@ -207,7 +205,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     params = model.trainable_parameters()
     if not params:
         raise ValueError("nothing to train: every parameter is frozen")
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    recipe = recipe_for(model, cfg)
+    opt = torch.optim.AdamW(recipe.param_groups(params), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     amp = _autocast_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
@@ -239,7 +238,6 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         except ImportError:
             print("tensorboard is not installed; metrics go to metrics.jsonl only")
 
-    recipe = recipe_for(model, cfg)
     recipe.prepare(examples, metrics_path, resumed=resume_from is not None)
     eval_examples = load_qa_dataset(cfg.eval_data, cfg.eval_max) if cfg.eval_data and world.main else []
     t0 = time.perf_counter()
@@ -322,71 +320,11 @@ def _save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, s
         shutil.rmtree(p, ignore_errors=True)
 
 
-# --------------------------------------------------------------------------- CLI
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("train", help="train a SpatialVLM on a QA dataset")
-    p.add_argument("--data", help="dataset root (data/*.parquet or data/*.jsonl); required unless in --config")
-    p.add_argument("--out", help="output checkpoint directory; required unless in --config")
-    p.add_argument("--preset", help="preset name or image-text-to-text checkpoint (default: tiny)")
-    p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
-    for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
-                      ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
-                      ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int),
-                      ("qualitative-first-steps", int), ("relation-weight", float), ("relation-warmup-epochs", int)):
-        p.add_argument(f"--{name}", type=typ)
-    p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
-    p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
-    p.add_argument("--device", default=None)
-    p.add_argument("--num-processes", type=int, default=1,
-                   help="data-parallel processes on this machine (gloo on CPU, NCCL on GPUs); the batch size is "
-                        "the global one, split evenly")
-    p.add_argument("--no-resume", action="store_true")
-    p.add_argument("--tensorboard", action="store_true")
-    p.set_defaults(func=_cli)
-
-
-def _cli(args: argparse.Namespace) -> int:
-    base: dict[str, Any] = {}
-    if args.config:
-        cfg_path = Path(args.config)
-        if not cfg_path.is_file():
-            raise FileNotFoundError(f"config file not found: {cfg_path}")
-        base = json.loads(cfg_path.read_text())
-    for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
-                "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "qualitative_repeat",
-                "qualitative_first_steps", "relation_weight", "relation_warmup_epochs",
-                "freeze_vision", "lm_mode", "device"):
-        v = getattr(args, key)
-        if v is not None:
-            base[key] = v
-    missing = [f"--{k}" for k in ("data", "out") if k not in base]
-    if missing:
-        raise ValueError(f"train needs {' and '.join(missing)} (on the command line or in --config)")
-    if args.no_resume:
-        base["resume"] = False
-    if args.tensorboard:
-        base["tensorboard"] = True
-    cfg = TrainConfig(**base)
-    if args.num_processes > 1:
-        if args.num_processes > cfg.batch_size or cfg.batch_size % args.num_processes:
-            raise ValueError(f"--num-processes {args.num_processes} must divide --batch-size {cfg.batch_size}")
-        Path(cfg.out).mkdir(parents=True, exist_ok=True)
-        launch_cfg = Path(cfg.out) / "launch_config.json"
-        launch_cfg.write_text(cfg.to_json())
-        return launch(launch_cfg, args.num_processes)
-    summary = train(cfg)
-    if summary.get("processes", 1) == 1 or int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2))
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="spatialvlm-train")
-    sub = parser.add_subparsers(dest="command", required=True)
-    register(sub)
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv if argv[:1] == ["train"] else ["train", *argv])
-    return int(args.func(args) or 0)
+    """``python -m spatialvlm_core.train`` (what torchrun / accelerate launch run in each process)."""
+    from spatialvlm_core.train_cli import main as cli_main
+
+    return cli_main(argv)
 
 
 if __name__ == "__main__":

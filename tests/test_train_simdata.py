@@ -165,7 +165,7 @@ def test_vision_warmup_errors(dense_sim: Path, tmp_path: Path) -> None:
 def test_cli_train_from_config_file_with_warmup(dense_sim: Path, tmp_path: Path) -> None:
     import argparse
 
-    from spatialvlm_core.train import register
+    from spatialvlm_core.train_cli import register
 
     cfg = tmp_path / "run.json"
     cfg.write_text(json.dumps({"data": str(dense_sim), "out": str(tmp_path / "run"), "preset": "micro",
