@@ -37,6 +37,7 @@ from spatial_agent.testing import box_object
 from spatial_agent.tools import GeometricTool, SpatialTool
 from spatialvlm_core import geometry
 from spatialvlm_core.types import Frame, Object3D, Scene3D
+from spatialvlm_core.units import METERS_PER_UNIT
 
 HELD_OUT_SEED = 100_000  # training/synthesis seeds stay below this
 
@@ -190,10 +191,10 @@ def _say(meters: float, r: random.Random) -> tuple[str, float]:
         v = round(meters * 100)
         return (f"{v} cm", v / 100)
     if unit == "ft":
-        v = round(meters / 0.3048, 1)
-        return (f"{v:g} ft", v * 0.3048)
-    v = round(meters / 0.0254)
-    return (f"{v} inches", v * 0.0254)
+        v = round(meters / METERS_PER_UNIT["ft"], 1)
+        return (f"{v:g} ft", v * METERS_PER_UNIT["ft"])
+    v = round(meters / METERS_PER_UNIT["in"])
+    return (f"{v} inches", v * METERS_PER_UNIT["in"])
 
 
 def _threshold(truth_m: float, want_yes: bool, yes_if_bigger: bool, r: random.Random) -> float:

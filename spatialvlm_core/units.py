@@ -24,6 +24,17 @@ UNIT_ALIASES: dict[str, str] = {
     "yd": "yd", "yard": "yd", "yards": "yd",
 }
 
+# Canonical symbol -> (singular, plural) word, as answers spell a length out ("1 meter", "2 feet").
+UNIT_WORDS: dict[str, tuple[str, str]] = {
+    "m": ("meter", "meters"),
+    "cm": ("centimeter", "centimeters"),
+    "mm": ("millimeter", "millimeters"),
+    "km": ("kilometer", "kilometers"),
+    "in": ("inch", "inches"),
+    "ft": ("foot", "feet"),
+    "yd": ("yard", "yards"),
+}
+
 METRIC = ("m", "cm", "mm", "km")
 IMPERIAL = ("in", "ft", "yd")
 

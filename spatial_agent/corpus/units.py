@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from spatialvlm_core.units import METERS_PER_UNIT
+
 _WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine",
           10: "ten"}
-INCH = 0.0254
-FOOT = 0.3048
+INCH = METERS_PER_UNIT["in"]
+FOOT = METERS_PER_UNIT["ft"]
 
 Form = Callable[[float, random.Random], tuple[str, float] | None]
 

@@ -42,9 +42,10 @@ def parse_answer(text: str, source: str = "") -> Answer:
 
 
 # A length as a model states it: "1.1 meters", "30 cm", "2 feet 6 inches", "half a meter".
-_LENGTH_WORDS = {"meters": "m", "meter": "m", "metres": "m", "metre": "m", "m": "m", "centimeters": "cm",
-                 "centimeter": "cm", "centimetres": "cm", "centimetre": "cm", "cm": "cm", "feet": "ft", "foot": "ft",
-                 "ft": "ft", "inches": "in", "inch": "in", "in": "in"}
+# The spellings restate_length rewrites (a subset of units.UNIT_ALIASES, whose table maps them to symbols).
+_LENGTH_WORDS = {w: canonical_unit(w) for w in ("meters", "meter", "metres", "metre", "m", "centimeters",
+                                                "centimeter", "centimetres", "centimetre", "cm", "feet", "foot",
+                                                "ft", "inches", "inch", "in")}
 _WORDS_RE = "|".join(sorted(_LENGTH_WORDS, key=len, reverse=True))
 _STATED_LENGTH = re.compile(
     rf"(?<![\w.])(?:\d+(?:\.\d+)?\s*(?:feet|foot|ft)\s*(?:and\s+)?\d+(?:\.\d+)?\s*(?P<in>inches|inch|in)"

@@ -30,6 +30,7 @@ from spatialvlm_core.model.captions import caption_core
 from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
 from spatialvlm_core.model.object_features import N_OBJ
 from spatialvlm_core.model.point_grounding import N_POINT_FEATURES
+from spatialvlm_core.units import METERS_PER_UNIT
 
 N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one named", "two named"
 FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
@@ -100,7 +101,7 @@ class RelationHead(nn.Module):
         return self.to_lm(f)
 
 
-_TO_M = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048, "in": 0.0254}
+_TO_M = METERS_PER_UNIT  # the one unit table
 
 
 def relation_targets(qas: list[Any]) -> dict[str, torch.Tensor]:

@@ -15,7 +15,7 @@ import re
 from typing import Literal
 
 from spatialvlm_core.types import Answer
-from spatialvlm_core.units import UNIT_ALIASES, canonical_unit, to_meters
+from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES, UNIT_WORDS, canonical_unit, to_meters
 
 UnitSystem = Literal["metric", "imperial", "auto"]
 
@@ -23,12 +23,7 @@ IMPERIAL_SHARE = 0.2  # "auto": share of imperial answers (the paper mixes units
 
 _HEDGES = ("", "", "about ", "roughly ", "around ", "approximately ")
 
-_UNIT_WORDS = {
-    "m": ("meter", "meters"),
-    "cm": ("centimeter", "centimeters"),
-    "ft": ("foot", "feet"),
-    "in": ("inch", "inches"),
-}
+_UNIT_WORDS = UNIT_WORDS
 
 
 # --------------------------------------------------------------------------- formatting
@@ -68,14 +63,14 @@ def _format_metric(m: float, rng: random.Random) -> tuple[str, float, str]:
 
 
 def _format_imperial(m: float, rng: random.Random) -> tuple[str, float, str]:
-    inches_exact = m / 0.0254
+    inches_exact = m / METERS_PER_UNIT["in"]
     if inches_exact < 2.75:
         v = round(inches_exact * 2) / 2
         return _unit_text(v, "in"), v, "in"
     if inches_exact < 11.5:
         v = float(round(inches_exact))
         return _unit_text(v, "in"), v, "in"
-    feet_exact = m / 0.3048
+    feet_exact = m / METERS_PER_UNIT["ft"]
     if feet_exact < 10.0:
         # Below 3 feet half-foot steps are too coarse (1.17 ft -> "1 foot" is 15% off): use feet and inches.
         if feet_exact < 3.0 or rng.random() < 0.5:
