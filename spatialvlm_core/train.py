@@ -6,6 +6,7 @@ Batches are a pure function of (seed, step), so resuming needs no data-loader st
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import math
@@ -321,10 +322,17 @@ def _save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, s
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m spatialvlm_core.train`` (what torchrun / accelerate launch run in each process)."""
-    from spatialvlm_core.train_cli import main as cli_main
-
-    return cli_main(argv)
+    """``python -m spatialvlm_core.train --config run.json``: one process of a run, as torchrun / accelerate launch
+    start it (``spatialvlm train`` is the command-line front end, ``train_cli.py``)."""
+    ap = argparse.ArgumentParser(prog="python -m spatialvlm_core.train")
+    ap.add_argument("--config", required=True, type=Path, help="TrainConfig JSON (spatialvlm train writes one)")
+    args = ap.parse_args(argv)
+    if not args.config.is_file():
+        raise FileNotFoundError(f"config file not found: {args.config}")
+    summary = train(TrainConfig.from_json(args.config.read_text()))
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=2))
+    return 0
 
 
 if __name__ == "__main__":
