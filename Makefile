@@ -25,6 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -40,7 +41,7 @@ model: $(STAMP)
 # The embedded planner's LoRA adapter (spatial_agent/assets/planner): dump the corpus's train split, fine-tune at
 # seed 0 (CUDA in bf16 when present: ~2 min on one H200; on a CPU, hours), held-out eval written beside it.
 planner: $(STAMP)
-	$(BIN)/python -m spatial_agent.planners.train_planner all --out spatial_agent/assets/planner
+	$(BIN)/python -m spatial_agent.train_planner all --out spatial_agent/assets/planner
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -48,7 +48,7 @@ BAR_WRONG = 0.005
 NAMED: dict[str, str] = {
     "rules": "spatial_agent.planners.rules:RulePlanner",
     "embedded": "spatial_agent.planners.embedded:EmbeddedPlanner",
-    "chain": "spatial_agent.planners.embedded:ChainPlanner",
+    "chain": "spatial_agent.planners.chain:default_planner",
     "openai": "spatial_agent.planners.openai_planner:OpenAIPlanner.from_env",
 }
 _CONVERSE = {"left_of": "right_of", "right_of": "left_of", "in_front_of": "behind", "behind": "in_front_of",

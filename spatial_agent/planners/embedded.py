@@ -343,11 +343,3 @@ class EmbeddedPlanner:
             return C.to_plan(dec.compact)
         except (C.CompactError, ValueError) as e:  # pydantic's ValidationError is a ValueError
             raise PlannerOutputError(f"embedded planner wrote an unusable plan {dec.text!r}: {e}") from e
-
-
-def __getattr__(name: str) -> Any:  # evals.planner names "embedded:ChainPlanner"; chain imports this module
-    if name == "ChainPlanner":
-        from spatial_agent.planners.chain import default_planner
-
-        return default_planner  # a factory: the chain is built from the environment when called
-    raise AttributeError(name)

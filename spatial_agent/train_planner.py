@@ -2,9 +2,9 @@
 
 Three steps (``make planner`` runs all three, ``all``)::
 
-    python -m spatial_agent.planners.train_planner dump  --out out/planner           # corpus -> token ids
-    python spatial_agent/planners/train_planner.py train --data out/planner/train.jsonl --out DIR
-    python -m spatial_agent.planners.train_planner eval  --adapter DIR               # held-out -> DIR/eval.json
+    python -m spatial_agent.train_planner dump  --out out/planner           # corpus -> token ids
+    python spatial_agent/train_planner.py train --data out/planner/train.jsonl --out DIR
+    python -m spatial_agent.train_planner eval  --adapter DIR               # held-out -> DIR/eval.json
 
 ``dump`` needs the repository (corpus, compact form, tokenizer); ``train`` is self-contained: run as a script
 it imports only torch, transformers and peft (no pydantic, no ``spatial_agent``), so it runs on a machine that
@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-DEFAULT_OUT = Path(__file__).resolve().parent.parent / "assets" / "planner"
+DEFAULT_OUT = Path(__file__).resolve().parent / "assets" / "planner"
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
