@@ -351,6 +351,9 @@ def build_graph(planner: Planner, tool: SpatialTool, max_replans: int = 1, *, im
         else:
             key = "undecided" if s.undecided else ("decision" if s.decision is not None else "value")
             text = render_template(tpl[key], s)
+        chosen = s.plan.chosen(s.decision) if s.plan is not None and not s.failure and not s.plan.refusal else None
+        if chosen:  # "which of two": name the winner first, then the measurements behind it
+            text = f"{chosen[0].upper()}{chosen[1:]}: {text}"
         return {"answer": text, "steps": [Step(node="answer", detail=text)]}
 
     g = StateGraph(AgentState)

@@ -161,3 +161,14 @@ def test_non_object_phrases_are_never_measured() -> None:
 def test_unmeasurable_property_is_named(question: str, what: str) -> None:
     p = _plan(question)
     assert p.refusal and f"not {what}" in p.refusal
+
+
+def test_which_of_two_answers_name_the_winner_first() -> None:
+    from spatial_agent import GeometricTool, SpatialAgent
+    from spatial_agent.testing import living_room
+
+    agent = SpatialAgent(tool=GeometricTool(scene=living_room(gap=1.2)))
+    taller = agent.ask(None, "Which is taller, the lamp or the sofa?")
+    shorter = agent.ask(None, "Which is shorter, the lamp or the sofa?")
+    assert taller.answer.startswith("The lamp: ") and shorter.answer.startswith("The sofa: ")
+    assert "1.60 m" in taller.answer  # the measurements behind the choice follow it
