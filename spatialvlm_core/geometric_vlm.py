@@ -1,10 +1,12 @@
 """GeometricVLM: the SpatialVLM tool interface (``ask(image, question) -> Answer``) answered by geometry.
 
-It reads the generated question text back into (question type, objects): every template of the question-type
-registry is compiled into a regex whose ``{A}``/``{B}``/``{C}`` slots capture captions, ``{rel}``/``{adj}``
-capture the relation phrase (and so the polarity), ``{width}`` a stated length and ``{plural}`` a category.
-Captions are resolved against a reconstruction (``Scene3D``) of the image, the answer is computed with the
-registry's own truth function and phrased with its answer templates and ``format_length``. So it is the
+A ``QAPair`` is answered by its question type and object ids (``answer_qa`` / ``explain_qa``: the oracle,
+``questions.oracle``, with no reading of its text). A free-text question is read back into (question type,
+objects): every template of the question-type registry is compiled into a regex whose ``{A}``/``{B}``/``{C}``
+slots capture captions, ``{rel}``/``{adj}`` capture the relation phrase (and so the polarity), ``{width}`` a
+stated length and ``{plural}`` a category. Captions are resolved against a reconstruction (``Scene3D``) of the
+image and the reading is answered by the same oracle. Either way the answer is phrased with the registry's
+answer templates and ``format_length``. So it is the
 oracle / cross-check the learned model is measured against: with the reconstruction the questions were made
 from it is exact up to the human rounding of the answer.
 
@@ -17,7 +19,6 @@ folder, or an image file/array (then the configured backends must work without g
 from __future__ import annotations
 
 import functools
-import math
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -31,9 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from spatialvlm_core.questions import REGISTRY, format_length
 from spatialvlm_core.questions import templates as T
 from spatialvlm_core.questions.geometry_ops import SceneContext
+from spatialvlm_core.questions.oracle import OracleAnswer, OracleQuery, query_of, solve
 from spatialvlm_core.questions.question_types import plural
 from spatialvlm_core.questions.registry import QuestionType
-from spatialvlm_core.types import Answer, Frame, Object3D, Scene3D
+from spatialvlm_core.types import Answer, Frame, Object3D, QAPair, Scene3D
 from spatialvlm_core.units import to_meters
 
 # How each quantitative type states its number (the registry keeps this inside its builders).
@@ -300,6 +302,29 @@ class GeometricVLM:
             raise ValueError("question is empty")
         return self.answer_scene(self._context(image)[1], question)
 
+    def answer_qa(self, image: ImageLike, qa: QAPair) -> Answer:
+        """The answer to a generated ``QAPair`` (by its type and object ids, not its text)."""
+        return self.explain_qa(image, qa).answer
+
+    def explain_qa(self, image: ImageLike, qa: QAPair) -> GeometricResult:
+        """``answer_qa`` plus how it was found. The objects are the pair's ids in the reconstruction (the scene
+        the questions were made from, or one that keeps its ids); a missing id is an error result."""
+        ctx = self._context(image)[1]
+        try:
+            query = query_of(qa)
+            objs = [ctx.scene.get(i) for i in query.object_ids]
+            sol = solve(ctx, query)
+        except (KeyError, ValueError, ZeroDivisionError, IndexError) as e:
+            return self._fail(f"Cannot answer: {e}", qtype=qa.qtype)
+        slots = {k: o.caption for k, o in zip(_CAPTION_SLOTS, objs, strict=False)}
+        if query.phrase is not None:
+            slots["rel"] = query.phrase
+        if query.adjective is not None:
+            slots["adj"] = query.adjective
+        if qa.qtype == "count" and objs:
+            slots["plural"] = plural(objs[0].name)
+        return self._phrase(sol, slots, objs, ctx, qa.qtype + "|" + "|".join(slots.values()))
+
     def answer_scene(self, scene: Scene3D | SceneContext, question: str) -> GeometricResult:
         ctx = scene if isinstance(scene, SceneContext) else SceneContext.build(scene)
         readings = match_question(question)
@@ -363,54 +388,53 @@ class GeometricVLM:
         return format_length(max(0.0, float(meters)), rng, self.units, hedge=self.hedge)
 
     def _compute(self, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext) -> GeometricResult:
-        qt = REGISTRY[r.qtype]
-        question = r.qtype + "|" + "|".join(r.slots.values())  # seeds template / hedge choices
-        caps = {k: o.caption for k, o in zip(_CAPTION_SLOTS, objs, strict=False)}
-        if qt.kind == "predicate":
-            return self._predicate(qt, r, objs, ctx, caps, question)
-        if qt.kind == "choice":
-            return self._choice(qt, r, objs, ctx, caps)
-        return self._quantity(qt, r, objs, ctx, caps, question)
-
-    def _predicate(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
-                   caps: dict[str, str], question: str) -> GeometricResult:
-        ids = [o.id for o in objs]
-        raw = qt.truth(ctx, ids)
-        slots = dict(caps)
-        if qt.name == "fits_between_predicate":
+        width_m = None
+        if "width" in r.slots:
             from spatialvlm_core.questions import parse_answer
 
-            width = parse_answer(r.slots["width"]).meters
-            assert width is not None  # checked in _resolve
-            gap = float(raw)  # type: ignore[arg-type]
-            holds = gap > width
-            slots["value"] = self._length(gap, question)[0]
-            exact: float | bool = holds
-        elif qt.name == "between_predicate":
-            holds = bool(raw)
-            exact = holds
-        else:
-            said = r.slots["rel"].lower()
-            holds = bool(raw) if said == qt.phrases[0].lower() else not bool(raw)
-            other = qt.phrases[1] if said == qt.phrases[0].lower() else qt.phrases[0]
-            slots.update(rel=said, opp=other)
-            exact = holds
-        bank = qt.answer_templates if holds else qt.negative_answer_templates
-        text = T.render(self._pick(bank, question), **slots)
-        return GeometricResult(answer=Answer(text=text, boolean=holds, source=self.source), qtype=qt.name,
-                               object_ids=ids, exact=exact)
+            width_m = parse_answer(r.slots["width"]).meters  # not None: checked in _resolve
+        query = OracleQuery(qtype=r.qtype, object_ids=[o.id for o in objs], phrase=r.slots.get("rel"),
+                            adjective=r.slots.get("adj"), width_m=width_m)
+        slots = {k: o.caption for k, o in zip(_CAPTION_SLOTS, objs, strict=False)}
+        slots.update({k: r.slots[k] for k in ("rel", "adj", "plural") if k in r.slots})
+        question = r.qtype + "|" + "|".join(r.slots.values())  # seeds template / hedge choices
+        return self._phrase(solve(ctx, query), slots, objs, ctx, question)
 
-    def _choice(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
-                caps: dict[str, str]) -> GeometricResult:
-        ids = [o.id for o in objs]
-        if not ctx.scene.objects:
-            raise ValueError("no objects in the reconstruction")
-        if "adj" in r.slots:  # binary choice: truth names the winner under phrases[0]
-            win_id = str(qt.truth(ctx, ids))
-            adj = r.slots["adj"].lower()
-            if adj != qt.phrases[0].lower():
-                win_id = ids[1] if win_id == ids[0] else ids[0]
-            winner = ctx.scene.get(win_id)
+    def _phrase(self, sol: OracleAnswer, slots: dict[str, str], objs: list[Object3D], ctx: SceneContext,
+                question: str) -> GeometricResult:
+        """The oracle's exact answer in words. ``slots``: the captions (A, B, C) and the wording's rel / adj /
+        plural; ``question`` seeds the template and rounding choices."""
+        qt = REGISTRY[sol.qtype]
+        caps = {k: v for k, v in slots.items() if k in _CAPTION_SLOTS}
+        if qt.kind == "predicate":
+            return self._predicate(qt, sol, slots, caps, question)
+        if qt.kind == "choice":
+            return self._choice(qt, sol, slots, objs, ctx, caps)
+        return self._quantity(qt, sol, slots, objs, ctx, caps, question)
+
+    def _predicate(self, qt: QuestionType, sol: OracleAnswer, slots: dict[str, str], caps: dict[str, str],
+                   question: str) -> GeometricResult:
+        holds = bool(sol.holds)
+        out = dict(caps)
+        if qt.name == "fits_between_predicate":
+            assert sol.value is not None  # the oracle gives the gap
+            out["value"] = self._length(sol.value, question)[0]
+        elif qt.name != "between_predicate":
+            said = slots["rel"].lower()
+            other = qt.phrases[1] if said == qt.phrases[0].lower() else qt.phrases[0]
+            out.update(rel=said, opp=other)
+        bank = qt.answer_templates if holds else qt.negative_answer_templates
+        text = T.render(self._pick(bank, question), **out)
+        return GeometricResult(answer=Answer(text=text, boolean=holds, source=self.source), qtype=qt.name,
+                               object_ids=sol.object_ids, exact=holds)
+
+    def _choice(self, qt: QuestionType, sol: OracleAnswer, slots: dict[str, str], objs: list[Object3D],
+                ctx: SceneContext, caps: dict[str, str]) -> GeometricResult:
+        ids = list(sol.object_ids)
+        win_id = str(sol.winner_id)
+        winner = ctx.scene.get(win_id)
+        if qt.phrases:  # binary choice
+            adj = slots["adj"].lower()
             loser = ctx.scene.get(ids[1] if win_id == ids[0] else ids[0])
             rel_idx = 0 if adj == qt.phrases[0].lower() else 1
             # The relation phrase that goes with the adjective ("more to the left" -> "to the left of").
@@ -418,24 +442,16 @@ class GeometricVLM:
             text = T.render(self._pick(qt.answer_templates, adj + win_id), X=winner.caption, Y=loser.caption,
                             adj=adj, rel=rel)
         else:  # open choice ("which object is tallest / closest to A")
-            win_id = str(qt.truth(ctx, ids))
-            winner = ctx.scene.get(win_id)
             text = T.render(self._pick(qt.answer_templates, win_id), X=winner.caption, **caps)
             ids = [*ids, win_id]
         return GeometricResult(answer=Answer(text=text, source=self.source), qtype=qt.name, object_ids=ids,
                                exact=win_id)
 
-    def _quantity(self, qt: QuestionType, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext,
-                  caps: dict[str, str], question: str) -> GeometricResult:
-        ids = [o.id for o in objs]
+    def _quantity(self, qt: QuestionType, sol: OracleAnswer, slots: dict[str, str], objs: list[Object3D],
+                  ctx: SceneContext, caps: dict[str, str], question: str) -> GeometricResult:
         kind = quantity_kind(qt.name)
-        slots = dict(caps)
-        if qt.name == "count" and not objs:
-            exact = 0.0
-        else:
-            exact = float(qt.truth(ctx, ids))  # type: ignore[arg-type]
-        if not math.isfinite(exact):
-            raise ValueError(f"{qt.name} is undefined for these objects (value {exact})")
+        out = dict(caps)
+        exact = float(sol.value)  # type: ignore[arg-type]
         meters: float | None = None
         if kind == "length":
             vtext, value, unit = self._length(exact, question)
@@ -443,8 +459,8 @@ class GeometricVLM:
         elif kind == "count":
             value, unit = float(round(exact)), "count"
             vtext = str(int(value))
-            if "plural" in r.slots:
-                slots["plural"] = r.slots["plural"]
+            if "plural" in slots:
+                out["plural"] = slots["plural"]
         elif kind == "clock":
             value, unit = float(_hour_of(exact)), "o'clock"
             vtext = f"{int(value)} o'clock"
@@ -452,10 +468,10 @@ class GeometricVLM:
             signed = ctx.m(objs[0]).bearing_deg
             value, unit = float(5 * round(abs(signed) / 5)), "deg"
             vtext = f"{int(value)} degrees " + ("to the right" if signed > 0 else "to the left")
-        text = T.render(self._pick(qt.answer_templates, question), value=vtext, **slots)
+        text = T.render(self._pick(qt.answer_templates, question), value=vtext, **out)
         ans = Answer(text=text, value=value, unit=None if unit == "count" else unit, meters=meters,
                      source=self.source)
-        return GeometricResult(answer=ans, qtype=qt.name, object_ids=ids, exact=exact)
+        return GeometricResult(answer=ans, qtype=qt.name, object_ids=list(sol.object_ids), exact=exact)
 
 
 def _hour_of(clock_value: float) -> int:
