@@ -54,6 +54,10 @@ class TrainConfig(BaseModel):
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
+    # Hugging Face checkpoints (train_recipes.HFRecipe): peak learning rate per part ("vision", "projector", "lm";
+    # a part not named trains at ``lr``) and activation recomputation in backward (long image-token sequences).
+    part_lr: dict[Literal["vision", "projector", "lm"], float] = Field(default_factory=dict)
+    gradient_checkpointing: bool = False
     tensorboard: bool = False
     resume: bool = True
     progress: bool = True

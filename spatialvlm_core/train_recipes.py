@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from spatialvlm_core.data import ImageCache, QAExample
-from spatialvlm_core.model.base import SpatialVLMModel
+from spatialvlm_core.model.base import SpatialVLMModel, to_pil
 from spatialvlm_core.model.dense_targets import DenseCache
 from spatialvlm_core.relation_warmup import relation_warmup
 from spatialvlm_core.train_config import TrainConfig
@@ -33,6 +33,10 @@ class AnswerRecipe:
     def weights(self) -> dict[str, float]:
         """Weight of each auxiliary loss part (``SpatialVLMModel.loss_parts``); a part not named weighs 1."""
         return {}
+
+    def param_groups(self, params: list[torch.nn.Parameter]) -> list[dict[str, Any]]:
+        """The optimiser's parameter groups (one, at the run's learning rate, unless a family splits them)."""
+        return [{"params": params}]
 
     def batch(self, examples: list[QAExample]) -> dict[str, Any]:
         return self.model.encode([self.images(e.image) for e in examples], [e.question for e in examples],
@@ -104,7 +108,29 @@ class ComposedRecipe(AnswerRecipe):
         return batch
 
 
-RECIPES: dict[str, type[AnswerRecipe]] = {"composed": ComposedRecipe}
+class HFRecipe(AnswerRecipe):
+    """Hugging Face checkpoints (model/hf): a learning rate per part (vision, projector, language model),
+    optional gradient checkpointing, and images decoded per batch (real photos of a large set do not fit in
+    memory, and decoding is cheap next to a multi-billion-parameter step)."""
+
+    def __init__(self, model: Any, cfg: TrainConfig) -> None:
+        super().__init__(model, cfg)
+        self.hf: Any = model  # an HFVLM (model/hf): typed loosely, the recipes module imports no backend
+        if cfg.gradient_checkpointing:
+            model.enable_gradient_checkpointing()
+
+    def param_groups(self, params: list[torch.nn.Parameter]) -> list[dict[str, Any]]:
+        groups = self.hf.param_groups(self.cfg.lr, dict(self.cfg.part_lr))
+        if sum(len(g["params"]) for g in groups) != len(params):
+            raise ValueError("HF parameter groups do not cover the model's trainable parameters")
+        return groups
+
+    def batch(self, examples: list[QAExample]) -> dict[str, Any]:
+        return self.model.encode([to_pil(e.image) for e in examples], [e.question for e in examples],
+                                 [e.answer for e in examples])
+
+
+RECIPES: dict[str, type[AnswerRecipe]] = {"composed": ComposedRecipe, "hf": HFRecipe}
 
 
 def recipe_for(model: SpatialVLMModel, cfg: TrainConfig) -> AnswerRecipe:

@@ -1,4 +1,5 @@
-"""``create_model``: a preset name, a SpatialVLM checkpoint dir, or any image-text-to-text checkpoint."""
+"""``create_model``: a preset name, a SpatialVLM checkpoint dir, or an image-text-to-text checkpoint (``hf-hub:<id>`` or
+a local transformers dir)."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def create_model(
     - a preset name (``list_presets()``): a fresh model; ``overrides`` set preset fields
       (e.g. ``freeze_vision=True``, ``lm_mode="lora"``); ``tokenizer_texts`` train the local tokenizer;
     - a SpatialVLM checkpoint dir: the trained model (``preset`` checks compatibility);
-    - any other local dir or hub id: an ``AutoModelForImageTextToText`` checkpoint (``hf`` preset).
+    - ``hf-hub:<org>/<name>`` (a Hugging Face Hub id) or a local dir holding a transformers checkpoint
+      (``config.json``): an ``AutoModelForImageTextToText`` checkpoint (``hf`` preset).
     """
     name = str(name_or_path)
     if name in list_presets() and not Path(name).exists():
@@ -71,14 +73,37 @@ def create_model(
         return _fresh(p, tokenizer_texts)
     if is_spatialvlm_checkpoint(name):
         return load_checkpoint(name, preset)
-    if name.startswith(("/", ".", "~")) and not Path(name).expanduser().exists():
-        raise FileNotFoundError(f"model directory not found: {name}")
-    if (Path(name).is_dir() and (Path(name) / CONFIG_FILE).is_file()) or "/" in name:
+    source = hf_checkpoint_source(name)
+    if source is not None:
         from spatialvlm_core.model.hf import HFVLM
 
-        p = get_preset("hf", **{"hf_path": name, **overrides})
-        return HFVLM.from_pretrained(name, p)
+        p = get_preset("hf", **{"hf_path": source, **overrides})
+        return HFVLM.from_pretrained(source, p)
     raise ValueError(f"{name!r} is neither a preset ({list_presets()}) nor a checkpoint directory")
+
+
+def hf_checkpoint_source(name: str) -> str | None:
+    """The ``hf_path`` of a transformers checkpoint spec (``hf-hub:org/name`` -> ``org/name``; a local dir with a
+    ``config.json`` as given), None for anything else; a hub-looking name without the prefix is an error, not a
+    guess (``org/name`` is also what a mistyped local path looks like)."""
+    from spatialvlm_core.model.hf.model import HF_HUB_PREFIX
+
+    if name.startswith(HF_HUB_PREFIX):
+        hub_id = name[len(HF_HUB_PREFIX):]
+        if not hub_id or hub_id.count("/") > 1 or hub_id.startswith("/"):
+            raise ValueError(f"{name!r}: write a Hugging Face Hub id as 'hf-hub:<org>/<name>'")
+        return hub_id
+    path = Path(name).expanduser()
+    if path.is_dir() and (path / CONFIG_FILE).is_file():
+        return name
+    if path.is_dir():
+        raise FileNotFoundError(f"{path} is a directory but holds no {CONFIG_FILE} (not a checkpoint)")
+    if name.startswith(("/", ".", "~")):
+        raise FileNotFoundError(f"model directory not found: {name}")
+    if "/" in name:
+        raise ValueError(f"{name!r} is not a local directory; for a Hugging Face Hub checkpoint write "
+                         f"'{HF_HUB_PREFIX}{name}'")
+    return None
 
 
 def _fresh(p: ModelPreset, tokenizer_texts: Iterable[str] | None) -> SpatialVLMModel:
@@ -87,7 +112,7 @@ def _fresh(p: ModelPreset, tokenizer_texts: Iterable[str] | None) -> SpatialVLMM
 
     if p.kind == "hf":
         if not p.hf_path:
-            raise ValueError("preset 'hf' needs hf_path (a local dir or hub id)")
+            raise ValueError("preset 'hf' needs hf_path (a local dir or 'hf-hub:<org>/<name>')")
         from spatialvlm_core.model.hf import HFVLM
 
         return HFVLM.from_pretrained(p.hf_path, p)
