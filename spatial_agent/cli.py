@@ -73,6 +73,10 @@ def _agent(args: argparse.Namespace) -> Any:
         from spatial_agent.planners.openai_planner import OpenAIPlanner
 
         plan = OpenAIPlanner()
+    elif args.planner == "chain":
+        from spatial_agent.planners.chain import default_planner
+
+        plan = default_planner()
     depth_model = getattr(args, "depth_model", None)  # the default tool's depth for photos without a depth map
     default = partial(default_tool, depth_model=depth_model) if depth_model else default_tool
     return SpatialAgent(tool=_tool(args), planner=plan, default_tool=default)
@@ -138,8 +142,10 @@ def register_ask(subparsers: Any) -> None:
     p.add_argument("--plot", default=None, metavar="PNG",
                    help="draw what the geometric tool measured on: detections, floor and horizon, top-down view "
                         "with intervals")
-    p.add_argument("--planner", choices=["rules", "openai"], default="rules",
-                   help="rules (embedded, offline) or openai (env SPATIAL_AGENT_BASE_URL/_MODEL/_API_KEY)")
+    p.add_argument("--planner", choices=["chain", "rules", "openai"], default="chain",
+                   help="chain (default: an endpoint when SPATIAL_AGENT_BASE_URL/_MODEL are set, then the rules, "
+                        "then the fine-tuned SmolLM2 planner for wordings the rules cannot read), rules (offline, "
+                        "instant) or openai (the endpoint alone)")
     p.set_defaults(func=_cmd_ask)
 
 
@@ -155,7 +161,7 @@ def register_mcp(subparsers: Any) -> None:
     src = p.add_mutually_exclusive_group()
     src.add_argument("--scene", default=None, help="Scene3D JSON: every question is answered from it")
     src.add_argument("--model", default=None, help="SpatialVLM checkpoint directory (default: the shipped model)")
-    p.add_argument("--planner", choices=["rules", "openai"], default="rules")
+    p.add_argument("--planner", choices=["chain", "rules", "openai"], default="chain")
     p.add_argument("--root", action="append", default=[], metavar="DIR",
                    help="a directory images may be read from, besides the working directory (repeatable; also "
                         "SPATIAL_AGENT_MCP_ROOTS, os.pathsep-separated); paths outside every root are refused")
