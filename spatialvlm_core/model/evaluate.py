@@ -1,8 +1,8 @@
 """Scoring a model on QA examples.
 
 Qualitative: predicates (parsed yes/no equals the truth) and two-way choices (the right caption is the first
-candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed from a sentence that
-answers the question: ``parsing.rejection``), the paper's metric (prediction within [0.5x, 2x] of the truth), the
+candidate the answer names). Quantitative lengths: valid-number rate (a length was parsed, a bare number read as
+metres, from a sentence that answers the question: ``parsing.rejection``), the paper's metric (prediction within [0.5x, 2x] of the truth), the
 tighter [0.9x, 1.1x] and the median relative error. Each row is scored by ``model.scoring`` (the one scorer,
 which ``evals.qa_metrics`` uses too); this module picks the rows and aggregates.
 Auxiliary rows (``provenance.aux``, e.g. grounding "locate" rows) are not scored.
