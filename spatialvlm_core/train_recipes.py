@@ -116,6 +116,7 @@ class HFRecipe(AnswerRecipe):
     def __init__(self, model: Any, cfg: TrainConfig) -> None:
         super().__init__(model, cfg)
         self.hf: Any = model  # an HFVLM (model/hf): typed loosely, the recipes module imports no backend
+        self.hf.match_device_dtype()  # the loop has moved it to its device: bf16 on CUDA, fp32 on CPU
         if cfg.gradient_checkpointing:
             model.enable_gradient_checkpointing()
 

@@ -88,7 +88,7 @@ def _qwen2_vl(path: Path) -> None:
     try:  # its processor needs a video processor, which needs torchvision (broken here)
         video = T.Qwen2VLVideoProcessor()
     except ImportError as e:
-        pytest.skip(f"Qwen2VLProcessor needs Qwen2VLVideoProcessor, which needs torchvision: {str(e)[:80]}")
+        pytest.skip(f"Qwen2VLProcessor needs Qwen2VLVideoProcessor, which needs torchvision ({str(e).strip().splitlines()[0]})")
     tok = train_tokenizer(TEXTS)
     tok.add_special_tokens({"additional_special_tokens": ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
                                                          "<|video_pad|>"]})
@@ -147,6 +147,7 @@ def test_family_trains_saves_and_reloads(family: str, lm_mode: str, toy: Path, t
     assert isinstance(model, HFVLM) and model.model_type.startswith(family[:5])
     trained = saved_models[-1]
     assert trained is not model and not trained.training
+    assert any(getattr(mod, "gradient_checkpointing", False) for mod in trained.modules())
     ex = load_qa_dataset(str(toy))[:3]
     ims = [Image.open(e.image).convert("RGB") for e in ex]
     qs = [e.question for e in ex]

@@ -86,11 +86,18 @@ class HFVLM(SpatialVLMModel):
         lrs = part_lr or {}
         return [{"params": ps, "lr": lrs.get(part, lr), "part": part} for part, ps in by_part.items() if ps]
 
+    def match_device_dtype(self) -> None:
+        """fp32 weights when the model runs on CPU (loaded in bf16 on a CUDA machine, then trained on CPU)."""
+        if self.device.type == "cpu" and next(self.model.parameters()).dtype != torch.float32:
+            self.model.to(torch.float32)
+
     def enable_gradient_checkpointing(self) -> None:
         """Recompute activations in backward (the memory of a multi-billion VLM's long image-token sequences)."""
-        # transformers >= 5.2x names it activation_checkpointing_enable (the old name warns)
-        enable = getattr(self.model, "activation_checkpointing_enable", None) or self.model.gradient_checkpointing_enable
-        enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        kw = {"use_reentrant": False}  # reentrant checkpoints lose the gradient of frozen-input LoRA layers
+        if hasattr(self.model, "activation_checkpointing_enable"):  # the newer name (the old one warns)
+            self.model.activation_checkpointing_enable(activation_checkpointing_kwargs=kw)
+        else:
+            self.model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kw)
         self.model.config.use_cache = False
 
     # ------------------------------------------------------------------ batches
