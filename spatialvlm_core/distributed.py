@@ -57,8 +57,9 @@ class World:
             dist.barrier()
 
 
-def init_world(batch_size: int) -> World:
-    """The process group from the launcher's environment (gloo on CPU, NCCL on CUDA); one process: no group."""
+def init_world(batch_size: int, cuda: bool = False) -> World:
+    """The process group from the launcher's environment (NCCL when ``cuda``, one GPU per process; else gloo);
+    one process: no group."""
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
@@ -66,8 +67,11 @@ def init_world(batch_size: int) -> World:
     if batch_size % size:
         raise ValueError(f"batch_size {batch_size} must be a multiple of the {size} processes (each takes an "
                          f"equal share of every global batch)")
+    if cuda and local >= torch.cuda.device_count():
+        raise ValueError(f"process {rank} of {size} needs GPU {local}, but this machine has "
+                         f"{torch.cuda.device_count()}: launch at most one process per GPU (or train with "
+                         f"device='cpu')")
     if not dist.is_initialized():
-        cuda = torch.cuda.is_available()
         if cuda:
             torch.cuda.set_device(local)
         dist.init_process_group("nccl" if cuda else "gloo")

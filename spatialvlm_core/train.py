@@ -183,7 +183,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    world = init_world(cfg.batch_size)  # one process unless launched by torchrun / accelerate / --num-processes
+    # One process unless launched by torchrun / accelerate / --num-processes; NCCL when training on GPUs.
+    world = init_world(cfg.batch_size, cuda=_resolve_device(cfg.device).startswith("cuda"))
     examples = load_qa_dataset(cfg.data, cfg.max_examples)
     if cfg.qtypes is not None:
         examples = [e for e in examples if e.qa is not None and e.qa.qtype in cfg.qtypes]

@@ -27,7 +27,7 @@ def toy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _cfg(toy: Path, out: Path, **kw: object) -> TrainConfig:
     base = dict(data=str(toy), out=str(out), preset="micro", steps=6, batch_size=4, lr=3e-3, warmup_steps=2,
-                checkpoint_every=3, log_every=1, seed=7, progress=False)
+                checkpoint_every=3, log_every=1, seed=7, progress=False, device="cpu")  # gloo, any machine
     return TrainConfig(**{**base, **kw})
 
 
