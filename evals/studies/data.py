@@ -15,7 +15,6 @@ general-VQA category, answered from the sim's exact colour attribute. Layout und
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import random
@@ -24,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.model.simdata import qa_rows
 from spatialvlm_core.types import QAPair
 
 COLOUR_QTYPE = "object_colour"
@@ -78,15 +78,7 @@ def colour_rows(scene3d: Any, image_id: str, scene_seed: int, n: int) -> list[QA
 
 
 def _rows(qas: list[QAPair], captions: dict[str, str], image: str) -> list[dict[str, Any]]:
-    rows = []
-    for qa in qas:
-        row = qa.model_dump(mode="json")
-        # Choice scoring needs the captions the question offered (as model/simdata.py writes them).
-        row["provenance"]["captions"] = [captions[i] for i in qa.object_ids if i in captions]
-        row["provenance"] = json.dumps(row["provenance"])
-        row["image"] = image
-        rows.append(row)
-    return rows
+    return qa_rows(qas, captions, image)  # the rows model/simdata.py writes, so choice scoring reads them alike
 
 
 def _scene(args: tuple[int, int, bool, StudyDataConfig]) -> dict[str, Any] | None:

@@ -64,6 +64,24 @@ class SimDataConfig(BaseModel):
 _NEUTRAL_DEFAULTS: dict[str, object] = {"fine_grid": 0, "manipulation_share": 0.0, "manipulation_qa": 6}
 
 
+
+def qa_rows(qas: list[Any], captions: dict[str, str], image: str, keep_given: bool = False) -> list[dict[str, Any]]:
+    """Dataset rows for the QA pairs of one image: the pair's fields, its image path, and the captions its
+    question offered (choice scoring needs them: the reference names only the right one; ``keep_given`` keeps
+    captions a row already carries), with the provenance as JSON."""
+    rows = []
+    for qa in qas:
+        row = qa.model_dump(mode="json")
+        offered = [captions[i] for i in qa.object_ids if i in captions]
+        if keep_given:
+            row["provenance"].setdefault("captions", offered)
+        else:
+            row["provenance"]["captions"] = offered
+        row["provenance"] = json.dumps(row["provenance"])
+        row["image"] = image
+        rows.append(row)
+    return rows
+
 def _neutral(cfg: SimDataConfig) -> set[str]:
     out = {k for k, v in _NEUTRAL_DEFAULTS.items() if getattr(cfg, k) == v}
     return out if cfg.manipulation_share == 0 else out - {"manipulation_qa"}
@@ -111,14 +129,7 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
                             cfg.locate_per_scene)
     image = f"images/{index:06d}.png"
     captions = {o.id: o.caption for o in scene3d.objects}
-    rows = []
-    for qa in qas:
-        row = qa.model_dump(mode="json")
-        # Choice scoring needs the captions the question offered (the reference names only the right one).
-        row["provenance"]["captions"] = [captions[i] for i in qa.object_ids if i in captions]
-        row["provenance"] = json.dumps(row["provenance"])
-        row["image"] = image
-        rows.append(row)
+    rows = qa_rows(qas, captions, image)
     dense = None
     if cfg.dense_grid:
         from spatialvlm_core.model.dense_targets import sim_dense_targets
@@ -220,14 +231,7 @@ def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[
                                 random.Random(f"{frame.image_id}|locate"), cfg.locate_per_scene)
         image = f"images/manip-{index:05d}-{k}.png"
         captions = {o.id: o.caption for o in frame.scene.objects}
-        rows = []
-        for qa in qas:
-            row = qa.model_dump(mode="json")
-            # The reward rows carry their own (category-only: "the mug") captions.
-            row["provenance"].setdefault("captions", [captions[i] for i in qa.object_ids if i in captions])
-            row["provenance"] = json.dumps(row["provenance"])
-            row["image"] = image
-            rows.append(row)
+        rows = qa_rows(qas, captions, image, keep_given=True)  # reward rows name theirs ("the mug")
         dense = None
         if cfg.dense_grid:
             from spatialvlm_core.model.dense_targets import sim_dense_targets
