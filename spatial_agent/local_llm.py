@@ -366,9 +366,8 @@ class LocalLLM:
         except PlannerError:
             return None
         args = plan.model_dump_json(exclude_none=True)
-        call = {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                "function": {"name": "submit_plan", "arguments": args}}
-        message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+        message = {"role": "assistant", "content": None, "refusal": None,
+                   "tool_calls": [_tool_call("submit_plan", args)]}
         used = self.planner.last
         return _completion(self.model_id, message, "tool_calls", len(self.tokenizer(question).input_ids),
                            used.tokens if used is not None else 0)
@@ -401,17 +400,15 @@ class LocalLLM:
             message["content"] = found[0]
             if tool_name is not None:
                 message["content"] = None
-                message["tool_calls"] = [{"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-                                          "function": {"name": tool_name, "arguments": json.dumps(found[1])}}]
+                message["tool_calls"] = [_tool_call(tool_name, json.dumps(found[1]))]
                 finish = "tool_calls"
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion", "created": int(time.time()),
-            "model": self.model_id, "system_fingerprint": None,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": {"prompt_tokens": gen.prompt_tokens, "completion_tokens": gen.completion_tokens,
-                      "total_tokens": gen.prompt_tokens + gen.completion_tokens,
-                      "prompt_tokens_details": {"cached_tokens": gen.cached_tokens}},
-        }
+        return _completion(self.model_id, message, finish, gen.prompt_tokens, gen.completion_tokens,
+                           gen.cached_tokens)
+
+
+def _tool_call(name: str, arguments: str) -> dict[str, Any]:
+    return {"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
+            "function": {"name": name, "arguments": arguments}}
 
 
 def _completion(model_id: str, message: dict[str, Any], finish: str, prompt_tokens: int,

@@ -201,6 +201,13 @@ def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(cmd, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env, cwd=REPO)  # noqa: S603
 
 
+def _one_args(root: Path, point: str, seed: int, steps: int, batch_size: int, device: str,
+              result: Path) -> list[str]:
+    """Arguments of ``evals.train_studies one``: one study point at one seed, its result JSON at ``result``."""
+    return ["one", "--data", str(root), "--point", point, "--seed", str(seed), "--steps", str(steps),
+            "--batch-size", str(batch_size), "--device", device, "--json", str(result)]
+
+
 def calibrate(root: Path, out: Path, jobs: int, steps: int, batch_size: int, device: str) -> float:
     """Training steps per second of one process while ``jobs`` unfrozen runs share the machine (the slowest
     point; no scoring): the median over the processes of their logged training speed."""
@@ -208,24 +215,7 @@ def calibrate(root: Path, out: Path, jobs: int, steps: int, batch_size: int, dev
     procs = []
     for i in range(jobs):
         f = out / "calibrate" / f"run-{i}.json"
-        args = [
-            "one",
-            "--data",
-            str(root),
-            "--point",
-            "base",
-            "--seed",
-            str(1000 + i),
-            "--steps",
-            str(steps),
-            "--batch-size",
-            str(batch_size),
-            "--device",
-            device,
-            "--json",
-            str(f),
-            "--no-eval",
-        ]
+        args = [*_one_args(root, "base", 1000 + i, steps, batch_size, device, f), "--no-eval"]
         procs.append((f, _spawn(args, out / "calibrate" / f"run-{i}.log")))
     rates = []
     for f, proc in procs:
@@ -316,23 +306,7 @@ def run_all(
             late = True
         while queue and len(running) < jobs and not late:
             p, s = queue.pop(0)
-            args = [
-                "one",
-                "--data",
-                str(root),
-                "--point",
-                p,
-                "--seed",
-                str(s),
-                "--steps",
-                str(steps),
-                "--batch-size",
-                str(batch_size),
-                "--device",
-                device,
-                "--json",
-                str(out / "runs" / f"{p}-s{s}.json"),
-            ]
+            args = _one_args(root, p, s, steps, batch_size, device, out / "runs" / f"{p}-s{s}.json")
             running[(p, s)] = (_spawn(args, out / "logs" / f"{p}-s{s}.log"), time.perf_counter())
         if late and queue:
             print(f"[{now:6.0f}s] time is short: {len(queue)} runs not started", flush=True)
