@@ -76,6 +76,8 @@ def session_processes(sid: int) -> list[str]:
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except (OSError, ValueError, IndexError):
             continue  # exited while we looked
+        if not cmd:
+            continue  # the kernel empties cmdline while a process exits: it is going, not alive
         out.append(f"{d.name} {cmd[:120]}")
     return sorted(out)
 

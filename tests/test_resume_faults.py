@@ -115,7 +115,7 @@ def _pool_workers() -> list[int]:
     """Our live pool worker processes (spawned children running multiprocessing's spawn_main)."""
     pids = []
     for line in session_processes(os.getsid(0)):
-        pid, cmd = line.split(maxsplit=1)
+        pid, _, cmd = line.partition(" ")
         stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
         if "spawn_main" in cmd and stat and int(stat[stat.rindex(")") + 2 :].split()[1]) == os.getpid():
             pids.append(int(pid))
