@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_hf_families import BUILDERS  # tiny random checkpoints built offline
 
 from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model
-from spatialvlm_core.model.toydata import write_toy_dataset
 from spatialvlm_core.train import train
 from spatialvlm_core.train_config import TrainConfig
 

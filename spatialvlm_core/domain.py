@@ -37,12 +37,12 @@ EVAL_FIRST = 100_000  # evals/domain.py scores scenes from here on: disjoint fro
 PERCENTILE = 99.5
 MARGIN = 1.5
 SHRINKAGE = 0.1  # covariance shrunk toward its mean variance: 600 renders for 256 feature dimensions
-RENDER_SIZE = (128, 96)  # what the model was trained on (model/simdata.py)
+RENDER_SIZE = (128, 96)  # what the model was trained on (dataset/sim_splits.py)
 
 
 def render_sim(first: int, n: int, size: tuple[int, int] = RENDER_SIZE, seed: int = SCENE_SEED) -> list[np.ndarray]:
     """RGB renders of scenes ``first .. first + n - 1`` of the simulator's ``seed`` split, rooms cycled as in the
-    training data (``model/simdata.py``); seeds the simulator rejects are skipped."""
+    training data (``dataset/sim_splits.py``); seeds the simulator rejects are skipped."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
 

@@ -41,7 +41,7 @@ class SpatialVLM:
     def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
                  head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = (),
                  domain: DomainCheck | None = None, classes: Sequence[str] | None = None) -> None:
-        from spatialvlm_core.model.dense_targets import DENSE_CLASSES, class_names
+        from spatialvlm_core.model.dense_classes import DENSE_CLASSES, class_names
 
         self.model = model.eval()
         self.domain = domain

@@ -37,7 +37,7 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
     split has images and questions only. ``manipulation_share``: manipulation frames (a gripper over a tabletop,
     sim/manipulation.py) per training scene; 0 leaves the split as before.
     """
-    from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
+    from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset
 
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
                                                     label_noise=label_noise, workers=workers,
@@ -48,7 +48,7 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
 
 def held_out_split(cache: Path, eval_scenes: int, progress: bool = True, workers: int = 1) -> Path:
     """The held-out dataset (images and questions, disjoint scene seeds); cached by its config."""
-    from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset
+    from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset
 
     return cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
                                                    workers=workers), progress)

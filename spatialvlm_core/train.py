@@ -168,7 +168,7 @@ def _load_vision(model: Any, ckpt: Path) -> None:
 
 
 def _is_qualitative(e: Any) -> bool:
-    from spatialvlm_core.model.simdata import LOCATE_QTYPE
+    from spatialvlm_core.dataset.sim_splits import LOCATE_QTYPE
 
     return e.qa is not None and e.qa.category == "qualitative" and e.qa.qtype != LOCATE_QTYPE
 

@@ -29,7 +29,7 @@ class TrainConfig(BaseModel):
     init_vision: str | None = None  # checkpoint dir whose vision tower initialises a fresh model (frozen study)
     max_examples: int | None = None
     # Weight of the per-token vision loss on datasets that carry dense targets (<stem>.dense.npz beside the
-    # images, see model/dense_targets.py); 0 trains on the answers alone.
+    # images, see dataset/dense_labels.py); 0 trains on the answers alone.
     dense_weight: float = Field(default=1.0, ge=0)
     # Weight of the relation head's loss (decision and log value against the rows' truth; presets with
     # ``vision.relation_head``); 0 trains it through the answers alone.

@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from spatialvlm_core.data import ImageCache, QAExample
+from spatialvlm_core.dataset.dense_labels import DenseCache
 from spatialvlm_core.model.base import SpatialVLMModel, to_pil
-from spatialvlm_core.model.dense_targets import DenseCache
 from spatialvlm_core.relation_warmup import relation_warmup
 from spatialvlm_core.train_config import TrainConfig
 from spatialvlm_core.vision_warmup import vision_warmup

@@ -29,7 +29,7 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
     from tqdm import tqdm
 
     from spatialvlm_core.data import ImageCache
-    from spatialvlm_core.model.dense_targets import DenseCache
+    from spatialvlm_core.dataset.dense_labels import DenseCache
 
     vision = getattr(model, "vision", None)
     if vision is None or getattr(vision, "dense_head", None) is None:

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from spatialvlm_core.model import create_model
-from spatialvlm_core.model.dense_targets import (
-    DENSE_CLASSES,
+from spatialvlm_core.dataset.dense_labels import (
     IGNORE,
     DenseCache,
     dense_path,
@@ -18,7 +16,18 @@ from spatialvlm_core.model.dense_targets import (
     save_dense,
     sim_dense_targets,
 )
+from spatialvlm_core.model import create_model
+from spatialvlm_core.model.dense_classes import DENSE_CLASSES, EXTRA_CLASSES, class_names
 from spatialvlm_core.model.presets import VisionConfig
+from spatialvlm_core.sim.catalog import CATEGORIES
+
+
+def test_the_frozen_class_list_is_background_the_sorted_sim_catalogue_and_the_extras() -> None:
+    # The model's copy (model/dense_classes.py) must not drift from the simulator it was labelled with.
+    assert ["background", *sorted(CATEGORIES), *EXTRA_CLASSES] == DENSE_CLASSES
+    assert class_names(32) == DENSE_CLASSES[:32]
+    with pytest.raises(ValueError, match="dense_classes=1"):
+        class_names(1)
 
 
 def test_dense_targets_exact_on_a_two_by_two_grid() -> None:
@@ -361,7 +370,7 @@ def test_exact_name_model_trains_saves_and_reloads(tmp_path) -> None:  # type: i
 
 
 def test_an_object_smaller_than_a_token_still_gets_the_cell_it_covers_most() -> None:
-    from spatialvlm_core.model.dense_targets import dense_targets
+    from spatialvlm_core.dataset.dense_labels import dense_targets
 
     inst = np.zeros((16, 16), dtype=np.int64)
     inst[:, :8] = 1  # a large object: the left half

@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 
 from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model
 from spatialvlm_core.model.hf import HFVLM, lora_targets, part_of
 from spatialvlm_core.model.tokenizer import train_tokenizer
-from spatialvlm_core.model.toydata import write_toy_dataset
 from spatialvlm_core.train import train
 from spatialvlm_core.train_config import TrainConfig
 

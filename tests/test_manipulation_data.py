@@ -1,4 +1,4 @@
-"""Manipulation frames for training (sim/manipulation.py) and their mixing into the sim split (model/simdata.py)."""
+"""Manipulation frames for training (sim/manipulation.py) and their mixing into the sim split (dataset/sim_splits.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from spatialvlm_core.model.dense_targets import DENSE_CLASSES, class_names, sim_dense_targets
+from spatialvlm_core.dataset.dense_labels import sim_dense_targets
+from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset, manipulation_trajectories
+from spatialvlm_core.model.dense_classes import DENSE_CLASSES, class_names
 from spatialvlm_core.model.presets import N_DENSE_CLASSES, get_preset
-from spatialvlm_core.model.simdata import SimDataConfig, cached_sim_dataset, manipulation_trajectories
 from spatialvlm_core.sim.manipulation import (
     EVAL_SEEDS,
     FRAMES_PER_TRAJECTORY,
@@ -88,7 +89,7 @@ def test_gripper_is_a_dense_class_and_new_presets_have_its_slot(frames: list) ->
 def test_cache_keys_of_the_default_splits_are_unchanged() -> None:
     # Keys of caches written before manipulation_share existed (the shipped recipe's train and held-out splits).
     def key(cfg: SimDataConfig) -> str:
-        import spatialvlm_core.model.simdata as sd
+        import spatialvlm_core.dataset.sim_splits as sd
 
         orig = sd.write_sim_dataset
         sd.write_sim_dataset = lambda root, cfg, progress=True: Path(root)  # type: ignore[assignment]
@@ -106,7 +107,7 @@ def test_cache_keys_of_the_default_splits_are_unchanged() -> None:
 
 
 def test_write_sim_dataset_mixes_manipulation_frames(tmp_path: Path) -> None:
-    from spatialvlm_core.model.simdata import write_sim_dataset
+    from spatialvlm_core.dataset.sim_splits import write_sim_dataset
 
     cfg = SimDataConfig(n_scenes=1, qa_per_scene=4, locate_per_scene=2, dense_grid=8, fine_grid=24,
                         manipulation_share=FRAMES_PER_TRAJECTORY, manipulation_qa=3)

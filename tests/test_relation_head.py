@@ -113,7 +113,7 @@ def test_relation_loss_joins_the_answer_loss_and_the_checkpoint_round_trips(tmp_
 
 @pytest.fixture(scope="module")
 def dense_sim(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from spatialvlm_core.model.simdata import SimDataConfig, write_sim_dataset
+    from spatialvlm_core.dataset.sim_splits import SimDataConfig, write_sim_dataset
 
     cfg = SimDataConfig(n_scenes=3, seed=5, width=64, height=48, qa_per_scene=12, dense_grid=8)
     return write_sim_dataset(tmp_path_factory.mktemp("rel-sim"), cfg, progress=False)

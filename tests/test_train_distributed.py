@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.distributed import World, launch
-from spatialvlm_core.model.toydata import write_toy_dataset
 from spatialvlm_core.train import TrainConfig, train
 from spatialvlm_core.train_cli import main
 

@@ -10,10 +10,15 @@ import torch
 from PIL import Image
 
 from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.sim_splits import (
+    LOCATE_QTYPE,
+    SimDataConfig,
+    cached_sim_dataset,
+    write_sim_dataset,
+)
+from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.model import create_model
 from spatialvlm_core.model.evaluate import choice_correct, evaluate, score_one
-from spatialvlm_core.model.simdata import LOCATE_QTYPE, SimDataConfig, cached_sim_dataset, write_sim_dataset
-from spatialvlm_core.model.toydata import write_toy_dataset
 from spatialvlm_core.train import TrainConfig, train
 from spatialvlm_core.types import Answer, QAPair
 

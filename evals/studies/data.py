@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatialvlm_core.model.simdata import qa_rows
+from spatialvlm_core.dataset.sim_splits import qa_rows
 from spatialvlm_core.types import QAPair
 
 COLOUR_QTYPE = "object_colour"
@@ -78,14 +78,14 @@ def colour_rows(scene3d: Any, image_id: str, scene_seed: int, n: int) -> list[QA
 
 
 def _rows(qas: list[QAPair], captions: dict[str, str], image: str) -> list[dict[str, Any]]:
-    return qa_rows(qas, captions, image)  # the rows model/simdata.py writes, so choice scoring reads them alike
+    return qa_rows(qas, captions, image)  # the rows dataset/sim_splits.py writes, so choice scoring reads them alike
 
 
 def _scene(args: tuple[int, int, bool, StudyDataConfig]) -> dict[str, Any] | None:
     """Render one scene: rgb, dense targets (training only), spatial rows per sigma, colour rows."""
     index, scene_seed, train, cfg = args
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from spatialvlm_core.model.simdata import QUALITATIVE_TYPES, QUANTITATIVE_TYPES, _locate_rows
+    from spatialvlm_core.dataset.sim_splits import QUALITATIVE_TYPES, QUANTITATIVE_TYPES, _locate_rows
     from spatialvlm_core.questions import QAConfig, generate_qa
     from spatialvlm_core.reconstruct import reconstruct
     from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
@@ -119,7 +119,7 @@ def _scene(args: tuple[int, int, bool, StudyDataConfig]) -> dict[str, Any] | Non
     colour = _rows(colour_rows(scene3d, sim.image_id, scene_seed, cfg.colour_per_scene), captions, image)
     dense = None
     if train and cfg.dense_grid:
-        from spatialvlm_core.model.dense_targets import sim_dense_targets
+        from spatialvlm_core.dataset.dense_labels import sim_dense_targets
 
         dense = sim_dense_targets(sim, cfg.dense_grid, cfg.fine_grid)
     return {"index": index, "rgb": sim.rgb, "dense": dense, "spatial": spatial, "colour": colour}
@@ -140,8 +140,8 @@ def render_study_data(root: str | Path, cfg: StudyDataConfig, progress: bool = T
     from PIL import Image
     from tqdm import tqdm
 
+    from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
     from spatialvlm_core.make_model import EVAL_SEED, SEED
-    from spatialvlm_core.model.dense_targets import dense_path, save_dense
 
     root = Path(root)
     done = root / CONFIG_FILE

@@ -92,7 +92,7 @@ class VisionTower(nn.Module):
             )
             self.blocks = nn.TransformerEncoder(block, cfg.num_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c_in)
-        # Per-token class logits + log depth + floor height (training signal only; see dense_targets.py).
+        # Per-token class logits + log depth + floor height (training signal only; see dataset/dense_labels.py).
         self.dense_head = nn.Linear(c_in, cfg.dense_classes + 2) if cfg.dense_classes > 0 else None
         self.fine_grid = cfg.fine_grid
         self.fine_head: nn.Module | None = None
@@ -244,7 +244,7 @@ class ComposedVLM(SpatialVLMModel):
 
     def _init_class_words(self, tokenizer: Any, k: int) -> None:
         """Token ids of each dense class name (row 0, background, has none): padded ids + mask buffers."""
-        from spatialvlm_core.model.dense_targets import class_names
+        from spatialvlm_core.model.dense_classes import class_names
 
         ids = [[] if i == 0 else tokenizer(" " + name, add_special_tokens=False).input_ids
                for i, name in enumerate(class_names(k))]
@@ -261,7 +261,7 @@ class ComposedVLM(SpatialVLMModel):
     def _init_class_sequences(self, tokenizer: Any) -> None:
         """Token ids of each object class name as it appears inside a question (after a space), and which names'
         ids lie inside another's (such a hit is dropped where the longer name matches around it)."""
-        from spatialvlm_core.model.dense_targets import class_names
+        from spatialvlm_core.model.dense_classes import class_names
 
         names = class_names(self.preset.vision.dense_classes)[1:]
         self._class_seqs = [tokenizer(" " + n, add_special_tokens=False).input_ids for n in names]

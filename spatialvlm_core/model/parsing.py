@@ -190,7 +190,7 @@ def normalize_question(question: str) -> str:
 def _vocabulary_regex() -> re.Pattern[str]:
     """Object class names an answer can name: the simulator's catalogue and the size-prior classes, as one
     alternation, longest first (so "coffee table" is found before "table"; plurals too)."""
-    from spatialvlm_core.model.dense_targets import DENSE_CLASSES
+    from spatialvlm_core.model.dense_classes import DENSE_CLASSES
 
     names = set(DENSE_CLASSES[1:])
     try:

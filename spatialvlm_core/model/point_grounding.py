@@ -12,7 +12,7 @@ The pair features are then plain geometry over the predicted points of the two n
 
 The fine head's output travels in the tower's token tensor (space-to-depth: each coarse token carries its
 ``(fine_grid / grid)**2`` fine cells in extra channels), so every consumer of a cached tower output gets it.
-Points and classes are learned (dense sim labels, like ``dense_targets.py``); the features are not.
+Points and classes are learned (dense sim labels, like ``dataset/dense_labels.py``); the features are not.
 """
 
 from __future__ import annotations

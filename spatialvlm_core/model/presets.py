@@ -26,7 +26,7 @@ class VisionConfig:
     num_heads: int = 4
     grid: int = 8  # tokens per side (the CNN output is average-pooled to grid x grid)
     # >0: a per-token head predicting this many classes plus log depth and floor height, trained on dense sim
-    # labels (model/dense_targets.py) when the dataset has them; unused at inference.
+    # labels (dataset/dense_labels.py) when the dataset has them; unused at inference.
     dense_classes: int = 0
     # With a dense head: each image token also carries the LM's own embedding of the object name the head sees
     # there (probability-weighted), so "the armchair" in the question and the armchair's tokens share a vector;
@@ -156,7 +156,7 @@ def check_compatible(saved: ModelPreset, requested: ModelPreset) -> None:
         )
 
 
-# Dense classes of a new model: len(model.dense_targets.DENSE_CLASSES), background + the sim catalogue's 31 + the
+# Dense classes of a new model: len(model.dense_classes.DENSE_CLASSES), background + the sim catalogue's 31 + the
 # gripper. Checkpoints saved with 32 (before the gripper) load unchanged: they store their own count.
 N_DENSE_CLASSES = 33
 

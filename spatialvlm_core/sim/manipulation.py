@@ -44,7 +44,7 @@ def manipulation_seed(split: int, index: int) -> int:
 
 
 class ManipulationFrame(BaseModel):
-    """One rendered frame with its exact labels; duck-types ``sim.SimScene`` for ``model.dense_targets``."""
+    """One rendered frame with its exact labels; duck-types ``sim.SimScene`` for ``dataset.dense_labels``."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 

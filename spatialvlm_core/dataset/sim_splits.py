@@ -51,7 +51,7 @@ class SimDataConfig(BaseModel):
     label_noise: float = Field(0.0, ge=0)  # sigma (m) on 3D labels before question generation
     allow: list[str] = Field(default_factory=lambda: QUALITATIVE_TYPES + QUANTITATIVE_TYPES)
     workers: int = Field(1, ge=1)  # >1: spawn a process pool
-    dense_grid: int = Field(0, ge=0)  # >0: also write per-token vision targets (model/dense_targets.py)
+    dense_grid: int = Field(0, ge=0)  # >0: also write per-token vision targets (dataset/dense_labels.py)
     fine_grid: int = Field(0, ge=0)  # >0 (with dense_grid): also the point map's (model/point_grounding.py)
     # Manipulation frames (a gripper near tabletop objects, sim/manipulation.py) per scene of the split: 0.2 with
     # 5,000 scenes adds 1,000 frames, each with the reward question(s) and ``manipulation_qa`` other rows.
@@ -132,7 +132,7 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
     rows = qa_rows(qas, captions, image)
     dense = None
     if cfg.dense_grid:
-        from spatialvlm_core.model.dense_targets import sim_dense_targets
+        from spatialvlm_core.dataset.dense_labels import sim_dense_targets
 
         dense = sim_dense_targets(sim, cfg.dense_grid, cfg.fine_grid)
     return sim.rgb, rows, dense
@@ -173,7 +173,7 @@ def _collect(results: Any, root: Path, progress: bool, total: int) -> list[dict[
     from PIL import Image
     from tqdm import tqdm
 
-    from spatialvlm_core.model.dense_targets import dense_path, save_dense
+    from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
 
     rows: list[dict[str, Any]] = []
     for res in tqdm(results, total=total, disable=not progress, desc="sim scenes"):
@@ -192,7 +192,7 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
     """``write_sim_dataset`` into ``cache/<hash of cfg>``, reused when already complete."""
     import hashlib
 
-    from spatialvlm_core.model.dense_targets import DENSE_VERSION
+    from spatialvlm_core.dataset.dense_labels import DENSE_VERSION
 
     # Fields at their neutral default are left out of the key: caches written before they existed stay valid.
     text = cfg.model_dump_json(exclude={"workers"} | _neutral(cfg))
@@ -234,7 +234,7 @@ def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[
         rows = qa_rows(qas, captions, image, keep_given=True)  # reward rows name theirs ("the mug")
         dense = None
         if cfg.dense_grid:
-            from spatialvlm_core.model.dense_targets import sim_dense_targets
+            from spatialvlm_core.dataset.dense_labels import sim_dense_targets
 
             dense = sim_dense_targets(frame, cfg.dense_grid, cfg.fine_grid)
         out.append((frame.rgb, rows, dense))

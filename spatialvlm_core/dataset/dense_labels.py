@@ -1,12 +1,12 @@
-"""Dense per-token targets for the vision tower, computed from a synthetic render's exact labels.
+"""Dense per-token labels for the vision tower, computed from a synthetic render's exact labels.
 
 The paper's VLM starts from a vision encoder pretrained on web-scale data; our towers start from random
 weights on a CPU. Supervising every grid token with *what* is there (object category, or background) and
 *where* it is in 3D (log depth, height above the floor) gives the tower those features in minutes, so the
-language model only has to learn to read them. The targets are used in training only: at inference the model
-sees the image and the question, nothing else.
+language model only has to learn to read them. The labels are used in training only: at inference the model
+sees the image and the question, nothing else. The class vocabulary is the model's (``model.dense_classes``).
 
-Targets are stored beside each rendered image as ``<stem>.dense.npz`` (see ``dense_path``).
+Labels are stored beside each rendered image as ``<stem>.dense.npz`` (see ``dense_path``).
 """
 
 from __future__ import annotations
@@ -15,28 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from spatialvlm_core.model.dense_classes import DENSE_CLASSES
 from spatialvlm_core.model.grid_cells import IGNORE, cells
 from spatialvlm_core.model.point_grounding import heading_frame_points, point_targets
-from spatialvlm_core.sim.catalog import CATEGORIES
 
-# Class 0 is background (floor, walls, anything that is not an object); then the sim's categories in a fixed order;
-# then classes added later, appended so a model trained with the first k classes keeps its indices (class_names).
-EXTRA_CLASSES: tuple[str, ...] = ("gripper",)  # sim/trajectories.py's robot gripper (the manipulation frames)
-DENSE_CLASSES: list[str] = ["background", *sorted(CATEGORIES), *EXTRA_CLASSES]
 DENSE_VERSION = 2  # bumped when the labelling rule changes (2: objects smaller than a token get one)
 MIN_OBJECT_SHARE = 0.15  # a token is labelled with an object when at least this share of its pixels show it
 # An object that wins no token that way (a mug, a book: smaller than a token) still gets the one token where it
 # covers the largest share, when that share is at least this: without it 15% of the training questions name an
 # object class no token carries, and the question's word has nothing to point at.
 MIN_SMALL_SHARE = 0.03
-
-
-def class_names(k: int) -> list[str]:
-    """The first ``k`` dense classes: those of a model with ``vision.dense_classes=k`` (background first).
-    A checkpoint from before ``EXTRA_CLASSES`` has 32 and keeps working."""
-    if not 1 < k <= len(DENSE_CLASSES):
-        raise ValueError(f"vision.dense_classes={k}: the dense classes known here are 2..{len(DENSE_CLASSES)}")
-    return DENSE_CLASSES[:k]
 
 
 def dense_path(image: str | Path) -> Path:
