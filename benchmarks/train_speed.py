@@ -1,5 +1,5 @@
 """Training throughput (samples/s) per preset on this machine: tiny, tiny-relation, tiny-relation-color, tiny-relation-points (from scratch) and smollm2 (frozen LM); and the
-full training loop in 1 and 2 data-parallel processes (``--processes 1 2``: spatialvlm_core/distributed.py).
+full training loop in 1 and 2 data-parallel processes (``--processes 1 2``: spatialvlm_core/train/distributed.py).
 
 Run: .venv/bin/python benchmarks/train_speed.py [--presets tiny smollm2] [--steps 5] [--batch-size 16]
      .venv/bin/python benchmarks/train_speed.py --processes 1 2 [--presets tiny] [--steps 20]
@@ -18,9 +18,9 @@ import torch
 
 from spatialvlm_core.data import ImageCache, load_qa_dataset
 from spatialvlm_core.dataset.toy import write_toy_dataset
-from spatialvlm_core.distributed import launch
 from spatialvlm_core.model import create_model
 from spatialvlm_core.train import TrainConfig
+from spatialvlm_core.train.distributed import launch
 
 
 def bench(preset: str, data: Path, steps: int, batch_size: int) -> float:

@@ -27,8 +27,8 @@ def head_on_tower(checkpoint: Path, preset: str, train: list[Any], held: list[An
     from spatialvlm_core.model.composed import ComposedVLM
     from spatialvlm_core.model.evaluate import relation_head_check
     from spatialvlm_core.model.presets import get_preset
-    from spatialvlm_core.relation_warmup import relation_warmup
     from spatialvlm_core.train import seed_everything
+    from spatialvlm_core.train.warmup_relation import relation_warmup
 
     base = load_checkpoint(checkpoint)
     seed_everything(seed)

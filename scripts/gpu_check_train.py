@@ -21,7 +21,7 @@ from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model
 from spatialvlm_core.train import train
-from spatialvlm_core.train_config import TrainConfig
+from spatialvlm_core.train.config import TrainConfig
 
 
 def main() -> int:

@@ -17,7 +17,7 @@ SUBCOMMAND_MODULES: list[str] = [
     "spatialvlm_core.sim.cli",
     "spatialvlm_core.reconstruct",
     "spatialvlm_core.pipeline",
-    "spatialvlm_core.train_cli",
+    "spatialvlm_core.train.cli",
     "spatialvlm_core.infer",
 ]
 

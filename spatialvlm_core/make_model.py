@@ -148,12 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                          "grounding either; tiny: without the relation head)")
     ap.add_argument("--dense-weight", type=float, default=1.0, help="weight of the per-token vision loss (0: off)")
     ap.add_argument("--vision-warmup", type=int, default=2000,
-                    help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/vision_warmup.py)")
-    ap.add_argument("--qualitative-repeat", type=int, default=1, help="times each yes/no or which-of-two row is seen per epoch")
+                    help="dense-only tower steps before the VLM steps (0: off; see spatialvlm_core/train/warmup_vision.py)")
     ap.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=True,
                     help="train the tower in the warm-up only (--vision-warmup), frozen for the VLM steps")
-    ap.add_argument("--qualitative-first", type=int, default=0,
-                    help="curriculum: the first N steps train on yes/no and which-of-two rows only")
     ap.add_argument("--relation-warmup", type=int, default=RELATION_WARMUP,
                     help="epochs of relation-head-only training on the frozen tower (needs --freeze-vision)")
     ap.add_argument("--workers", type=int, default=2, help="processes rendering the datasets")
@@ -193,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = TrainConfig(data=str(data), out=str(run), preset=args.preset, steps=args.steps, batch_size=args.batch_size,
                           lr=args.lr, warmup_steps=100, seed=args.seed, checkpoint_every=500, resume=args.work is not None,
                           eval_data=str(eval_data), eval_every=500, eval_max=300, dense_weight=args.dense_weight,
-                          vision_warmup_steps=args.vision_warmup, qualitative_repeat=args.qualitative_repeat,
-                          qualitative_first_steps=args.qualitative_first, relation_warmup_epochs=args.relation_warmup,
+                          vision_warmup_steps=args.vision_warmup, relation_warmup_epochs=args.relation_warmup,
                           freeze_vision=args.freeze_vision)
         summary = train(cfg)
         tool = SpatialVLM.load(run)

@@ -20,7 +20,7 @@ from spatialvlm_core.model import create_model
 from spatialvlm_core.model.hf import HFVLM, lora_targets, part_of
 from spatialvlm_core.model.tokenizer import train_tokenizer
 from spatialvlm_core.train import train
-from spatialvlm_core.train_config import TrainConfig
+from spatialvlm_core.train.config import TrainConfig
 
 TEMPLATE = ("{% for m in messages %}{{ m.role }}:{% for c in m.content %}{% if c.type == 'image' %}<image>"
             "{% else %}{{ c.text }}{% endif %}{% endfor %}\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}")

@@ -32,21 +32,21 @@ class _Boom:
 
 def test_a_crafted_training_state_is_refused(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from spatialvlm_core.train import _load_state, _rng_state, _set_rng_state
+    from spatialvlm_core.train.checkpoints import load_state, rng_state, set_rng_state
 
     bad = tmp_path / "training_state.pt"
     with open(bad, "wb") as fh:
         pickle.dump({"optimizer": _Boom()}, fh)
     with pytest.raises(ValueError, match="refusing to load"):
-        _load_state(bad)
+        load_state(bad)
     # The real state round-trips through weights_only loading and restores the generators.
     good = tmp_path / "ok.pt"
-    torch.save({"rng": _rng_state(), "step": 3}, good)
+    torch.save({"rng": rng_state(), "step": 3}, good)
     import random
 
     import numpy as np
 
-    st = _load_state(good)
+    st = load_state(good)
     a = (random.random(), float(np.random.rand()), float(torch.rand(1)))
-    _set_rng_state(st["rng"])
+    set_rng_state(st["rng"])
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == a

@@ -14,7 +14,7 @@ from spatialvlm_core.data import load_qa_dataset, mix_datasets
 from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.train import TrainConfig, train
-from spatialvlm_core.train_cli import register
+from spatialvlm_core.train.cli import register
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from spatialvlm_core.dataset.toy import write_toy_dataset
-from spatialvlm_core.distributed import World, launch
 from spatialvlm_core.train import TrainConfig, train
-from spatialvlm_core.train_cli import main
+from spatialvlm_core.train.cli import main
+from spatialvlm_core.train.distributed import World, launch
 
 # Each rank averages the answer-token loss over its own rows, so the mean of two shard means differs from the
 # mean over the whole batch when the shards hold different numbers of answer tokens; on this toy set the

@@ -139,7 +139,7 @@ def _dense_micro() -> torch.nn.Module:
 def test_vision_warmup_fits_the_dense_targets_and_leaves_the_lm_alone(dense_sim: Path) -> None:
     import io
 
-    from spatialvlm_core.vision_warmup import vision_warmup
+    from spatialvlm_core.train.warmup_vision import vision_warmup
 
     torch.manual_seed(0)
     model = _dense_micro()
@@ -157,7 +157,7 @@ def test_vision_warmup_fits_the_dense_targets_and_leaves_the_lm_alone(dense_sim:
 
 
 def test_vision_warmup_errors(dense_sim: Path, tmp_path: Path) -> None:
-    from spatialvlm_core.vision_warmup import vision_warmup
+    from spatialvlm_core.train.warmup_vision import vision_warmup
 
     paths = [e.image for e in load_qa_dataset(dense_sim)]
     with pytest.raises(ValueError, match="dense head"):
@@ -170,7 +170,7 @@ def test_vision_warmup_errors(dense_sim: Path, tmp_path: Path) -> None:
 def test_cli_train_from_config_file_with_warmup(dense_sim: Path, tmp_path: Path) -> None:
     import argparse
 
-    from spatialvlm_core.train_cli import register
+    from spatialvlm_core.train.cli import register
 
     cfg = tmp_path / "run.json"
     cfg.write_text(json.dumps({"data": str(dense_sim), "out": str(tmp_path / "run"), "preset": "micro",
@@ -200,24 +200,16 @@ def test_train_on_chosen_question_types_only(sim_data: Path, tmp_path: Path) -> 
         train(TrainConfig(out=str(tmp_path / "b"), qtypes=["no_such_type"], **base))
 
 
-def test_qualitative_first_curriculum_draws_relation_rows_then_the_mix(sim_data: Path, tmp_path: Path) -> None:
-    from spatialvlm_core.train import _is_qualitative, step_rows
+def test_batches_are_seeded_epochs_pure_in_the_step() -> None:
+    from spatialvlm_core.train.batches import batch_indices
 
-    exs = load_qa_dataset(sim_data)
-    qual = [i for i, e in enumerate(exs) if _is_qualitative(e)]
-    assert 0 < len(qual) < len(exs)
-    cfg = TrainConfig(data=str(sim_data), out=str(tmp_path), batch_size=4, qualitative_first_steps=3)
-    early = [i for s in range(3) for i in step_rows(cfg, len(exs), qual, s, 0)]
-    assert all(_is_qualitative(exs[i]) for i in early)
-    late = [i for s in range(3, 3 + len(exs)) for i in step_rows(cfg, len(exs), qual, s, 0)]
-    assert not all(_is_qualitative(exs[i]) for i in late)  # the mix brings the metric rows back
-    assert step_rows(cfg, len(exs), qual, 1, 0) == step_rows(cfg, len(exs), qual, 1, 0)  # resumable: pure in step
-    out = train(TrainConfig(data=str(sim_data), out=str(tmp_path / "run"), preset="micro", steps=2, batch_size=2,
-                            qualitative_first_steps=1, progress=False))
-    assert out["steps"] == 2
-    with pytest.raises(ValueError, match="qualitative_first_steps needs qualitative rows"):
-        train(TrainConfig(data=str(sim_data), out=str(tmp_path / "b"), preset="micro", steps=1, batch_size=2,
-                          qtypes=[LOCATE_QTYPE], qualitative_first_steps=1, progress=False))
+    n, bs = 10, 4
+    epoch = [i for s in range(5) for i in batch_indices(n, 7, s, 0, bs, 1)][:n]  # 20 draws: two epochs
+    assert sorted(epoch) == list(range(n))  # each row once per epoch
+    assert batch_indices(n, 7, 3, 1, bs, 2) == batch_indices(n, 7, 3, 1, bs, 2)  # resumable: pure in the step
+    assert batch_indices(n, 7, 0, 0, bs, 1) != batch_indices(n, 8, 0, 0, bs, 1)  # the seed decides the order
+    # grad accumulation walks the same stream: step s micro m of accum 2 == step 2s+m of accum 1
+    assert batch_indices(n, 7, 1, 1, bs, 2) == batch_indices(n, 7, 3, 0, bs, 1)
 
 
 def test_answer_sep_decides_where_the_answer_starts() -> None:
@@ -236,8 +228,8 @@ def test_answer_sep_decides_where_the_answer_starts() -> None:
 
 def test_frozen_tower_is_pretrained_by_the_warmup_then_cached(dense_sim: Path, tmp_path: Path) -> None:
     from spatialvlm_core.data import ImageCache
-    from spatialvlm_core.train_recipes import TowerCache
-    from spatialvlm_core.vision_warmup import vision_warmup
+    from spatialvlm_core.train.recipe_composed import TowerCache
+    from spatialvlm_core.train.warmup_vision import vision_warmup
 
     torch.manual_seed(0)
     model = _dense_micro()

@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from spatialvlm_core.data import ImageCache
+from spatialvlm_core.model.relation import relation_loss
 
 
 def relation_warmup(model: Any, examples: list[Any], epochs: int, lr: float, seed: int, batch_size: int = 256,
@@ -27,12 +32,6 @@ def relation_warmup(model: Any, examples: list[Any], epochs: int, lr: float, see
     epoch's batches). Raises ``ValueError`` when the model has no relation head, its tower is not frozen, or no
     row has a target.
     """
-    import torch
-    from tqdm import tqdm
-
-    from spatialvlm_core.data import ImageCache
-    from spatialvlm_core.model.relation import relation_loss
-
     head = getattr(model, "relation", None)
     if head is None:
         raise ValueError("relation warm-up needs a model with a relation head (vision.relation_head > 0)")
@@ -78,8 +77,6 @@ def relation_warmup(model: Any, examples: list[Any], epochs: int, lr: float, see
 def _inputs(model: Any, examples: list[Any], images: Any, tower: Any, progress: bool) -> tuple[Any, Any, Any]:
     """Pair geometry at each prompt's last token (R, 1, pair width) and the left-padded prompt ids and kept mask (R, T)
     - the layout generation has, so the head learns on what it will see."""
-    import torch
-    from tqdm import tqdm
 
     ids = model.prompt_batch([e.question for e in examples])[0].cpu()
     pairs, keeps = [], []

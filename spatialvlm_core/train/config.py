@@ -35,19 +35,13 @@ class TrainConfig(BaseModel):
     # ``vision.relation_head``); 0 trains it through the answers alone.
     relation_weight: float = Field(default=1.0, ge=0)
     # Epochs of relation-head-only training on the frozen tower's cached output before the VLM steps
-    # (relation_warmup.py); needs a frozen tower. A resumed run skips it, like the vision warm-up.
+    # (warmup_relation.py); needs a frozen tower. A resumed run skips it, like the vision warm-up.
     relation_warmup_epochs: int = Field(default=0, ge=0)
     relation_warmup_lr: float = Field(default=3e-3, gt=0)  # peak (one-cycle): a small MLP on cached inputs
     relation_warmup_weight_decay: float = Field(default=0.1, ge=0)
-    # Steps of dense-only tower training on the dataset's images before the VLM steps (vision_warmup.py);
+    # Steps of dense-only tower training on the dataset's images before the VLM steps (warmup_vision.py);
     # needs dense targets. A resumed run skips it (its checkpoint already holds the warmed tower).
     vision_warmup_steps: int = Field(default=0, ge=0)
-    # Each qualitative row (yes/no and which-of-two) appears this many times per epoch: there are 14 relation
-    # types to the metric side's 9, and each decides on a token or two of the answer.
-    qualitative_repeat: int = Field(default=1, ge=1)
-    # Curriculum: the first N steps draw only qualitative rows. From scratch the LM sits on a plateau (one constant
-    # answer per yes/no type) before it reads the pair geometry; relation rows alone end it sooner (README).
-    qualitative_first_steps: int = Field(default=0, ge=0)
     qtypes: list[str] | None = None  # train on these question types only (e.g. one relation, for a study)
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)

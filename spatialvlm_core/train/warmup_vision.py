@@ -14,6 +14,11 @@ from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
+import torch
+from tqdm import tqdm
+
+from spatialvlm_core.data import ImageCache
+from spatialvlm_core.dataset.dense_labels import DenseCache
 
 
 def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: int, lr: float, seed: int,
@@ -25,12 +30,6 @@ def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: i
     Returns ``{"steps": ..., "images": ..., "final_loss": ...}``; raises ``ValueError`` when the model has no
     dense head or no image has targets.
     """
-    import torch
-    from tqdm import tqdm
-
-    from spatialvlm_core.data import ImageCache
-    from spatialvlm_core.dataset.dense_labels import DenseCache
-
     vision = getattr(model, "vision", None)
     if vision is None or getattr(vision, "dense_head", None) is None:
         raise ValueError("vision warm-up needs a model whose vision tower has a dense head (vision.dense_classes)")

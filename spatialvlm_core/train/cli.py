@@ -10,7 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from spatialvlm_core.train_config import TrainConfig
+from spatialvlm_core.train.config import TrainConfig
+
+# TrainConfig's numeric fields with a flag of their own (the rest come through --config).
+_NUMBERS: tuple[tuple[str, type], ...] = (
+    ("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int), ("checkpoint-every", int),
+    ("spatial-fraction", float), ("max-examples", int), ("dense-weight", float), ("vision-warmup-steps", int),
+    ("relation-weight", float), ("relation-warmup-epochs", int))
 
 
 def register(subparsers: Any) -> None:
@@ -19,10 +25,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", help="output checkpoint directory; required unless in --config")
     p.add_argument("--preset", help="preset name or image-text-to-text checkpoint (default: tiny)")
     p.add_argument("--config", help="TrainConfig JSON; command-line flags given explicitly override it")
-    for name, typ in (("steps", int), ("batch-size", int), ("grad-accum", int), ("lr", float), ("seed", int),
-                      ("checkpoint-every", int), ("spatial-fraction", float), ("max-examples", int),
-                      ("dense-weight", float), ("vision-warmup-steps", int), ("qualitative-repeat", int),
-                      ("qualitative-first-steps", int), ("relation-weight", float), ("relation-warmup-epochs", int)):
+    for name, typ in _NUMBERS:
         p.add_argument(f"--{name}", type=typ)
     p.add_argument("--freeze-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--lm-mode", choices=["full", "frozen", "lora"])
@@ -42,10 +45,8 @@ def _cli(args: argparse.Namespace) -> int:
         if not cfg_path.is_file():
             raise FileNotFoundError(f"config file not found: {cfg_path}")
         base = json.loads(cfg_path.read_text())
-    for key in ("data", "out", "preset", "steps", "batch_size", "grad_accum", "lr", "seed", "checkpoint_every",
-                "spatial_fraction", "max_examples", "dense_weight", "vision_warmup_steps", "qualitative_repeat",
-                "qualitative_first_steps", "relation_weight", "relation_warmup_epochs",
-                "freeze_vision", "lm_mode", "device"):
+    for key in ("data", "out", "preset", *(n.replace("-", "_") for n, _ in _NUMBERS), "freeze_vision", "lm_mode",
+                "device"):
         v = getattr(args, key)
         if v is not None:
             base[key] = v
@@ -57,8 +58,10 @@ def _cli(args: argparse.Namespace) -> int:
     if args.tensorboard:
         base["tensorboard"] = True
     cfg = TrainConfig(**base)
-    from spatialvlm_core.distributed import launch  # torch: only once a run starts, not to build the parser
     from spatialvlm_core.train import train
+    from spatialvlm_core.train.distributed import (
+        launch,  # torch: only once a run starts, not to build the parser
+    )
 
     if args.num_processes > 1:
         if args.num_processes > cfg.batch_size or cfg.batch_size % args.num_processes:
