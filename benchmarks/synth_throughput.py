@@ -34,8 +34,8 @@ def render_scenes(root: Path, n: int, width: int, height: int, seed: int = 1000)
 
 def qa_rate(scene_dirs: list[Path], seconds: float) -> tuple[float, int]:
     """QA pairs/s of ``generate_qa`` alone, on scenes reconstructed once beforehand."""
+    from spatialvlm_core.dataset.sources import discover, read_frame
     from spatialvlm_core.pipeline import PipelineConfig, default_stages
-    from spatialvlm_core.sources import discover, read_frame
 
     cfg = PipelineConfig()
     stages = default_stages(cfg)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from spatialvlm_core.data import ImageCache, load_qa_dataset
+from spatialvlm_core.dataset.reader import ImageCache, load_qa_dataset
 from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.model import create_model
 from spatialvlm_core.train import TrainConfig

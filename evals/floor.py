@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spatialvlm_core.frame_folder import load_frame_folder
+from spatialvlm_core.dataset.frame_folder import load_frame_folder
 from spatialvlm_core.geometry import angle_between_deg
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.types import Detections, Frame

@@ -59,7 +59,7 @@ def decompose(model_dir: Path, max_rows: int | None = None) -> dict[str, dict[st
     docstring)."""
     import torch
 
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.make_model import DEFAULT_CACHE, sim_splits
     from spatialvlm_core.model import load_checkpoint
     from spatialvlm_core.model.base import to_pil

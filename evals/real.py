@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.frame_folder import load_frame_folder
+from spatialvlm_core.dataset.frame_folder import load_frame_folder
 from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.reconstruct import reconstruct
 from spatialvlm_core.size_priors import z_for

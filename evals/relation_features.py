@@ -46,7 +46,7 @@ def head_on_tower(checkpoint: Path, preset: str, train: list[Any], held: list[An
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.make_model import DEFAULT_CACHE, sim_splits
     from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 

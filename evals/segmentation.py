@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.frame_folder import load_frame_folder
+from spatialvlm_core.dataset.frame_folder import load_frame_folder
 from spatialvlm_core.perception import create_segmenter
 from spatialvlm_core.perception.detect_gt import GroundTruthDetector
 from spatialvlm_core.types import CameraIntrinsics, Detection, Detections, Frame

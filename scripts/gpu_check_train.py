@@ -16,7 +16,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_hf_families import BUILDERS  # tiny random checkpoints built offline
 
-from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.reader import load_qa_dataset
 from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model

@@ -101,7 +101,7 @@ def describe_tool(tool: Any) -> str:
 
 def _eval_only(args: argparse.Namespace) -> int:
     """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
     from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
 
@@ -125,7 +125,7 @@ def _eval_only(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
     from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
     from spatialvlm_core.train import TrainConfig, train

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import math
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -421,6 +423,17 @@ class QAPair(_Model):
             if v is not None and not math.isfinite(v):
                 raise ValueError(f"{f} must be finite, got {v}")
         return self
+
+
+@dataclass(frozen=True)
+class QAExample:
+    """One training/eval example as a dataset reader yields it (``dataset.reader.load_qa_dataset``); here, not
+    in ``dataset``, so the model's evaluation can name it without depending on the dataset layer."""
+
+    image: Path  # absolute path
+    question: str
+    answer: str
+    qa: QAPair | None = None  # None for synthesised generic (non-spatial) examples
 
 
 # --------------------------------------------------------------------------- tool answers

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.reader import load_qa_dataset
 from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from spatialvlm_core.exports import export_llava, to_llava_records
+from spatialvlm_core.dataset.exports import export_llava, to_llava_records
+from spatialvlm_core.dataset.shards import read_rows, row_to_qa
 from spatialvlm_core.pipeline import (
     PipelineConfig,
     RunOptions,
@@ -26,7 +27,6 @@ from spatialvlm_core.pipeline import (
     parse_backend_options,
     synth_dataset,
 )
-from spatialvlm_core.shards import read_rows, row_to_qa
 from spatialvlm_core.types import Box3D, Frame, Object3D, OrientedBox3D, QAPair, Scene3D
 
 N_IMAGES = 7

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from spatialvlm_core.dataset.shards import read_rows, row_to_qa
 from spatialvlm_core.pipeline import (
     PipelineConfig,
     RunOptions,
@@ -19,7 +20,6 @@ from spatialvlm_core.pipeline import (
     render_sim_scenes,
     synth_dataset,
 )
-from spatialvlm_core.shards import read_rows, row_to_qa
 from spatialvlm_core.types import Scene3D
 
 sim = pytest.importorskip("spatialvlm_core.sim")

@@ -67,7 +67,7 @@ def test_dataset_bench(tmp_path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from spatialvlm_core.shards import qa_to_row
+    from spatialvlm_core.dataset.shards import qa_to_row
 
     bench = build_sim_bench(2, qa_per_scene=8, log=lambda s: None)
     data = tmp_path / "bench"

@@ -130,7 +130,7 @@ def test_relation_warmup_fits_the_rows_and_trains_the_head_only(dense_sim) -> No
     import io
     import json
 
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.train.warmup_relation import relation_warmup
 
     torch.manual_seed(0)
@@ -150,7 +150,7 @@ def test_relation_warmup_fits_the_rows_and_trains_the_head_only(dense_sim) -> No
 
 
 def test_relation_warmup_errors(dense_sim) -> None:  # type: ignore[no-untyped-def]
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.train.warmup_relation import relation_warmup
 
     examples = load_qa_dataset(dense_sim)
@@ -161,7 +161,7 @@ def test_relation_warmup_errors(dense_sim) -> None:  # type: ignore[no-untyped-d
 
 
 def test_relation_head_check_scores_the_head_on_its_own(dense_sim) -> None:  # type: ignore[no-untyped-def]
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.model.evaluate import relation_head_check
     from spatialvlm_core.train.warmup_relation import relation_warmup
 

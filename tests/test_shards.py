@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from spatialvlm_core.shards import (
+from spatialvlm_core.dataset.shards import (
     ROW_SCHEMA,
     DroppedRow,
     Manifest,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spatialvlm_core.sources import SourceError, discover, read_frame, safe_id
+from spatialvlm_core.dataset.sources import SourceError, discover, read_frame, safe_id
 
 
 def _png(path: Path, w: int = 8, h: int = 6, value: int = 100) -> None:

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from spatialvlm_core.data import load_qa_dataset, mix_datasets
+from spatialvlm_core.dataset.reader import load_qa_dataset, mix_datasets
 from spatialvlm_core.dataset.toy import write_toy_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.train import TrainConfig, train

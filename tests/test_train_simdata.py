@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.reader import load_qa_dataset
 from spatialvlm_core.dataset.sim_splits import (
     LOCATE_QTYPE,
     SimDataConfig,
@@ -227,7 +227,7 @@ def test_answer_sep_decides_where_the_answer_starts() -> None:
 
 
 def test_frozen_tower_is_pretrained_by_the_warmup_then_cached(dense_sim: Path, tmp_path: Path) -> None:
-    from spatialvlm_core.data import ImageCache
+    from spatialvlm_core.dataset.reader import ImageCache
     from spatialvlm_core.train.recipe_composed import TowerCache
     from spatialvlm_core.train.warmup_vision import vision_warmup
 

@@ -15,7 +15,7 @@ from spatial_agent.schema import SubQuery
 from spatial_agent.testing import box_object
 from spatial_agent.tools import GeometricTool
 from spatialvlm_core import size_priors, vocabulary
-from spatialvlm_core.frame_folder import load_frame_folder
+from spatialvlm_core.dataset.frame_folder import load_frame_folder
 from spatialvlm_core.perception import DEPTH, DETECTORS, SEGMENTERS
 from spatialvlm_core.perception.detect_boxes import BoxesDetector, parse_boxes
 from spatialvlm_core.perception.labels import COCO_CLASSES, match_queries, normalize_label, query_targets

@@ -19,7 +19,7 @@ METRICS = ("qualitative_accuracy", "parse_rate", "within_50_200", "within_90_110
 def run_arm(
     name: str, data: Path, held: Path, steps: int, batch_size: int, preset: str = "tiny", **train_kw: Any
 ) -> dict[str, Any]:
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
     from spatialvlm_core.model.evaluate import evaluate
     from spatialvlm_core.train import TrainConfig, train

@@ -88,7 +88,7 @@ def colour_correct(answer: str, truth: str, vocabulary: set[str]) -> bool:
 def colour_scores(model: Any, examples: list[Any], batch_size: int = 64) -> dict[str, float]:
     """Object-colour accuracy from the model's own generated text (``SpatialVLM`` declines non-spatial
     questions, so this calls ``generate`` directly), and the constant-answer baseline on the same rows."""
-    from spatialvlm_core.data import ImageCache
+    from spatialvlm_core.dataset.reader import ImageCache
 
     rows = [e for e in examples if e.qa is not None and e.qa.qtype == COLOUR_QTYPE]
     if not rows:
@@ -122,7 +122,7 @@ def run_one(
     calibration); returns the result row."""
     import torch
 
-    from spatialvlm_core.data import load_qa_dataset
+    from spatialvlm_core.dataset.reader import load_qa_dataset
     from spatialvlm_core.infer import SpatialVLM
     from spatialvlm_core.model.evaluate import evaluate
     from spatialvlm_core.train import TrainConfig, train

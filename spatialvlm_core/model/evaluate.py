@@ -15,11 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from spatialvlm_core.data import QAExample
 from spatialvlm_core.model import scoring
 from spatialvlm_core.model.base import to_pil
 from spatialvlm_core.model.relation import relation_targets
-from spatialvlm_core.types import Answer, QAPair
+from spatialvlm_core.types import Answer, QAExample, QAPair
 
 
 def choice_correct(qa: QAPair, text: str) -> bool:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.dataset.shards import load_manifest
 from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions
 from spatialvlm_core.pipeline.run import synth_dataset
 from spatialvlm_core.pipeline.sim_source import make_splits
-from spatialvlm_core.shards import load_manifest
 
 
 def parse_backend_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -80,7 +80,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: workers are stopped, finished shards recorded
         return _interrupted(args.out)
     if args.export == "llava":
-        from spatialvlm_core.exports import export_llava
+        from spatialvlm_core.dataset.exports import export_llava
 
         print(f"wrote {export_llava(args.out)}")
     c = m.counts

@@ -17,8 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatialvlm_core.pipeline.config import PipelineConfig, Stages, image_seed
-from spatialvlm_core.shards import (
+from spatialvlm_core.dataset.shards import (
     DroppedRow,
     ShardRecord,
     atomic_copy,
@@ -29,7 +28,8 @@ from spatialvlm_core.shards import (
     shard_jsonl_name,
     shard_parquet_name,
 )
-from spatialvlm_core.sources import InputRecord, read_frame, safe_id
+from spatialvlm_core.dataset.sources import InputRecord, read_frame, safe_id
+from spatialvlm_core.pipeline.config import PipelineConfig, Stages, image_seed
 
 
 # --------------------------------------------------------------------------- one image

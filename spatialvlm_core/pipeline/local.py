@@ -16,11 +16,11 @@ from multiprocessing.reduction import ForkingPickler
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.dataset.shards import ShardRecord
 from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions, StagesFactory
 from spatialvlm_core.pipeline.image import ShardTask, run_shard
 from spatialvlm_core.pipeline.lifetime import armed_initializer, stop_processes
 from spatialvlm_core.pipeline.progress import Progress
-from spatialvlm_core.shards import ShardRecord
 
 _WORKER: dict[str, Any] = {}
 

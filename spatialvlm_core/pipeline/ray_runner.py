@@ -17,11 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.dataset.shards import ShardRecord
+from spatialvlm_core.dataset.sources import InputRecord
 from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions, StagesFactory
 from spatialvlm_core.pipeline.image import ImageResult, ShardTask, process_image, write_shard
 from spatialvlm_core.pipeline.progress import Progress
-from spatialvlm_core.shards import ShardRecord
-from spatialvlm_core.sources import InputRecord
 
 _STARTED_HERE: list[bool] = []  # non-empty once ensure_ray started the local Ray itself
 

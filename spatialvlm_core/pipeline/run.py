@@ -16,10 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
-from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions, StagesFactory, default_stages
-from spatialvlm_core.pipeline.image import ShardTask
-from spatialvlm_core.pipeline.local import run_local
-from spatialvlm_core.shards import (
+from spatialvlm_core.dataset.shards import (
     DroppedRow,
     Manifest,
     ShardRecord,
@@ -29,7 +26,10 @@ from spatialvlm_core.shards import (
     package_versions,
     save_manifest,
 )
-from spatialvlm_core.sources import DroppedInput, InputRecord, discover
+from spatialvlm_core.dataset.sources import DroppedInput, InputRecord, discover
+from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions, StagesFactory, default_stages
+from spatialvlm_core.pipeline.image import ShardTask
+from spatialvlm_core.pipeline.local import run_local
 
 
 def _inputs_hash(records: Sequence[InputRecord]) -> str:

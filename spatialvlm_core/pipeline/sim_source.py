@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
+from spatialvlm_core.dataset.shards import Manifest, check_writable
 from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions
 from spatialvlm_core.pipeline.run import synth_dataset
-from spatialvlm_core.shards import Manifest, check_writable
 
 
 def render_sim_scenes(

@@ -7,7 +7,7 @@ import functools
 
 import numpy as np
 
-from spatialvlm_core.data import QAExample, mix_datasets
+from spatialvlm_core.dataset.reader import QAExample, mix_datasets
 from spatialvlm_core.train.config import TrainConfig
 
 

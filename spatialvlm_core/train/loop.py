@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from spatialvlm_core.data import load_qa_dataset
+from spatialvlm_core.dataset.reader import load_qa_dataset
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model, list_presets, load_checkpoint
 from spatialvlm_core.model.base import SpatialVLMModel

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from spatialvlm_core.data import ImageCache, QAExample
+from spatialvlm_core.dataset.reader import ImageCache, QAExample
 from spatialvlm_core.model.base import SpatialVLMModel
 from spatialvlm_core.train.config import TrainConfig
 

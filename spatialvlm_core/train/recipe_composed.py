@@ -9,8 +9,8 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from spatialvlm_core.data import ImageCache, QAExample
 from spatialvlm_core.dataset.dense_labels import DenseCache
+from spatialvlm_core.dataset.reader import ImageCache, QAExample
 from spatialvlm_core.model.base import WEIGHTS_FILE
 from spatialvlm_core.train.config import TrainConfig
 from spatialvlm_core.train.recipe import AnswerRecipe

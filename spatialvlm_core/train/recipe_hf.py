@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from spatialvlm_core.data import QAExample
+from spatialvlm_core.dataset.reader import QAExample
 from spatialvlm_core.model.base import to_pil
 from spatialvlm_core.train.config import TrainConfig
 from spatialvlm_core.train.recipe import AnswerRecipe

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from spatialvlm_core.data import ImageCache
+from spatialvlm_core.dataset.reader import ImageCache
 from spatialvlm_core.model.relation import relation_loss
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from spatialvlm_core.data import ImageCache
 from spatialvlm_core.dataset.dense_labels import DenseCache
+from spatialvlm_core.dataset.reader import ImageCache
 
 
 def vision_warmup(model: Any, image_paths: list[Path], steps: int, batch_size: int, lr: float, seed: int,

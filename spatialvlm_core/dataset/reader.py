@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,18 +12,10 @@ import numpy as np
 from PIL import Image
 from pydantic import ValidationError
 
-from spatialvlm_core.types import QAPair
+from spatialvlm_core.types import QAExample, QAPair
 
 REQUIRED_FIELDS = ("id", "image_id", "qtype", "category", "kind", "question", "answer", "image")
 _QA_FIELDS = set(QAPair.model_fields)
-
-
-@dataclass(frozen=True)
-class QAExample:
-    image: Path  # absolute path
-    question: str
-    answer: str
-    qa: QAPair | None = None  # None for synthesised generic (non-spatial) examples
 
 
 def _shards(root: Path) -> list[Path]:

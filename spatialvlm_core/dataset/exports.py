@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from spatialvlm_core.shards import atomic_write_text, read_rows
+from spatialvlm_core.dataset.shards import atomic_write_text, read_rows
 
 IMAGE_TOKEN = "<image>"
 
