@@ -64,7 +64,7 @@ def plot_log_error_histograms(errors: Mapping[str, Sequence[float]], path: str |
         ax.set_title(f"{name} (n={len(vals)})", fontsize=9)
         ax.set_xlabel("log(pred / truth), clipped to ±2")
     axes[0][0].set_ylabel("answers")
-    return _save(fig, path, suptitle=title)
+    return save_figure(fig, path, suptitle=title)
 
 
 def plot_pred_vs_true(points: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
@@ -92,7 +92,7 @@ def plot_pred_vs_true(points: Mapping[str, tuple[Sequence[float], Sequence[float
         ax.set_title(f"{name} (n={len(xy)})", fontsize=9)
         ax.set_xlabel("true")
     axes[0][0].set_ylabel("predicted")
-    return _save(fig, path, suptitle=title)
+    return save_figure(fig, path, suptitle=title)
 
 
 def plot_bars_by_type(values: Mapping[str, Mapping[str, float | None]], path: str | Path, ylabel: str,
@@ -114,10 +114,10 @@ def plot_bars_by_type(values: Mapping[str, Mapping[str, float | None]], path: st
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
-def _save(fig: Any, path: str | Path, suptitle: str | None = None) -> Path:
+def save_figure(fig: Any, path: str | Path, suptitle: str | None = None, dpi: int = 100) -> Path:
     """Lay out (under ``suptitle`` when given), write the figure and close it."""
     import matplotlib.pyplot as plt
 
@@ -126,6 +126,6 @@ def _save(fig: Any, path: str | Path, suptitle: str | None = None) -> Path:
     fig.tight_layout()
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(p, dpi=100)
+    fig.savefig(p, dpi=dpi)
     plt.close(fig)
     return p

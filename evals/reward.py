@@ -28,6 +28,7 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
+from evals.report import save_figure
 from spatial_agent.reward import (
     RewardAnnotator,
     RewardConfig,
@@ -141,15 +142,9 @@ def plot_traces(traces: list[dict[str, Any]], path: str | Path, title: str) -> P
     for ax in list(axes.flat)[len(traces):]:
         ax.axis("off")
     axes[0][0].legend(fontsize=6)
-    fig.suptitle(title, fontsize=9)
     fig.supxlabel("frame", fontsize=8)
     fig.supylabel("gripper-object distance (m)", fontsize=8)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, suptitle=title, dpi=90)
 
 
 def _num(v: float) -> str:

@@ -201,7 +201,7 @@ def test_train_on_chosen_question_types_only(sim_data: Path, tmp_path: Path) -> 
 
 
 def test_batches_are_seeded_epochs_pure_in_the_step() -> None:
-    from spatialvlm_core.train.batches import batch_indices
+    from spatialvlm_core.train.loop import batch_indices
 
     n, bs = 10, 4
     epoch = [i for s in range(5) for i in batch_indices(n, 7, s, 0, bs, 1)][:n]  # 20 draws: two epochs

@@ -4,6 +4,7 @@ family-specific: warm-ups, batches, loss weights, parameter groups."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -16,12 +17,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from spatialvlm_core.dataset.reader import load_qa_dataset
+from spatialvlm_core.dataset.reader import QAExample, load_qa_dataset, mix_datasets
 from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model, list_presets, load_checkpoint
 from spatialvlm_core.model.base import SpatialVLMModel
 from spatialvlm_core.model.evaluate import evaluate
-from spatialvlm_core.train.batches import batch_indices, training_rows
 from spatialvlm_core.train.checkpoints import latest_checkpoint, restore, save_checkpoint
 from spatialvlm_core.train.config import TrainConfig
 from spatialvlm_core.train.distributed import close_world, init_world
@@ -35,6 +35,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+@functools.lru_cache(maxsize=4)
+def _epoch_permutation(n: int, seed: int, epoch: int) -> np.ndarray:
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def batch_indices(n: int, seed: int, step: int, micro: int, batch_size: int, grad_accum: int) -> list[int]:
+    """Rows of one micro-batch out of ``n``: epochs are seeded permutations, so the order is a pure function of
+    (seed, step) and resuming needs no data-loader state."""
+    start = (step * grad_accum + micro) * batch_size
+    return [int(_epoch_permutation(n, seed, c // n)[c % n]) for c in range(start, start + batch_size)]
+
+
+def training_rows(examples: list[QAExample], cfg: TrainConfig, source: str) -> list[QAExample]:
+    """The run's rows: filtered to ``cfg.qtypes``, mixed with general data."""
+    if cfg.qtypes is not None:
+        examples = [e for e in examples if e.qa is not None and e.qa.qtype in cfg.qtypes]
+        if not examples:
+            raise ValueError(f"{source}: no rows of question types {cfg.qtypes}")
+    return mix_datasets(examples, cfg.spatial_fraction, cfg.seed)
 
 
 def _lr_lambda(cfg: TrainConfig):  # type: ignore[no-untyped-def]
