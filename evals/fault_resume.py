@@ -148,16 +148,25 @@ def _differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
     return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))[:5]
 
 
-def _manifest_shards(out: Path) -> tuple[int, int, list[int]]:
+# What a kill left finished: (finished unit names, units in all, the units the last run wrote or None to count
+# the new names); a scene folder with its scene.json, or a shard in the manifest.
+Progress = Callable[[Path], tuple[set[str], int, list[str] | None]]
+
+
+def _shards_progress(out: Path) -> tuple[set[str], int, list[str] | None]:
     p = out / "manifest.json"
     if not p.is_file():
-        return 0, 0, []
+        return set(), 0, None
     m = json.loads(p.read_text())
-    return len(m["shards"]), m["counts"]["shards_total"], m.get("last_run_shards", [])
+    return set(m["shards"]), m["counts"]["shards_total"], [str(k) for k in m.get("last_run_shards", [])]
 
 
-def _scene_count(out: Path) -> int:
-    return sum(1 for d in out.glob("scene_*") if (d / "scene.json").is_file()) if out.is_dir() else 0
+def _scenes_progress(scenes: int) -> Progress:
+    def progress(out: Path) -> tuple[set[str], int, list[str] | None]:
+        done = {d.name for d in out.glob("scene_*") if (d / "scene.json").is_file()} if out.is_dir() else set()
+        return done, scenes, None
+
+    return progress
 
 
 # --------------------------------------------------------------------------- the two checks
@@ -174,26 +183,7 @@ def fault_sim(
 ) -> tuple[float, list[KillResult]]:
     """Clean ``spatialvlm sim`` run, then one killed + resumed run per moment; (clean wall s, results)."""
     argv = ["sim", "--scenes", str(scenes), "--size", size, "--seed", "0"]
-    clean = work / "sim_clean"
-    clean_s = run_to_end(spatialvlm(*argv, "--out", str(clean)))
-    ref = digest_tree(clean)
-    results = []
-    for k, moment in enumerate(_moments(moments, clean_s)):
-        out = work / f"sim_kill{k}"
-        when = moment if callable(moment) else (lambda t, m=moment: t >= m)
-        t_kill, survivors = kill_at(spatialvlm(*argv, "--out", str(out)), when)
-        done, temps = _scene_count(out), len(temporaries(out))
-        before = {d.name for d in out.glob("scene_*")}
-        rerun_s = run_to_end(spatialvlm(*argv, "--out", str(out)))
-        wrote = len({d.name for d in out.glob("scene_*")} - before)
-        got = digest_tree(out)
-        results.append(KillResult(
-            command="sim", moment_s=round(t_kill, 2), done_at_kill=done, total=scenes, temporaries_at_kill=temps,
-            survivors=survivors, rerun_wrote=wrote, missing_before_rerun=scenes - done,
-            rerun_wrote_only_missing=wrote == scenes - done, temporaries_after=len(temporaries(out)),
-            identical=got == ref, differing=_differing(got, ref), rerun_s=round(rerun_s, 2),
-        ))  # fmt: skip
-    return clean_s, results
+    return _kill_and_resume("sim", argv, work, moments, _scenes_progress(scenes))
 
 
 def fault_synth(work: Path, source: Path, moments: Moments, shard_size: int = 8, workers: int = 2,
@@ -201,25 +191,30 @@ def fault_synth(work: Path, source: Path, moments: Moments, shard_size: int = 8,
     """Clean ``spatialvlm synth --workers N`` run, then one killed + resumed run per moment."""
     argv = ["synth", "--source", str(source), "--workers", str(workers), "--shard-size", str(shard_size),
             "--no-progress"]  # fmt: skip
-    clean = work / "synth_clean"
+    return _kill_and_resume("synth", argv, work, moments, _shards_progress)
+
+
+def _kill_and_resume(command: str, argv: list[str], work: Path, moments: Moments, progress: Progress,
+                     ) -> tuple[float, list[KillResult]]:  # fmt: skip
+    clean = work / f"{command}_clean"
     clean_s = run_to_end(spatialvlm(*argv, "--out", str(clean)))
     ref = digest_tree(clean)
     results = []
     for k, moment in enumerate(_moments(moments, clean_s)):
-        out = work / f"synth_kill{k}"
+        out = work / f"{command}_kill{k}"
         when = moment if callable(moment) else (lambda t, m=moment: t >= m)
         t_kill, survivors = kill_at(spatialvlm(*argv, "--out", str(out)), when)
-        done, total, _ = _manifest_shards(out)
+        before, _, _ = progress(out)
         temps = len(temporaries(out))
         rerun_s = run_to_end(spatialvlm(*argv, "--out", str(out)))
-        _, total, rewritten = _manifest_shards(out)
+        after, total, last_run = progress(out)
+        wrote = len(last_run) if last_run is not None else len(after - before)
         got = digest_tree(out)
         results.append(KillResult(
-            command="synth", moment_s=round(t_kill, 2), done_at_kill=done, total=total,
-            temporaries_at_kill=temps, survivors=survivors, rerun_wrote=len(rewritten),
-            missing_before_rerun=total - done, rerun_wrote_only_missing=len(rewritten) == total - done,
-            temporaries_after=len(temporaries(out)), identical=got == ref, differing=_differing(got, ref),
-            rerun_s=round(rerun_s, 2),
+            command=command, moment_s=round(t_kill, 2), done_at_kill=len(before), total=total,
+            temporaries_at_kill=temps, survivors=survivors, rerun_wrote=wrote, missing_before_rerun=total - len(before),
+            rerun_wrote_only_missing=wrote == total - len(before), temporaries_after=len(temporaries(out)),
+            identical=got == ref, differing=_differing(got, ref), rerun_s=round(rerun_s, 2),
         ))  # fmt: skip
     return clean_s, results
 
