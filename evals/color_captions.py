@@ -5,9 +5,9 @@ Run: ``.venv/bin/python -m evals.color_captions [--scenes 60] [--seed 20000]``
 Each sim scene (rooms in turn, held-out seeds) is reconstructed with the ground-truth detector and segmenter and
 sensor depth, so the colour word comes from the rendered pixels exactly as in ``reconstruct``/``synth``. Per
 object the word of its caption (``Object3D.attributes["color"]``, what ``naming`` puts into the caption) is
-compared with the colour the simulator painted it (``catalog.COLORS`` name). The sim's "silver" counts as
-"gray" (the caption table has no silver: on a render it is a light gray). Objects whose pixels give no colour
-a clear majority get no colour word; they are counted apart, never as agreeing.
+compared with the colour the simulator painted it (a paint name of ``spatialvlm_core.colors``). The sim's
+"silver" counts as "gray" (``colors.SAID_AS``: the caption table has no silver: on a render it is a light gray).
+Objects whose pixels give no colour a clear majority get no colour word; they are counted apart, never as agreeing.
 """
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import argparse
 import collections
 from dataclasses import dataclass, field
 
+from spatialvlm_core.colors import SAID_AS
 from spatialvlm_core.reconstruct import reconstruct
 from spatialvlm_core.sim import SimConfig, generate_scene
 from spatialvlm_core.sim.config import ROOMS
 
 HELD_OUT_SEED = 20000  # the relighting constants in naming were chosen on seeds 10000-10059
-SAME_WORD: dict[str, str] = {"silver": "gray"}  # sim colour name -> the caption word that says it
+SAME_WORD: dict[str, str] = SAID_AS  # sim colour name -> the caption word that says it (silver -> gray)
 
 
 @dataclass

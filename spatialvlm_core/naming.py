@@ -28,27 +28,14 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from spatialvlm_core.colors import CAPTION_PROTOTYPES
 from spatialvlm_core.types import Frame, Object3D, Scene3D
 from spatialvlm_core.vocabulary import canonical_class
 
 # --------------------------------------------------------------------------- colours
 
-# Small named colour table (sRGB). Names are what a person would say, not paint chips.
-COLOR_TABLE: dict[str, tuple[int, int, int]] = {
-    "black": (20, 20, 20),
-    "gray": (128, 128, 128),
-    "white": (240, 240, 240),
-    "red": (200, 30, 30),
-    "orange": (240, 140, 20),
-    "yellow": (235, 220, 40),
-    "green": (40, 160, 50),
-    "blue": (30, 70, 200),
-    "purple": (120, 50, 160),
-    "pink": (240, 150, 190),
-    "brown": (120, 75, 35),
-    "beige": (215, 195, 160),
-    "teal": (20, 140, 140),
-}
+# The captioner's colour words and their sRGB prototypes: a view of the one colour table (spatialvlm_core.colors).
+COLOR_TABLE: dict[str, tuple[int, int, int]] = CAPTION_PROTOTYPES
 
 
 def _srgb_to_lab(rgb: np.ndarray) -> np.ndarray:

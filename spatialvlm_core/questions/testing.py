@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from spatialvlm_core.colors import CAPTION_WORDS
 from spatialvlm_core.geometry import obb_aabb
 from spatialvlm_core.types import CameraPose, Object3D, OrientedBox3D, PointsSummary, Scene3D, Vec3
 
@@ -56,14 +57,16 @@ def make_scene(objects: Sequence[Object3D], scene_id: str = "scene", canonical: 
 
 
 _NAMES = ("chair", "table", "lamp", "sofa", "mug", "shelf", "box", "plant", "bed", "desk")
-_COLORS = ("red", "blue", "green", "white", "black", "wooden", "gray", "yellow")
+# Every caption colour word (the one colour table), plus a material word: real captions carry attributes that
+# are no colour ("the wooden chair"), and parsers must not take them for one.
+_ATTRIBUTES = (*CAPTION_WORDS, "wooden")
 
 
 def random_scene(rng: random.Random, n_objects: int = 6, scene_id: str = "rand", canonical: bool = True,
                  ambiguous_share: float = 0.0) -> Scene3D:
     """A random room: boxes of random size, position and yaw in front of a level camera."""
     objs = []
-    kinds = rng.sample([(c, n) for c in _COLORS for n in _NAMES], n_objects)  # unique captions
+    kinds = rng.sample([(c, n) for c in _ATTRIBUTES for n in _NAMES], n_objects)  # unique captions
     for i in range(n_objects):
         size = (rng.uniform(0.1, 2.0), rng.uniform(0.1, 1.0), rng.uniform(0.1, 2.0))
         z = size[2] / 2 + (rng.uniform(0.2, 1.5) if rng.random() < 0.3 else 0.0)

@@ -15,27 +15,15 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from spatialvlm_core.colors import PAINTS
+
 Vec3 = tuple[float, float, float]
 RGBA = tuple[float, float, float, float]
 Placement = Literal["floor", "on_table", "wall"]
 
-# Named colours (sRGB 0..1). Names are what captions say, so keep them plain words.
-COLORS: dict[str, tuple[float, float, float]] = {
-    "red": (0.75, 0.12, 0.12),
-    "blue": (0.15, 0.30, 0.75),
-    "green": (0.20, 0.55, 0.22),
-    "yellow": (0.90, 0.78, 0.15),
-    "orange": (0.92, 0.48, 0.10),
-    "purple": (0.48, 0.22, 0.62),
-    "pink": (0.92, 0.55, 0.68),
-    "white": (0.92, 0.92, 0.90),
-    "black": (0.08, 0.08, 0.09),
-    "gray": (0.50, 0.50, 0.52),
-    "brown": (0.45, 0.28, 0.14),
-    "beige": (0.85, 0.78, 0.62),
-    "teal": (0.10, 0.55, 0.55),
-    "silver": (0.75, 0.76, 0.78),
-}
+# The sim's paints by colour name (sRGB 0..1): a view of the one colour table (spatialvlm_core.colors), whose
+# names are what captions say.
+COLORS: dict[str, tuple[float, float, float]] = PAINTS
 WOOD: tuple[float, float, float] = (0.55, 0.38, 0.22)
 DARK: tuple[float, float, float] = (0.15, 0.13, 0.12)
 LEAF: tuple[float, float, float] = (0.18, 0.45, 0.16)
