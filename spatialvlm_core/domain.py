@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from spatialvlm_core.dataset.splits import scene_seeds, split_seed
 from spatialvlm_core.model_dir import resolve_model_dir
 
 CALIBRATION_FILE = "domain.npz"
-SCENE_SEED = 1  # the held-out split's seed: scenes 1_000_003 + i, disjoint from training's 0 + i (make_model)
+SCENE_SEED = split_seed("held_out")  # the held-out split's (dataset.splits): no training scene among them
 CALIBRATION_SCENES = 600  # scenes i = 0 .. 599 of that seed
 # Plus held-out manipulation frames (sim/manipulation.py, split SCENE_SEED: a gripper over a tabletop), so the
 # robot-reward frames a model trained with them answers are in its domain (5 frames per trajectory).
@@ -48,9 +49,10 @@ def render_sim(first: int, n: int, size: tuple[int, int] = RENDER_SIZE, seed: in
 
     rooms = sorted(ROOMS)
     out = []
+    seeds = scene_seeds(seed, first + n)
     for i in range(first, first + n):
         try:
-            sim = generate_scene(seed * 1_000_003 + i, SimConfig(width=size[0], height=size[1],
+            sim = generate_scene(seeds[i], SimConfig(width=size[0], height=size[1],
                                                                  room=rooms[i % len(rooms)]))
         except ValueError:
             continue

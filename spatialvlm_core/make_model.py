@@ -15,11 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.dataset.splits import split_seed
 from spatialvlm_core.infer import MEMBERS_DIR
 from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
 
-SEED = 0
-EVAL_SEED = 1  # held-out scenes: seeds 1_000_003 + i, disjoint from training's 0 + i
+# The one splitter's (dataset.splits) train and held-out split seeds: 0 and 1, whose scenes never meet.
+SEED = split_seed("train")
+EVAL_SEED = split_seed("held_out")
 MAX_BYTES = 30 * 1024 * 1024
 # The shipped recipe: dense-only tower warm-up, tower frozen, relation-head warm-up, then the VLM steps.
 STEPS = 3600

@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
 from spatialvlm_core.dataset.dense_labels import sim_dense_targets
+from spatialvlm_core.dataset.shards import read_rows
 from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset, manipulation_trajectories
 from spatialvlm_core.model.dense_classes import DENSE_CLASSES, class_names
 from spatialvlm_core.model.presets import N_DENSE_CLASSES, get_preset
@@ -112,7 +112,7 @@ def test_write_sim_dataset_mixes_manipulation_frames(tmp_path: Path) -> None:
     cfg = SimDataConfig(n_scenes=1, qa_per_scene=4, locate_per_scene=2, dense_grid=8, fine_grid=24,
                         manipulation_share=FRAMES_PER_TRAJECTORY, manipulation_qa=3)
     root = write_sim_dataset(tmp_path / "d", cfg, progress=False)
-    rows = pq.read_table(root / "data" / "shard-00000.parquet").to_pylist()
+    rows = read_rows(root)  # the one writer's shards (dataset.shards), JSONL twin of the Parquet
     manip = [r for r in rows if r["image"].startswith("images/manip-")]
     assert manip and len(manip) < len(rows)
     assert len({r["image"] for r in manip}) == FRAMES_PER_TRAJECTORY

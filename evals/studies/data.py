@@ -141,6 +141,7 @@ def render_study_data(root: str | Path, cfg: StudyDataConfig, progress: bool = T
     from tqdm import tqdm
 
     from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
+    from spatialvlm_core.dataset.splits import scene_seeds
     from spatialvlm_core.make_model import EVAL_SEED, SEED
 
     root = Path(root)
@@ -152,7 +153,7 @@ def render_study_data(root: str | Path, cfg: StudyDataConfig, progress: bool = T
     for train, n, seed in ((True, cfg.train_scenes, SEED), (False, cfg.eval_scenes, EVAL_SEED)):
         img_dir = root / ("images" if train else "heldout-images")
         img_dir.mkdir(parents=True, exist_ok=True)
-        tasks = [(i, seed * 1_000_003 + i, train, cfg) for i in range(n)]
+        tasks = [(i, s, train, cfg) for i, s in enumerate(scene_seeds(seed, n))]
         spatial: dict[float, list[dict[str, Any]]] = {}
         colour: list[dict[str, Any]] = []
         pool = mp.get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else None

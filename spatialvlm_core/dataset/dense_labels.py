@@ -117,7 +117,9 @@ def sim_dense_targets(sim: object, grid: int, fine_grid: int = 0) -> dict[str, n
 
 
 def save_dense(path: str | Path, targets: dict[str, np.ndarray]) -> None:
-    np.savez_compressed(path, **targets)
+    # Through a file object: given a name, numpy appends ".npz" to one without it (an atomic write's temporary).
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **targets)
 
 
 class DenseCache:

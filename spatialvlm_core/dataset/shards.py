@@ -106,6 +106,16 @@ def shard_jsonl_name(index: int) -> str:
     return f"jsonl/shard-{index:05d}.jsonl"
 
 
+def write_rows(out: Path, index: int, total: int, rows: Sequence[dict[str, Any]]) -> tuple[str, str]:
+    """The one row writer (the pipeline's shards and the sim splits): shard ``index`` of ``total`` as JSONL and
+    Parquet (``ROW_SCHEMA``), each atomically; returns their paths relative to ``out``. The shard counts as
+    done only once the manifest lists it (``save_manifest``)."""
+    parquet, jsonl = shard_parquet_name(index, total), shard_jsonl_name(index)
+    atomic_write_jsonl(out / jsonl, rows)
+    atomic_write_parquet(out / parquet, rows)
+    return parquet, jsonl
+
+
 def check_writable(out: Path) -> None:
     """Fail before any work when ``out`` cannot hold a dataset (a file, an unwritable folder)."""
     if out.exists() and not out.is_dir():

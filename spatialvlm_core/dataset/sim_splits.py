@@ -1,23 +1,53 @@
 """Training/eval data for the default model straight from the synthetic world:
 ``sim.generate_scene`` -> ``reconstruct`` (ground-truth detector/segmenter, sensor depth) -> ``generate_qa``.
 
-Writes the pipeline's dataset format (``ROOT/images/*.png`` + ``ROOT/data/*.parquet`` rows of QAPair fields +
-``image``), so ``data.load_qa_dataset`` reads it. Besides the QA generator's questions it can add auxiliary
-*grounding* rows ("Where is the red door in the image?" -> "x 5 y 2"): they teach the small model to bind a
-caption to an image region, which the spatial questions need but supervise only weakly.
+Written by the pipeline's one writer (``dataset.shards``: ``ROOT/data/*.parquet`` + ``ROOT/jsonl/*.jsonl`` rows,
+``ROOT/manifest.json``), beside ``ROOT/images/*.png`` (and ``<stem>.dense.npz`` labels), so
+``dataset.reader.load_qa_dataset`` reads it. Every file is written atomically; the manifest is saved after every
+shard of ``SCENES_PER_SHARD`` scenes, and a re-run after a kill renders only the shards it does not list.
+``simdata_config.json`` is written last: a split is complete (and ``cached_sim_dataset`` reuses it) once it exists.
+Scene seeds come from the one splitter, ``dataset.splits``.
+
+Besides the QA generator's questions it can add auxiliary *grounding* rows ("Where is the red door in the
+image?" -> "x 5 y 2"): they teach the small model to bind a caption to an image region, which the spatial
+questions need but supervise only weakly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing as mp
 import os
 import random
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.atomic import (
+    atomic_write,
+    atomic_write_text,
+    remove_stale_temporaries,
+    sigterm_as_interrupt,
+    single_writer,
+)
+from spatialvlm_core.dataset.shards import (
+    DroppedRow,
+    Manifest,
+    ShardRecord,
+    check_writable,
+    chunk,
+    load_manifest,
+    package_versions,
+    qa_to_row,
+    save_manifest,
+    write_rows,
+)
+from spatialvlm_core.dataset.splits import scene_seeds
 from spatialvlm_core.types import QAPair
 
 # Question types a tiny from-scratch model can ground (the benchmark's mix for the default model): pairwise
@@ -41,7 +71,7 @@ class SimDataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     n_scenes: int = Field(gt=0)
-    seed: int = Field(0, ge=0)  # scene seeds are seed * 1_000_003 + i: splits with different seeds are disjoint
+    seed: int = Field(0, ge=0)  # the split seed (dataset.splits): splits with different seeds share no scene
     width: int = Field(128, ge=16)
     height: int = Field(96, ge=16)
     qa_per_scene: int = Field(24, ge=1)
@@ -65,22 +95,22 @@ _NEUTRAL_DEFAULTS: dict[str, object] = {"fine_grid": 0, "manipulation_share": 0.
 
 
 
-def qa_rows(qas: list[Any], captions: dict[str, str], image: str, keep_given: bool = False) -> list[dict[str, Any]]:
-    """Dataset rows for the QA pairs of one image: the pair's fields, its image path, and the captions its
-    question offered (choice scoring needs them: the reference names only the right one; ``keep_given`` keeps
-    captions a row already carries), with the provenance as JSON."""
+def qa_rows(qas: list[Any], captions: dict[str, str], image: str, keep_given: bool = False,
+            scene_id: str = "") -> list[dict[str, Any]]:
+    """Dataset rows (``shards.qa_to_row``) for the QA pairs of one image: the pair's fields, its image path and
+    scene id (default: the pair's image id), and the captions its question offered (choice scoring needs them:
+    the reference names only the right one; ``keep_given`` keeps captions a row already carries)."""
     rows = []
     for qa in qas:
-        row = qa.model_dump(mode="json")
+        provenance = dict(qa.provenance)
         offered = [captions[i] for i in qa.object_ids if i in captions]
         if keep_given:
-            row["provenance"].setdefault("captions", offered)
+            provenance.setdefault("captions", offered)
         else:
-            row["provenance"]["captions"] = offered
-        row["provenance"] = json.dumps(row["provenance"])
-        row["image"] = image
-        rows.append(row)
+            provenance["captions"] = offered
+        rows.append(qa_to_row(qa.model_copy(update={"provenance": provenance}), image, scene_id or qa.image_id))
     return rows
+
 
 def _neutral(cfg: SimDataConfig) -> set[str]:
     out = {k for k, v in _NEUTRAL_DEFAULTS.items() if getattr(cfg, k) == v}
@@ -138,68 +168,137 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
     return sim.rgb, rows, dense
 
 
-def write_sim_dataset(root: str | Path, cfg: SimDataConfig, progress: bool = True) -> Path:
-    """Render ``cfg.n_scenes`` scenes and write the dataset under ``root``; returns ``root``.
-
-    Deterministic in ``cfg`` (scene seeds, room cycle and QA seeds are fixed; worker order does not matter).
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    from PIL import Image
-
-    root = Path(root)
-    (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    tasks = [(i, cfg.seed * 1_000_003 + i, cfg) for i in range(cfg.n_scenes)]
-    all_rows: list[dict[str, Any]] = []
-    if cfg.workers > 1:
-        # spawn: a forked child must not inherit a GL context the parent may hold.
-        with mp.get_context("spawn").Pool(cfg.workers) as pool:
-            results = pool.imap(_scene_rows, tasks, chunksize=8)
-            all_rows = _collect(results, root, progress, len(tasks))
-    else:
-        all_rows = _collect(map(_scene_rows, tasks), root, progress, len(tasks))
-    if not all_rows:
-        raise ValueError(f"no QA rows generated for {cfg.n_scenes} scenes (seed {cfg.seed})")
-    if cfg.manipulation_share > 0:
-        all_rows += _manipulation_split(root, cfg, progress)
-    pq.write_table(pa.Table.from_pylist(all_rows), root / "data" / "shard-00000.parquet")
-    (root / "simdata_config.json").write_text(cfg.model_dump_json(indent=2, exclude=_neutral(cfg) - {"fine_grid"}))
-    del Image
-    return root
+SCENES_PER_SHARD = 500  # scenes per row shard: the unit a killed run redoes
 
 
-def _collect(results: Any, root: Path, progress: bool, total: int) -> list[dict[str, Any]]:
-    from PIL import Image
-    from tqdm import tqdm
-
-    from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
-
-    rows: list[dict[str, Any]] = []
-    for res in tqdm(results, total=total, disable=not progress, desc="sim scenes"):
-        if res is None:
-            continue
-        rgb, scene_rows, dense = res
-        if scene_rows:
-            Image.fromarray(rgb).save(root / scene_rows[0]["image"])
-            if dense is not None:
-                save_dense(dense_path(root / scene_rows[0]["image"]), dense)
-            rows += scene_rows
-    return rows
-
-
-def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = True) -> Path:
-    """``write_sim_dataset`` into ``cache/<hash of cfg>``, reused when already complete."""
-    import hashlib
-
+def _cache_key(cfg: SimDataConfig) -> str:
     from spatialvlm_core.dataset.dense_labels import DENSE_VERSION
 
     # Fields at their neutral default are left out of the key: caches written before they existed stay valid.
     text = cfg.model_dump_json(exclude={"workers"} | _neutral(cfg))
     if cfg.dense_grid:  # the dense targets' labelling rule is part of the data (older caches are re-rendered)
         text += f"dense-v{DENSE_VERSION}"
-    key = hashlib.sha256(text.encode()).hexdigest()[:12]
-    root = Path(cache) / f"sim-{cfg.seed}-{cfg.n_scenes}-{key}"
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def write_sim_dataset(root: str | Path, cfg: SimDataConfig, progress: bool = True) -> Path:
+    """Render ``cfg.n_scenes`` scenes and write the dataset under ``root`` (resuming a killed run); returns ``root``.
+
+    Deterministic in ``cfg`` (scene seeds, room cycle and QA seeds are fixed; worker order does not matter).
+    """
+    root = Path(root).resolve()
+    check_writable(root)
+    with single_writer(root), sigterm_as_interrupt():
+        remove_stale_temporaries(root)
+        _write(root, cfg, progress)
+    return root
+
+
+def _manifest(root: Path, cfg: SimDataConfig, shards_total: int, n_inputs: int) -> Manifest:
+    key = _cache_key(cfg)
+    manifest = load_manifest(root)
+    if manifest is not None and manifest.config_hash != key:
+        raise ValueError(f"{root / 'manifest.json'} was written for another sim split "
+                         f"({json.dumps(manifest.config, sort_keys=True)}); use a new folder or delete it")
+    if manifest is None:
+        # Rows an earlier writer left without a manifest (it wrote data/shard-00000.parquet) would be read twice.
+        for stale in (root / "data").glob("*.parquet"):
+            stale.unlink()
+        manifest = Manifest(source="sim", config=cfg.model_dump(mode="json", exclude={"workers"}), config_hash=key,
+                            inputs_hash=key, seed=cfg.seed,
+                            backends={"detector": "ground-truth", "segmenter": "ground-truth", "depth": "sensor"})
+    manifest.packages = package_versions()
+    manifest.runner = {"workers": cfg.workers}
+    manifest.counts.images_found = manifest.counts.images_selected = n_inputs
+    manifest.counts.shards_total = shards_total
+    manifest.complete = False
+    manifest.last_run_shards = []
+    return manifest
+
+
+def _write(root: Path, cfg: SimDataConfig, progress: bool) -> None:
+    from tqdm import tqdm
+
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    scene_shards = chunk([(i, s, cfg) for i, s in enumerate(scene_seeds(cfg.seed, cfg.n_scenes))], SCENES_PER_SHARD)
+    n_traj = manipulation_trajectories(cfg) if cfg.manipulation_share > 0 else 0
+    total = len(scene_shards) + (1 if n_traj else 0)  # the manipulation frames are the last shard
+    manifest = _manifest(root, cfg, total, cfg.n_scenes + n_traj)
+    save_manifest(root, manifest)
+    pool = mp.get_context("spawn").Pool(cfg.workers) if cfg.workers > 1 else None  # spawn: no inherited GL context
+    bar = tqdm(total=sum(len(s) for i, s in enumerate(scene_shards) if not manifest.shard_done(i, root)),
+               disable=not progress, desc="sim scenes")
+    t0 = time.perf_counter()
+    try:
+        for index, tasks in enumerate(scene_shards):
+            if manifest.shard_done(index, root):
+                continue
+            t = time.perf_counter()
+            results = pool.imap(_scene_rows, tasks, chunksize=8) if pool else map(_scene_rows, tasks)
+            items = [(f"{i:06d}", f"seed {seed}", res) for (i, seed, _), res in zip(tasks, results, strict=True)]
+            _save_shard(root, manifest, index, total, _progress(items, bar), t)
+        if not any(manifest.shards[str(i)].qa_pairs for i in range(len(scene_shards))):
+            raise ValueError(f"no QA rows generated for {cfg.n_scenes} scenes (seed {cfg.seed})")
+        if n_traj and not manifest.shard_done(total - 1, root):
+            t = time.perf_counter()
+            _save_shard(root, manifest, total - 1, total, _manipulation_items(cfg, pool, progress), t)
+        manifest.complete = all(manifest.shard_done(i, root) for i in range(total))
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+        wall = time.perf_counter() - t0
+        manifest.timings_s["wall_last_run"] = round(wall, 3)
+        manifest.timings_s["wall_total"] = round(manifest.timings_s.get("wall_total", 0.0) + wall, 3)
+        save_manifest(root, manifest)
+    atomic_write_text(root / "simdata_config.json", cfg.model_dump_json(indent=2, exclude=_neutral(cfg) - {"fine_grid"}))
+
+
+def _progress(items: Iterable[Any], bar: Any) -> Iterator[Any]:
+    for item in items:
+        bar.update(1)
+        yield item
+
+
+def _save_shard(root: Path, manifest: Manifest, index: int, total: int, items: Iterable[Any], t0: float) -> None:
+    """Write the images (and dense labels) of one shard's renders, then its rows; the manifest then lists it.
+    ``items``: (image id, what, render result or None when the sim rejected the seed)."""
+    from PIL import Image
+
+    from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
+
+    rows: list[dict[str, Any]] = []
+    ids: list[str] = []
+    dropped: list[DroppedRow] = []
+    for image_id, what, res in items:
+        ids.append(image_id)
+        if res is None:
+            dropped.append(DroppedRow(image_id=image_id, file="", reason=f"the simulator rejected {what}",
+                                      stage="render"))
+            continue
+        rgb, scene_rows, dense = res
+        if not scene_rows:
+            dropped.append(DroppedRow(image_id=image_id, file="", reason=f"no questions for {what}", stage="qa"))
+            continue
+        image = root / scene_rows[0]["image"]
+        atomic_write(image, lambda tmp, rgb=rgb: Image.fromarray(rgb).save(tmp, format="PNG"))
+        if dense is not None:
+            atomic_write(dense_path(image), lambda tmp, dense=dense: save_dense(tmp, dense))
+        rows += scene_rows
+    parquet, jsonl = write_rows(root, index, total, rows)
+    manifest.shards[str(index)] = ShardRecord(
+        index=index, parquet=parquet, jsonl=jsonl, image_ids=ids, images_ok=len(ids) - len(dropped),
+        qa_pairs=len(rows), qa_by_type=dict(sorted(Counter(r["qtype"] for r in rows).items())), dropped=dropped,
+        timings_s={"render_and_write": round(time.perf_counter() - t0, 4)},
+    )  # fmt: skip
+    manifest.last_run_shards.append(index)
+    save_manifest(root, manifest)
+
+
+def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = True) -> Path:
+    """``write_sim_dataset`` into ``cache/sim-<seed>-<n_scenes>-<hash of cfg>``, reused when already complete."""
+    root = Path(cache) / f"sim-{cfg.seed}-{cfg.n_scenes}-{_cache_key(cfg)}"
     if (root / "simdata_config.json").is_file():
         return root
     return write_sim_dataset(root, cfg, progress)
@@ -241,16 +340,16 @@ def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[
     return out
 
 
-def _manipulation_split(root: Path, cfg: SimDataConfig, progress: bool) -> list[dict[str, Any]]:
-    """Render the manipulation frames into ``root`` and return their rows (deterministic in ``cfg``)."""
-    import itertools
+def _manipulation_items(cfg: SimDataConfig, pool: Any, progress: bool) -> Iterator[tuple[str, str, Any]]:
+    """(image id, what, render result) per manipulation frame, in trajectory order (deterministic in ``cfg``)."""
+    from tqdm import tqdm
 
     from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY
 
     tasks = [(j, cfg) for j in range(manipulation_trajectories(cfg))]
-    total = len(tasks) * FRAMES_PER_TRAJECTORY
-    if cfg.workers > 1:
-        with mp.get_context("spawn").Pool(cfg.workers) as pool:
-            return _collect(itertools.chain.from_iterable(pool.imap(_manipulation_rows, tasks, chunksize=4)), root,
-                            progress, total)
-    return _collect(itertools.chain.from_iterable(map(_manipulation_rows, tasks)), root, progress, total)
+    results = pool.imap(_manipulation_rows, tasks, chunksize=4) if pool else map(_manipulation_rows, tasks)
+    with tqdm(total=len(tasks) * FRAMES_PER_TRAJECTORY, disable=not progress, desc="manipulation frames") as bar:
+        for j, frames in enumerate(results):
+            for k, res in enumerate(frames):
+                bar.update(1)
+                yield f"manip-{j:05d}-{k}", f"manipulation trajectory {j} frame {k}", res

@@ -21,12 +21,9 @@ from spatialvlm_core.dataset.shards import (
     DroppedRow,
     ShardRecord,
     atomic_copy,
-    atomic_write_jsonl,
-    atomic_write_parquet,
     atomic_write_text,
     qa_to_row,
-    shard_jsonl_name,
-    shard_parquet_name,
+    write_rows,
 )
 from spatialvlm_core.dataset.sources import InputRecord, read_frame, safe_id
 from spatialvlm_core.pipeline.config import PipelineConfig, Stages, image_seed
@@ -117,9 +114,7 @@ def write_shard(out: Path, task: ShardTask, results: Sequence[ImageResult]) -> S
         if r.scene_json is not None:
             atomic_write_text(out / "scenes" / f"{r.scene_id}.json", r.scene_json)
         rows.extend(r.rows)
-    parquet, jsonl = shard_parquet_name(task.index, task.total), shard_jsonl_name(task.index)
-    atomic_write_jsonl(out / jsonl, rows)
-    atomic_write_parquet(out / parquet, rows)
+    parquet, jsonl = write_rows(out, task.index, task.total, rows)
     timings: Counter[str] = Counter()
     for r in ordered:
         timings.update(r.timings_s)

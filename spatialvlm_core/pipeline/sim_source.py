@@ -9,6 +9,7 @@ from typing import Any
 
 from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
 from spatialvlm_core.dataset.shards import Manifest, check_writable
+from spatialvlm_core.dataset.splits import SPLIT_STRIDE, scene_seeds, split_seed
 from spatialvlm_core.pipeline.config import PipelineConfig, RunOptions
 from spatialvlm_core.pipeline.run import synth_dataset
 
@@ -54,7 +55,7 @@ def synth_sim_dataset(
     """Render ``n_images`` synthetic scenes into ``out/.scenes`` and synth them into ``out`` (ground truth)."""
     out_dir = Path(out).resolve()
     check_writable(out_dir)
-    raw = render_sim_scenes(out_dir / ".scenes", n_images, seed * 1_000_003, width, height, split)
+    raw = render_sim_scenes(out_dir / ".scenes", n_images, scene_seeds(seed, n_images).start, width, height, split)
     cfg = (config or PipelineConfig()).model_copy(update={"seed": seed})
     return synth_dataset(raw, out_dir, cfg, options=options or RunOptions(progress=False))
 
@@ -72,21 +73,21 @@ def make_splits(
 ) -> dict[str, Manifest]:
     """Render synthetic scenes for train and a held-out bench split, then synth each into out/<split>.
 
-    The two splits draw scene seeds from disjoint ranges (bench can never repeat a training scene) and,
-    when the sim offers ``SimConfig.split``, different object instances.
+    The two splits draw their scene seeds from the one splitter (``dataset.splits``: train split seed
+    ``2 * seed``, bench ``2 * seed + 1``), so bench never repeats a training scene, and, when the sim offers
+    ``SimConfig.split``, different object instances.
     """
     out_dir = Path(out).resolve()
     check_writable(out_dir)
     config = config or PipelineConfig()
-    ranges = {
-        "train": (seed * 10_000_000, train_scenes),
-        "bench": (seed * 10_000_000 + 5_000_000, bench_scenes),
-    }
+    for split, n in (("train", train_scenes), ("bench", bench_scenes)):
+        if not 0 <= n <= SPLIT_STRIDE:
+            raise ValueError(f"--{split}-scenes must be in 0..{SPLIT_STRIDE}, got {n}")
+    seeds = {"train": scene_seeds(split_seed("train", seed), train_scenes),
+             "bench": scene_seeds(split_seed("held_out", seed), bench_scenes)}
     manifests: dict[str, Manifest] = {}
-    for split, (base, n) in ranges.items():
-        if n > 5_000_000:
-            raise ValueError(f"--{split}-scenes must be <= 5000000, got {n}")
-        raw = render_sim_scenes(out_dir / "raw" / split, n, base, width, height, split)
+    for split, scenes in seeds.items():
+        raw = render_sim_scenes(out_dir / "raw" / split, len(scenes), scenes.start, width, height, split)
         split_config = config.model_copy(update={"seed": config.seed + (0 if split == "train" else 1)})
         manifests[split] = synth_dataset(raw, out_dir / split, split_config, options=options)
     return manifests
