@@ -49,7 +49,7 @@ def exact_cells(index: int, g: int) -> tuple[Any, np.ndarray, np.ndarray] | None
 
 def _measure(a: Any, b: Any, xyz: Any, gap: bool) -> float:
     """Footprint gap (``gap``) or closest distance of two objects' cells, by the model's own feature code."""
-    from spatialvlm_core.model.point_grounding import EPS_M, point_pair_features
+    from spatialvlm_core.model.composed.points import EPS_M, point_pair_features
 
     return math.exp(float(point_pair_features(a[None], b[None], xyz[None])[0, 10 if gap else 11])) - EPS_M
 

@@ -4,8 +4,8 @@ For each preset named, a fresh relation head is trained (``relation_warmup``, th
 stage) on the frozen vision tower of a trained checkpoint (default: the shipped model), then scored alone on the
 held-out split (``relation_head_check``). The tower, dense head and tokenizer are shared, so the presets differ in
 the head's inputs only: ``tiny-relation`` pools class tokens; ``tiny-relation-color`` adds colour-aware grounding
-(model/color_grounding.py) and word dropout; ``tiny-relation-points`` adds the point map's features
-(model/point_grounding.py; needs a tower with a point map, like the shipped one). Run:
+(model/composed/color.py) and word dropout; ``tiny-relation-points`` adds the point map's features
+(model/composed/points.py; needs a tower with a point map, like the shipped one). Run:
 
     .venv/bin/python -m evals.relation_features [--presets tiny-relation tiny-relation-color] [--seeds 0 1]
 """
@@ -24,7 +24,7 @@ def head_on_tower(checkpoint: Path, preset: str, train: list[Any], held: list[An
     import torch
 
     from spatialvlm_core.model import load_checkpoint
-    from spatialvlm_core.model.composed import ComposedVLM
+    from spatialvlm_core.model.composed.model import ComposedVLM
     from spatialvlm_core.model.evaluate import relation_head_check
     from spatialvlm_core.model.presets import get_preset
     from spatialvlm_core.train import seed_everything

@@ -8,7 +8,7 @@ Studies (evals/studies/report.py): (a) frozen vs unfrozen vision tower; (b) Gaus
 0.2, 0.3 m on the 3D boxes before question generation; (c) the share of spatial rows (0, 25, 50, 100%) in a mix
 with a non-spatial task (object colour questions on the same renders). On a GPU: ``scripts/device_studies.sh``.
 ``one`` trains and scores a single point (what ``run`` starts per process). ``relation [--steps 800]``: the
-older one-seed probe of one relation, tiny vs tiny-anchor (evals/reports/train_relation.md).
+older one-seed probe of one relation, tiny vs tiny-relation (evals/reports/train_relation.md).
 
 ``TrainConfig.spatial_fraction`` is not used for (c): it mixes in a "dominant colour of the picture" task that
 is near-constant on the sim's renders, and it cannot express a share of 0.
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     one.add_argument("--seed", type=int, default=0)
     one.add_argument("--json", type=Path, required=True, help="where the result row goes")
     one.add_argument("--no-eval", action="store_true", help="train only (calibration)")
-    rel = sub.add_parser("relation", help="one relation, tiny vs tiny-anchor (one seed)")
+    rel = sub.add_parser("relation", help="one relation, tiny vs tiny-relation (one seed)")
     rel.add_argument("--steps", type=int, default=800)
     rel.add_argument("--batch-size", type=int, default=32)
     rel.add_argument("--out", type=Path, default=REPORTS / "train_relation.md")

@@ -41,15 +41,15 @@ class SpatialVLM:
     def __init__(self, model: Any, max_new_tokens: int | None = None, batch_size: int = 32,
                  head_numbers: bool = True, mirror: bool = True, members: Sequence[Any] = (),
                  domain: DomainCheck | None = None, classes: Sequence[str] | None = None) -> None:
-        from spatialvlm_core.model.dense_classes import DENSE_CLASSES, class_names
+        from spatialvlm_core.model.dense_classes import DENSE_CLASSES  # torch (model/ loads it)
 
         self.model = model.eval()
         self.domain = domain
         if classes is None:  # a model built here learned the simulator's catalogue; an HF checkpoint, who knows
             composed = getattr(model.preset, "kind", "") == "composed"
-            k = model.preset.vision.dense_classes if composed else 0
-            # A checkpoint knows the first k dense classes (32: from before the gripper); no dense head: all.
-            classes = (class_names(k) if k else DENSE_CLASSES)[1:] if composed else ()
+            # A composed checkpoint stores its dense classes (32: from before the gripper); no dense head: all.
+            names = getattr(model.preset, "class_names", ()) if composed else ()
+            classes = (names or DENSE_CLASSES)[1:] if composed else ()
         self.classes = tuple(classes)
         self.max_new_tokens = max_new_tokens or model.preset.max_answer_tokens
         self.batch_size = batch_size
@@ -68,7 +68,7 @@ class SpatialVLM:
     def load(cls, path: str | Path | None = None, device: str = "cpu", **kw: Any) -> SpatialVLM:
         """A checkpoint directory; ``None`` or ``"default"`` is the shipped model. Its ``members/`` load as an
         ensemble and its domain calibration (``domain.npz``) as the domain check, unless ``kw`` gives them."""
-        from spatialvlm_core.model import create_model
+        from spatialvlm_core.model import create_model  # torch (model/ loads it)
 
         path = resolve_model_dir(path)
         members = sorted(d for d in (path / MEMBERS_DIR).glob("*") if d.is_dir())
@@ -91,7 +91,7 @@ class SpatialVLM:
 
     def question_refusal(self, question: str) -> str | None:
         """Why the model will not answer ``question`` whatever the image, or None."""
-        from spatialvlm_core.model.parsing import (
+        from spatialvlm_core.model.parsing import (  # torch (model/ loads it)
             REJECTED_PREFIX,
             is_spatial,
             normalize_question,
@@ -117,9 +117,9 @@ class SpatialVLM:
         """Answers to ``questions``. ``wordings`` (per row, optional): several wordings of the same length
         question (paraphrases, both object orders); a length answer then states the estimate pooled over them
         (geometric mean), besides the mirror and the members."""
-        from spatialvlm_core.model.base import to_pil
+        from spatialvlm_core.model.base import to_pil  # torch (model/ loads it)
         from spatialvlm_core.model.parsing import REJECTED_PREFIX as DECLINE
-        from spatialvlm_core.model.parsing import (
+        from spatialvlm_core.model.parsing import (  # torch (model/ loads it)
             asked_quantity,
             checked_answer,
             is_declined,
@@ -215,7 +215,7 @@ def _has_length_head(model: Any) -> bool:
 def with_length(answer: Answer, meters: float) -> Answer:
     """``answer`` restating its length as ``meters`` (same words and unit), or unchanged when its text has no
     length that can be restated and read back as that value."""
-    from spatialvlm_core.model.parsing import parse_answer, restate_length
+    from spatialvlm_core.model.parsing import parse_answer, restate_length  # torch (model/ loads it)
 
     text = restate_length(answer.text, meters)
     if text is None:
@@ -244,7 +244,7 @@ def register(subparsers: Any) -> None:
 
 
 def _cli(args: argparse.Namespace) -> int:
-    from spatialvlm_core.model.parsing import is_declined
+    from spatialvlm_core.model.parsing import is_declined  # torch (model/): keeps --help light
 
     ans = SpatialVLM.load(args.model).ask(args.image, args.question)
     print(ans.model_dump_json(indent=2))

@@ -1,4 +1,4 @@
-"""Colour-aware grounding (model/color_grounding.py): exact pixel moments, colour words before names, features that
+"""Colour-aware grounding (model/composed/color.py): exact pixel moments, colour words before names, features that
 tell two objects of one class apart, and the preset path through the model and its checkpoint."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialvlm_core.model import create_model, load_checkpoint
-from spatialvlm_core.model.color_grounding import (
+from spatialvlm_core.model import VisionConfig, create_model, load_checkpoint
+from spatialvlm_core.model.composed.color import (
     N_COLOR_EXTRA,
     color_lut,
     color_names,
@@ -18,8 +18,8 @@ from spatialvlm_core.model.color_grounding import (
     named_colors,
     pixel_moments,
 )
-from spatialvlm_core.model.presets import VisionConfig
-from spatialvlm_core.model.relation import N_OBJ, pair_size
+from spatialvlm_core.model.composed.features import N_OBJ
+from spatialvlm_core.model.composed.relation import pair_size
 from spatialvlm_core.naming import COLOR_TABLE
 
 RED, BLUE = color_names().index("red"), color_names().index("blue")

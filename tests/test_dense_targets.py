@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -16,9 +14,10 @@ from spatialvlm_core.dataset.dense_labels import (
     save_dense,
     sim_dense_targets,
 )
-from spatialvlm_core.model import create_model
+from spatialvlm_core.model import VisionConfig, create_model
+from spatialvlm_core.model.composed.features import N_OBJ, object_features, pair_features
+from spatialvlm_core.model.composed.grounding import NameGrounding
 from spatialvlm_core.model.dense_classes import DENSE_CLASSES, EXTRA_CLASSES, class_names
-from spatialvlm_core.model.presets import VisionConfig
 from spatialvlm_core.sim.catalog import CATEGORIES
 
 
@@ -114,7 +113,7 @@ def test_word_grounding_adds_the_class_name_embedding() -> None:
     torch.manual_seed(0)
     model = _grounded_micro()
     k = len(DENSE_CLASSES)
-    assert model.class_word_ids.shape[0] == k and model.class_word_mask[0].sum() == 0  # background: no word
+    assert model.grounding.class_word_ids.shape[0] == k and model.grounding.class_word_mask[0].sum() == 0  # background: no word
     # Force the head to see "sofa" everywhere: each image token must gain the mean embedding of " sofa".
     head = model.vision.dense_head
     with torch.no_grad():
@@ -122,7 +121,7 @@ def test_word_grounding_adds_the_class_name_embedding() -> None:
         head.bias.zero_()
         head.bias[DENSE_CLASSES.index("sofa")] = 50.0
     tokens = model.vision(torch.zeros(1, 3, 32, 32))
-    probs, words = model._class_probs_and_words(head(tokens))
+    probs, words = model.grounding.class_probs_and_words(head(tokens), model.lm.get_input_embeddings())
     got = (probs @ words)[0, 0]
     ids = model.tokenizer(" sofa", add_special_tokens=False).input_ids
     want = model.lm.get_input_embeddings()(torch.tensor(ids)).mean(0)
@@ -152,8 +151,6 @@ def test_word_grounding_needs_a_dense_head() -> None:
 
 
 def test_name_pointer_pools_the_named_class_into_the_question_word() -> None:
-    from spatialvlm_core.model.composed import ComposedVLM
-
     k, d = 4, 8
     words = torch.zeros(k, d)
     words[1, 0] = 1.0  # class 1 ("sofa") name embedding along e0
@@ -166,7 +163,7 @@ def test_name_pointer_pools_the_named_class_into_the_question_word() -> None:
     probs[0, 0, 1] = probs[0, 1, 1] = 1.0  # image tokens 0 and 1 show class 1
     probs[0, 2, 0] = 1.0  # token 2: background
     img = torch.arange(3 * d, dtype=torch.float32).reshape(1, 3, d)
-    out = ComposedVLM._name_pointer(ComposedVLM._word_match(txt, probs, words), img)
+    out = NameGrounding.name_pointer(NameGrounding.word_match(txt, probs, words), img)
     torch.testing.assert_close(out[0, 0], img[0, :2].mean(0))  # mean of the two sofa tokens
     assert out[0, 1].abs().sum() == 0  # class 2 named but not in view: nothing
     assert out[0, 2].abs().sum() == 0  # unrelated word: nothing
@@ -182,121 +179,16 @@ def test_name_pointer_reaches_question_tokens_only_in_training() -> None:
     # The answer tokens must embed as plain words (generation feeds them one by one, without the pointer).
     mask = batch["labels"] == -100
     with torch.no_grad():
-        emb = model._embed(batch["pixel_values"], batch["input_ids"], prompt_mask=mask)
+        emb = model.embed(batch["pixel_values"], batch["input_ids"], prompt_mask=mask)[0]
         plain = model.lm.get_input_embeddings()(batch["input_ids"])
     n_img = emb.shape[1] - batch["input_ids"].shape[1]
     answer = ~mask[0]
     torch.testing.assert_close(emb[0, n_img:][answer], plain[0][answer])
 
 
-def test_anchor_geometry_is_the_second_named_object_minus_the_first() -> None:
-    """Exact: tokens 1 and 3 name objects A and B; from token 3 on the prompt carries geo(B) - geo(A)."""
-    from spatialvlm_core.model.composed import ComposedVLM
-
-    # Image tokens 0, 1 show A (x = -1 and 0, so mean -0.5, spread 0.5); token 2 shows B (x = 1).
-    geo = torch.tensor([[[-1.0, 0.0, 0.5, 0.2], [0.0, 0.0, 0.5, 0.4], [1.0, 0.5, 1.5, 1.0]]])
-    match = torch.zeros(1, 5, 3)
-    match[0, 1, :2] = 1.0  # word "A"
-    match[0, 3, 2] = 1.0  # word "B"
-    out = ComposedVLM._anchor_geometry(match, geo, None)
-    assert out.shape == (1, 5, 14)
-    assert out[0, :1].abs().sum() == 0  # before any named object: nothing
-    assert out[0, 1:3, :7].abs().sum() == 0  # one object named: no relation yet ...
-    torch.testing.assert_close(out[0, 2, 7:11], torch.tensor([-0.5, 0.0, 0.5, 0.3]))  # ... but its own geometry
-    assert out.abs().max() < 2.5  # bounded: a lone token must not give log(0)-sized inputs
-    torch.testing.assert_close(out[0, 3, 7:11], geo[0, 2])  # B's own geometry after B
-    d = out[0, 3, :7]
-    torch.testing.assert_close(d[:4], torch.tensor([1.5, 0.5, 1.0, 0.7]))  # x, y, log depth, floor height
-    torch.testing.assert_close(d[4], torch.tensor(math.log(2.0) - math.log(3.0)))  # one token against two: log1p
-    torch.testing.assert_close(d[5], torch.tensor(math.log(0.1) - 0.5 * math.log(0.26)))  # x spread: sqrt(var+0.01)
-    torch.testing.assert_close(out[0, 4], out[0, 3])  # carried forward to the end of the prompt
-    # Only prompt tokens count as names: with token 3 masked out there is no second object.
-    prompt = torch.tensor([[True, True, True, False, False]])
-    masked = ComposedVLM._anchor_geometry(match, geo, prompt)
-    assert masked[..., :7].abs().sum() == 0
-    torch.testing.assert_close(masked[0, 4], out[0, 2])  # still A's own geometry
-
-
-def test_anchor_geometry_model_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from PIL import Image
-
-    from spatialvlm_core.model import load_checkpoint
-
-    torch.manual_seed(0)
-    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
-                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True)
-    model = create_model("micro", tokenizer_texts=["Is the sofa left of the armchair? Yes"], vision=vis)
-    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
-    batch = model.encode(img, ["Is the sofa left of the armchair?"], ["Yes"])
-    loss = model.loss(batch)
-    loss.backward()
-    assert torch.isfinite(loss)
-    assert model.anchor_proj.weight.grad is not None
-    model.eval()
-    model.save(tmp_path / "m")
-    again = load_checkpoint(tmp_path / "m")
-    assert again.preset.vision.anchor_geometry
-    q = ["Is the sofa left of the armchair?"]
-    assert again.generate(img, q) == model.generate(img, q)
-
-
-def test_anchor_geometry_needs_word_grounding() -> None:
-    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4, dense_classes=32,
-                       anchor_geometry=True)
-    with pytest.raises(ValueError, match=r"needs vision\.word_grounding"):
-        create_model("micro", tokenizer_texts=["a"], vision=vis)
-
-
-def _gated_micro():  # type: ignore[no-untyped-def]
-    vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
-                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True, question_gate=True)
-    return create_model("micro", tokenizer_texts=["Is the sofa left of the armchair? right Yes No"], vision=vis)
-
-
-def test_question_gate_sums_the_prompt_words_and_ignores_padding() -> None:
-    torch.manual_seed(0)
-    model = _gated_micro()
-    with torch.no_grad():
-        model.geo_gate.weight.normal_()
-    tok = model.tokenizer
-    ids = torch.tensor([model._prompt_ids("Is the sofa left of the armchair?")])
-    gate = model._question_gate(ids, None)
-    torch.testing.assert_close(gate[0, -1], model.geo_gate.weight[ids[0]].sum(0))  # every prompt word so far
-    torch.testing.assert_close(gate[0, 2], model.geo_gate.weight[ids[0, :3]].sum(0))  # causal: only earlier words
-    padded = torch.cat([torch.full((1, 3), tok.pad_token_id), ids], 1)  # left padding, as generate() pads
-    torch.testing.assert_close(model._question_gate(padded, None)[0, -1], gate[0, -1])
-    right = torch.cat([ids, torch.full((1, 3), tok.pad_token_id)], 1)  # right padding, as training pads
-    prompt = torch.ones_like(right, dtype=torch.bool)
-    torch.testing.assert_close(model._question_gate(right, prompt)[0, ids.shape[1] - 1], gate[0, -1])
-
-
-def test_question_gate_starts_at_zero_and_learns_from_the_answer() -> None:
-    from PIL import Image
-
-    torch.manual_seed(0)
-    model = _gated_micro()
-    assert model.anchor_proj.in_features == 21
-    assert model.geo_gate.weight.abs().sum() == 0  # zero start: the product features begin silent
-    img = [Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8))]
-    batch = model.encode(img, ["Is the sofa left of the armchair?"], ["Yes"])
-    model.loss(batch).backward()
-    assert model.geo_gate.weight.grad is not None
-    # Where the geometry differs, each prompt word's gate gets a gradient; words not in the prompt get none.
-    model.zero_grad()
-    ids = batch["input_ids"][:, :-2]
-    (torch.randn(1, ids.shape[1], 7) * model._question_gate(ids, None)).sum().backward()
-    g = model.geo_gate.weight.grad
-    used = {int(i) for i in ids[0]}
-    assert all((g[i].abs().sum() > 0) == (i in used) for i in range(g.shape[0]))
-    vis = VisionConfig(dense_classes=32, word_grounding=True, question_gate=True)
-    with pytest.raises(ValueError, match=r"question_gate needs vision\.anchor_geometry"):
-        create_model("micro", tokenizer_texts=["a"], vision=vis)
-
-
 def _exact_micro():  # type: ignore[no-untyped-def]
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=4,
-                       dense_classes=len(DENSE_CLASSES), word_grounding=True, anchor_geometry=True,
-                       name_match="exact")
+                       dense_classes=len(DENSE_CLASSES), word_grounding=True, name_match="exact")
     texts = ["Is the gray side table left of the beige table lamp, the bookshelf, the book or the sofa? Yes"]
     return create_model("micro", tokenizer_texts=texts, vision=vis)
 
@@ -306,25 +198,25 @@ def test_exact_names_mark_the_last_token_of_each_class_name_longest_first() -> N
     tok = model.tokenizer
     q = "Is the gray side table left of the beige table lamp, the bookshelf, the book or the sofa?"
     ids = torch.tensor([tok(q, add_special_tokens=False).input_ids])
-    hit = model._exact_names(ids)
+    hit = model.grounding.exact_names(ids)
     found = [(tok.decode(ids[0, : int(p) + 1]).rstrip(), DENSE_CLASSES[int(c) + 1])
              for p, c in zip(*torch.nonzero(hit[0], as_tuple=True), strict=True)]
     assert [c for _, c in found] == ["side table", "table lamp", "bookshelf", "book", "sofa"]
     assert all(text.endswith(name) for text, name in found)  # at the name's last token
     # A class name made of other names' tokens ("bookshelf" may tokenise as "book" + "shelf") is one object only.
-    for inner, outer, gap in model._nested:
-        assert model._class_seqs[inner] != model._class_seqs[outer] and gap >= 0
+    for inner, outer, gap in model.grounding.nested:
+        assert model.grounding.class_seqs[inner] != model.grounding.class_seqs[outer] and gap >= 0
     pad = torch.full((1, 4), tok.pad_token_id)
-    torch.testing.assert_close(model._exact_names(torch.cat([pad, ids], 1))[:, 4:], hit)  # left padding: same
+    torch.testing.assert_close(model.grounding.exact_names(torch.cat([pad, ids], 1))[:, 4:], hit)  # left padding: same
 
 
 def test_exact_names_drop_a_shorter_name_inside_a_longer_one() -> None:
     model = _exact_micro()
     # Two made-up classes whose token sequences nest: class 0 = [7], class 1 = [5, 7].
-    model._class_seqs = [[7], [5, 7], [9]]
-    model._nested = [(0, 1, 0)]
+    model.grounding.class_seqs = [[7], [5, 7], [9]]
+    model.grounding.nested = [(0, 1, 0)]
     ids = torch.tensor([[1, 5, 7, 2, 7, 9]])
-    hit = model._exact_names(ids)
+    hit = model.grounding.exact_names(ids)
     assert hit[0, 2].tolist() == [0.0, 1.0, 0.0]  # "5 7": the longer name only
     assert hit[0, 4].tolist() == [1.0, 0.0, 0.0]  # a lone 7 is class 0
     assert hit[0, 5].tolist() == [0.0, 0.0, 1.0]
@@ -334,16 +226,15 @@ def test_exact_names_drop_a_shorter_name_inside_a_longer_one() -> None:
 def test_exact_names_count_an_object_the_head_barely_sees() -> None:
     """With exact names a named object is one even where the head gives it little mass (the embedding match drops
     it below 0.5), so the pair geometry is not silently zero for small objects."""
-    from spatialvlm_core.model.composed import ComposedVLM
-
     geo = torch.tensor([[[-1.0, 0.0, 0.5, 0.2], [1.0, 0.5, 1.5, 1.0]]])
     match = torch.zeros(1, 4, 2)
     match[0, 1, 0] = 1.0
     match[0, 3, 1] = 0.2  # B: a small object, 0.2 of one token
-    assert ComposedVLM._anchor_geometry(match, geo, None)[0, 3, :7].abs().sum() == 0  # mass rule: B unnamed
-    named = torch.tensor([[False, True, False, True]])
-    out = ComposedVLM._anchor_geometry(match, geo, None, named)
-    torch.testing.assert_close(out[0, 3, :4], geo[0, 1] - geo[0, 0])
+    obj = object_features(match, geo)
+    assert pair_features(obj, match.sum(-1) > 0.5)[0, 3, -1] == 0  # the embedding match's mass rule: B unnamed
+    out = pair_features(obj, torch.tensor([[False, True, False, True]]))
+    assert out[0, 3, -1] == 1  # two objects named
+    torch.testing.assert_close(out[0, 3, 2 * N_OBJ:2 * N_OBJ + 4], geo[0, 1] - geo[0, 0])  # B - A
 
 
 def test_exact_name_model_trains_saves_and_reloads(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -357,7 +248,7 @@ def test_exact_name_model_trains_saves_and_reloads(tmp_path) -> None:  # type: i
     q = ["Is the gray side table left of the sofa?"]
     loss = model.loss(model.encode(img, q, ["Yes"]))
     loss.backward()
-    assert model.anchor_proj.weight.grad is not None and model.anchor_proj.weight.grad.abs().sum() > 0
+    assert model.geo_proj.weight.grad is not None and model.geo_proj.weight.grad.abs().sum() > 0
     model.eval()
     model.save(tmp_path / "m")
     again = load_checkpoint(tmp_path / "m")

@@ -9,9 +9,8 @@ import torch
 from PIL import Image, ImageOps
 
 from spatialvlm_core.infer import SpatialVLM, with_length
-from spatialvlm_core.model import create_model
+from spatialvlm_core.model import VisionConfig, create_model
 from spatialvlm_core.model.parsing import parse_answer, restate_length
-from spatialvlm_core.model.presets import VisionConfig
 
 QS = ["How wide is the gray sofa?", "How far is the gray sofa from the black table?"]
 # Says no quantity word: one answer fits both questions (a "wide" answer to the distance question is rejected).
@@ -68,7 +67,7 @@ def test_length_estimates_are_the_heads_value_pooled_with_the_mirror() -> None:
     ims = _images()
     ids, _ = model.prompt_batch(QS)
     with torch.no_grad():
-        _, rel = model._embed_and_relation(model.pixels(ims), ids)
+        _, rel = model.embed(model.pixels(ims), ids)
     plain = model.length_estimates(ims, QS, mirror=False)
     assert plain == pytest.approx(rel[:, 1].exp().tolist(), rel=1e-5)
     mirrored = model.length_estimates([ImageOps.mirror(im) for im in ims], QS, mirror=False)

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from spatialvlm_core.model import ModelPreset, create_model, get_preset, list_presets
+from spatialvlm_core.model import ModelConfig, check_compatible, create_model, get_preset, list_presets
 from spatialvlm_core.model.parsing import fallback_parse_answer, parse_answer
-from spatialvlm_core.model.presets import check_compatible
 from spatialvlm_core.model.tokenizer import train_tokenizer
 
 
@@ -23,7 +22,7 @@ def test_presets_registry_and_round_trip() -> None:
     assert {"tiny", "micro", "smollm2", "hf"} <= set(list_presets())
     p = get_preset("tiny", freeze_vision=True)
     assert p.freeze_vision and not get_preset("tiny").freeze_vision  # overrides do not leak
-    assert ModelPreset.from_dict(p.to_dict()) == p
+    assert ModelConfig.from_dict(p.to_dict()) == p
     with pytest.raises(ValueError, match="unknown preset"):
         get_preset("nope")
     with pytest.raises(ValueError, match="no field"):

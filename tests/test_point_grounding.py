@@ -1,4 +1,4 @@
-"""Point grounding (model/point_grounding.py): the heading-frame points and their per-cell targets from exact
+"""Point grounding (model/composed/points.py, targets in model/point_grounding.py): the heading-frame points and their per-cell targets from exact
 labels, the space-to-depth packing, exact pair distances on synthetic point maps, and the preset through the
 model, its dense loss and its checkpoint."""
 
@@ -11,19 +11,17 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialvlm_core.model import create_model, load_checkpoint
-from spatialvlm_core.model.point_grounding import (
+from spatialvlm_core.model import VisionConfig, create_model, load_checkpoint
+from spatialvlm_core.model.composed.points import (
     EPS_M,
     N_POINT_FEATURES,
-    heading_frame_points,
     named_member,
     pack,
     point_pair_features,
-    point_targets,
     unpack,
 )
-from spatialvlm_core.model.presets import VisionConfig
-from spatialvlm_core.model.relation import pair_size
+from spatialvlm_core.model.composed.relation import pair_size
+from spatialvlm_core.model.point_grounding import heading_frame_points, point_targets
 from spatialvlm_core.naming import COLOR_TABLE
 
 

@@ -1,4 +1,4 @@
-"""The relation head (model/relation.py): exact pooled features, targets from QA rows, and the XOR it must learn."""
+"""The relation head (model/composed/relation.py): exact pooled features, targets from QA rows, and the XOR it must learn."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from spatialvlm_core.model import create_model, load_checkpoint
-from spatialvlm_core.model.object_features import N_OBJ, object_features
-from spatialvlm_core.model.presets import VisionConfig
-from spatialvlm_core.model.relation import N_PAIR, RelationHead, pair_features, relation_targets
+from spatialvlm_core.model import VisionConfig, create_model, load_checkpoint
+from spatialvlm_core.model.composed.features import N_OBJ, N_PAIR, object_features, pair_features
+from spatialvlm_core.model.composed.relation import RelationHead, caption_contrast, relation_targets
 from spatialvlm_core.types import QAPair
 
 
@@ -186,13 +185,13 @@ def test_caption_contrast_signs_the_two_captions_and_cancels_shared_tokens(tmp_p
     model = create_model("micro", tokenizer_texts=[q, "The gray sofa."], vision=vis, answer_sep="")
     tok = model.tokenizer
     ids = torch.tensor([model._prompt_ids(q)])
-    named = model._exact_names(ids).sum(-1) > 0
-    c = model._caption_contrast(ids, named, window=2)[0]
+    named = model.grounding.exact_names(ids).sum(-1) > 0
+    c = caption_contrast(ids, named, len(tok), window=2)[0]
     plus = {tok.decode([i]).strip() for i in torch.nonzero(c > 0)[:, 0].tolist()}
     minus = {tok.decode([i]).strip() for i in torch.nonzero(c < 0)[:, 0].tolist()}
     assert {"gray", "sofa"} <= plus and {"black", "bed"} <= minus
     assert not plus & minus  # a token in both windows cancels
-    one = model._caption_contrast(ids, named & (torch.arange(ids.shape[1]) < int(torch.nonzero(named[0])[0, 0]) + 1))
+    one = caption_contrast(ids, named & (torch.arange(ids.shape[1]) < int(torch.nonzero(named[0])[0, 0]) + 1), len(tok))
     assert torch.equal(one, torch.zeros_like(one))  # one object named: nothing to contrast
     # The copy term trains, saves and reloads like the rest.
     ims = [Image.new("RGB", (40, 30), (200, 0, 0))]

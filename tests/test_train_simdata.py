@@ -129,10 +129,10 @@ def dense_sim(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _dense_micro() -> torch.nn.Module:
-    from spatialvlm_core.model.presets import VisionConfig
+    from spatialvlm_core.model import VisionConfig
 
     vis = VisionConfig(image_size=32, channels=(16, 32), num_layers=1, num_heads=2, grid=8, dense_classes=32,
-                       word_grounding=True, anchor_geometry=True)
+                       word_grounding=True)
     return create_model("micro", tokenizer_texts=["Where is the sofa? x 1 y 2"], vision=vis)
 
 

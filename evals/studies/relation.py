@@ -1,5 +1,6 @@
-"""One relation (left/right yes-no) learned by the tiny vs tiny-anchor presets on a frozen tower (README
+"""One relation (left/right yes-no) learned by the tiny vs tiny-relation presets on a frozen tower (README
 "Training the SpatialVLM"; evals/reports/train_relation.md). One seed: a probe, not one of the paper's studies.
+(The earlier tiny-anchor arm is gone with its preset: pre-subtracted pair geometry, retired as not better.)
 
     python -m evals.train_studies relation [--steps 800]
 """
@@ -81,7 +82,7 @@ def relation_study(steps: int, batch_size: int, cache: Path, out: Path) -> str:
             init_vision=init,
             freeze_vision=init is not None,
         )  # a frozen tower is served cached
-        for preset in ("tiny", "tiny-anchor")
+        for preset in ("tiny", "tiny-relation")
     ]
     note = (
         f"vision tower initialised from {'the default model' if init else 'random weights'}; tower frozen; "
@@ -90,7 +91,7 @@ def relation_study(steps: int, batch_size: int, cache: Path, out: Path) -> str:
     )
     md = (
         f"# Training study: relation\n\nCommand: `python -m evals.train_studies relation --steps {steps}`; tiny "
-        f"and tiny-anchor presets, batch {batch_size}, seed 0; {note}. Scored on 150 held-out scenes (clean "
+        f"and tiny-relation presets, batch {batch_size}, seed 0; {note}. Scored on 150 held-out scenes (clean "
         f"labels).\n\n{table(rows)}\n"
     )
     out.parent.mkdir(parents=True, exist_ok=True)

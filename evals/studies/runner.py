@@ -34,7 +34,7 @@ PRESET = "tiny-relation-points"  # the shipped default model's preset
 def study_preset(init: Path | None = DEFAULT_MODEL_DIR) -> str:
     """The name of the shipped model's preset as it was saved (its dense class count included: newer code may
     add classes), registered here so that its trained tower loads into fresh models of the same architecture."""
-    from spatialvlm_core.model.presets import ModelPreset, list_presets, register_preset
+    from spatialvlm_core.model import ModelConfig, list_presets, register_preset
 
     if init is None:
         return PRESET
@@ -46,7 +46,7 @@ def study_preset(init: Path | None = DEFAULT_MODEL_DIR) -> str:
         raise ValueError(f"{f}: field 'preset' should be the saved {PRESET!r} preset, got {str(saved)[:80]}")
     name = f"{PRESET}-as-saved"
     if name not in list_presets():
-        register_preset(ModelPreset.from_dict({**saved, "name": name}))
+        register_preset(ModelConfig.from_dict({**saved, "name": name}))
     return name
 
 

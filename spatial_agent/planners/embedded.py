@@ -207,13 +207,13 @@ def decode(model: Any, tokenizer: Any, question: str, max_pieces: int = 40,
 def _decode(model: Any, tokenizer: Any, question: str, max_pieces: int, deadline_s: float | None) -> Decoded:
     import torch
 
-    from spatialvlm_core.model.composed import _cache_arg, _out_cache
+    from spatialvlm_core.model.composed.lm import cache_arg, out_cache
 
     t0 = time.perf_counter()
     grammar = Grammar.for_question(question)
     pending = list(tokenizer(prompt_text(question), add_special_tokens=False)["input_ids"])
     cache: Any = None
-    cache_kw = _cache_arg()
+    cache_kw = cache_arg()
     s, out, n_tok, calls = GState(), [], 0, 0
     tries: dict[GState, _Trie] = {}
     with torch.inference_mode():
@@ -232,7 +232,7 @@ def _decode(model: Any, tokenizer: Any, question: str, max_pieces: int, deadline
                     if deadline_s is not None and time.perf_counter() - t0 > deadline_s:
                         raise PlannerUnavailable(f"embedded planner ran past its {deadline_s:.1f} s deadline")
                     res = model(input_ids=torch.tensor([pending]), use_cache=True, **{cache_kw: cache})
-                    cache, pending, calls = _out_cache(res), [], calls + 1
+                    cache, pending, calls = out_cache(res), [], calls + 1
                     logits = res.logits[0, -1]
                     idx = torch.tensor(allowed)
                     tok = allowed[int(torch.argmax(logits[idx]))]
@@ -253,7 +253,7 @@ def load_tokenizer() -> Any:
     if (BASE_CACHE / "tokenizer.json").is_file():
         tok = AutoTokenizer.from_pretrained(BASE_CACHE)
     else:
-        from spatialvlm_core.model.composed import load_smollm2_tokenizer
+        from spatialvlm_core.model.composed.lm import load_smollm2_tokenizer
 
         tok = load_smollm2_tokenizer()
     if tok.pad_token_id is None:
@@ -274,7 +274,7 @@ def load_base(dtype: Any = None) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(BASE_CACHE), dtype=torch.float32)
         load_model(model, weights)
         return model.to(dtype).eval(), load_tokenizer()
-    from spatialvlm_core.model.composed import SMOLLM2_GGUF, load_smollm2_tokenizer, smollm2_dir
+    from spatialvlm_core.model.composed.lm import SMOLLM2_GGUF, load_smollm2_tokenizer, smollm2_dir
 
     tok = load_smollm2_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_GGUF, dtype=torch.float32)

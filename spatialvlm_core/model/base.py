@@ -1,17 +1,19 @@
-"""The interface every VLM backend offers to the training loop and the tool."""
+"""The interface every VLM family offers to the training loop and the tool (``SpatialVLMModel``), and two small
+protocols: a model whose relation head estimates lengths (``LengthEstimator``) and a family's training recipe
+(``TrainingRecipe``, implemented in ``spatialvlm_core.train``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from spatialvlm_core.model.presets import ModelPreset
+from spatialvlm_core.model.config import ModelConfig
 from spatialvlm_core.types import Frame
 
 PROMPT_TEMPLATE = "Question: {question}\nAnswer:"
@@ -49,7 +51,7 @@ def to_pil(image: Any) -> Image.Image:
 class SpatialVLMModel(nn.Module):
     """A VLM that turns (image, question) into answer text; trained with loss on answer tokens only."""
 
-    preset: ModelPreset
+    preset: ModelConfig  # the family's config (saved in the checkpoint)
 
     def encode(self, images: list[Image.Image], questions: list[str], answers: list[str]) -> dict[str, Any]:
         """Training batch: model inputs plus ``labels`` (-100 everywhere except answer tokens)."""
@@ -75,7 +77,7 @@ class SpatialVLMModel(nn.Module):
         return {}
 
     def relation_batch(self, qas: list[Any]) -> dict[str, Any]:
-        """Extra batch entries for an auxiliary relation head (``model/relation.py``) from each row's QA pair
+        """Extra batch entries for an auxiliary relation head (``model/composed/relation.py``) from each row's QA pair
         (None where a row has none). Backends without one return ``{}``."""
         return {}
 
@@ -100,3 +102,29 @@ class SpatialVLMModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+
+@runtime_checkable
+class LengthEstimator(Protocol):
+    """A model that also reads a length (metres) for each metric question off a head, unrounded (the tool pools
+    these across ensemble members; ``ComposedVLM`` with a relation head)."""
+
+    def length_estimates(self, images: list[Image.Image], questions: list[str], mirror: bool = True) -> list[float]:
+        ...
+
+
+class TrainingRecipe(Protocol):
+    """What the training loop asks of a family's recipe (``spatialvlm_core.train.recipes``): batches of QA
+    examples, the weighted loss with its logged parts, and the optimiser's parameter groups."""
+
+    def batch(self, examples: list[Any]) -> dict[str, Any]:
+        ...
+
+    def loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
+        ...
+
+    def weights(self) -> dict[str, float]:
+        ...
+
+    def param_groups(self, params: list[nn.Parameter]) -> list[dict[str, Any]]:
+        ...

@@ -17,7 +17,7 @@ import numpy as np
 
 from spatialvlm_core.model import scoring
 from spatialvlm_core.model.base import to_pil
-from spatialvlm_core.model.relation import relation_targets
+from spatialvlm_core.model.composed.relation import relation_targets
 from spatialvlm_core.types import Answer, QAExample, QAPair
 
 
@@ -125,7 +125,7 @@ def relation_head_check(model: Any, examples: list[QAExample], batch_size: int =
         for s in range(0, len(exs), batch_size):
             chunk = exs[s:s + batch_size]
             ids, _ = model.prompt_batch([e.question for e in chunk])  # left padding, as generation has it
-            _, rel = model._embed_and_relation(model.pixels([to_pil(e.image) for e in chunk]), ids)
+            _, rel = model.embed(model.pixels([to_pil(e.image) for e in chunk]), ids)
             outs.append(rel.float().cpu())
     out = torch.cat(outs)
     dec, val = t["rel_decision"], t["rel_log_value"]

@@ -1,4 +1,4 @@
-"""Relation warm-up: train the relation head (model/relation.py) alone on a frozen tower before the VLM steps.
+"""Relation warm-up: train the relation head (model/composed/relation.py) alone on a frozen tower before the VLM steps.
 
 With the tower frozen its output per image is fixed, so each row's relation inputs (pair geometry at the prompt's
 last token, prompt ids) are computed once and the head, a small MLP, trains on them for many epochs at thousands
@@ -18,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from spatialvlm_core.dataset.reader import ImageCache
-from spatialvlm_core.model.relation import relation_loss
+from spatialvlm_core.model.composed.relation import relation_loss
 
 
 def relation_warmup(model: Any, examples: list[Any], epochs: int, lr: float, seed: int, batch_size: int = 256,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from spatialvlm_core.model.object_features import object_features
+from spatialvlm_core.model.composed.features import object_features
 from spatialvlm_core.naming import _LUT_BITS, _NAMES, _color_lut
 
 N_COLOR_EXTRA = 8 + 5 + 1  # colour-weighted token features, pixel moments, "a colour is named"
@@ -81,7 +81,7 @@ def named_colors(input_ids: torch.Tensor, hit: torch.Tensor, name_lens: torch.Te
 
 def color_object_features(match: torch.Tensor, geo: torch.Tensor, colour: torch.Tensor,
                           moments: torch.Tensor) -> torch.Tensor:
-    """(B, T, N_COLOR_EXTRA) per text token, beside ``relation.object_features``:
+    """(B, T, N_COLOR_EXTRA) per text token, beside ``features.object_features``:
 
     - the same 8 token features, with each token weighted also by how much of it has the named colour (a token
       half covered by it counts fully: the factor is (share + 0.05) / 0.5, capped at 1; no colour word: 1);

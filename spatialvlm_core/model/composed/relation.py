@@ -27,37 +27,19 @@ from torch import nn
 from torch.nn import functional as F
 
 from spatialvlm_core.model.captions import caption_core
-from spatialvlm_core.model.color_grounding import N_COLOR_EXTRA
-from spatialvlm_core.model.object_features import N_OBJ
-from spatialvlm_core.model.point_grounding import N_POINT_FEATURES
+from spatialvlm_core.model.composed.color import N_COLOR_EXTRA
+from spatialvlm_core.model.composed.features import N_PAIR
+from spatialvlm_core.model.composed.points import N_POINT_FEATURES
 from spatialvlm_core.units import METERS_PER_UNIT
 
-N_PAIR = 3 * N_OBJ + 2  # first object, latest object, their difference, "one named", "two named"
 FREQS = (1.0, 2.0, 4.0, 8.0)  # Fourier features of the log value, so that number tokens are a near-linear read
 
 
 def pair_size(color: bool, points: bool = False) -> int:
-    """Width of the pair features: N_PAIR, plus with colour grounding (model/color_grounding.py) its extra object
-    features for each of the first, latest and difference, plus with point grounding (model/point_grounding.py)
+    """Width of the pair features: N_PAIR, plus with colour grounding (composed/color.py) its extra object
+    features for each of the first, latest and difference, plus with point grounding (composed/points.py)
     its point-map features."""
     return N_PAIR + (3 * N_COLOR_EXTRA if color else 0) + (N_POINT_FEATURES if points else 0)
-
-
-def pair_features(obj: torch.Tensor, named: torch.Tensor) -> torch.Tensor:
-    """(B, T, N_PAIR): at each position, the first and the latest named object so far, their difference and
-    how many are named (0, 1, 2+ as two flags). ``named`` (B, T) bool: tokens that name an object."""
-    t = torch.arange(named.shape[1], device=named.device).expand_as(named)
-    latest = torch.where(named, t, torch.full_like(t, -1)).cummax(1).values
-    first = torch.where(named, t, torch.full_like(t, named.shape[1])).min(1, keepdim=True).values.expand_as(t)
-    count = named.long().cumsum(1)
-
-    def pick(idx: torch.Tensor) -> torch.Tensor:
-        out = obj.gather(1, idx.clamp(0, obj.shape[1] - 1)[..., None].expand(-1, -1, obj.shape[-1]))
-        return out * (latest >= 0)[..., None].to(out.dtype)
-
-    a, b = pick(first), pick(latest)
-    flags = torch.stack([(count >= 1), (count >= 2)], -1).to(obj.dtype)
-    return torch.cat([a, b, b - a, flags], -1)
 
 
 class RelationHead(nn.Module):
@@ -74,11 +56,11 @@ class RelationHead(nn.Module):
         nn.init.normal_(self.words.weight, std=0.05)
         self.geo_in = nn.Linear(n_pair, hidden)
         self.mlp = nn.Sequential(nn.GELU(), nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, 2))
-        # The decision's read-out beside the LM's output layer (composed.py, _gated_logits); zero start.
+        # The decision's read-out beside the LM's output layer (``gated_logits``); zero start.
         self.gate = nn.Linear(lm_dim, vocab_size)
         nn.init.zeros_(self.gate.weight)
         nn.init.zeros_(self.gate.bias)
-        if copy:  # when to copy a caption (composed.py, _caption_contrast); zero start
+        if copy:  # when to copy a caption (``caption_contrast``); zero start
             self.copy_gate = nn.Linear(lm_dim, 1)
             nn.init.zeros_(self.copy_gate.weight)
             nn.init.zeros_(self.copy_gate.bias)
@@ -99,6 +81,34 @@ class RelationHead(nn.Module):
         z, v = out[..., :1], out[..., 1:]
         f = torch.cat([torch.tanh(z), v] + [fn(v * s * math.pi) for s in FREQS for fn in (torch.sin, torch.cos)], -1)
         return self.to_lm(f)
+
+    def gated_logits(self, lm_logits: torch.Tensor, hidden: torch.Tensor, rel: torch.Tensor) -> torch.Tensor:
+        """The LM's logits plus the decision (tanh of its logit, one per row) times a learned read of the hidden
+        state: the hidden state says which tokens a yes (or the first-named object) and a no (or the second)
+        would each begin with, the decision picks one. The LM never has to compute the XOR. With
+        ``relation_copy`` (``rel`` wider than 2) the hidden state also says when to copy a caption, the decision
+        which (``caption_contrast``)."""
+        gate = self.gate(hidden)
+        if rel.shape[-1] > 2:
+            gate = gate + self.copy_gate(hidden) * rel[:, None, 2:].to(gate.dtype)
+        return lm_logits + torch.tanh(rel[:, :1])[:, None, :].to(gate.dtype) * gate
+
+
+def caption_contrast(input_ids: torch.Tensor, named: torch.Tensor, vocab_size: int, window: int = 4) -> torch.Tensor:
+    """(B, V): +1 for the tokens of the first-named object's caption, -1 for the latest-named one's (the
+    ``window`` prompt tokens ending at each name: its colour and class words), shared tokens cancelling; zero
+    unless two objects are named. A which-of-two answer copies one of the two captions."""
+    b, t = input_ids.shape
+    pos = torch.arange(t, device=input_ids.device).expand(b, t)
+    first = torch.where(named, pos, torch.full_like(pos, t)).min(1).values
+    latest = torch.where(named, pos, torch.full_like(pos, -1)).max(1).values
+    two = (named.sum(1) >= 2).to(torch.float32)
+    out = torch.zeros((b, vocab_size), device=input_ids.device)
+    for end, sign in ((first, 1.0), (latest, -1.0)):
+        span = (pos <= end[:, None]) & (pos > end[:, None] - window)
+        hot = torch.zeros_like(out).scatter_(1, input_ids, span.to(out.dtype)).clamp(max=1.0)
+        out = out + sign * hot * two[:, None]
+    return out
 
 
 _TO_M = METERS_PER_UNIT  # the one unit table

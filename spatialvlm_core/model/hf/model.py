@@ -16,13 +16,12 @@ import torch
 from PIL import Image
 
 from spatialvlm_core.model.base import CONFIG_FILE, SpatialVLMModel
+from spatialvlm_core.model.hf.config import HF_HUB_PREFIX, HFConfig
 from spatialvlm_core.model.hf.families import PARTS, lora_targets, part_of, projector_modules
-from spatialvlm_core.model.presets import ModelPreset
 
 CHECKPOINT_FORMAT = "spatialvlm-hf/1"
 ADAPTER_DIR = "adapter"
 BASE_DIR = "base"
-HF_HUB_PREFIX = "hf-hub:"
 SUFFIX_FAMILIES = ("paligemma",)  # the processor takes the answer as ``suffix=`` and returns the labels
 
 
@@ -48,7 +47,9 @@ def _load(src: str) -> tuple[Any, Any]:
 
 
 class HFVLM(SpatialVLMModel):
-    def __init__(self, preset: ModelPreset, model: Any, processor: Any) -> None:
+    preset: HFConfig
+
+    def __init__(self, preset: HFConfig, model: Any, processor: Any) -> None:
         super().__init__()
         self.preset = preset
         self.model = model
@@ -57,7 +58,7 @@ class HFVLM(SpatialVLMModel):
         self.model_type: str = model.config.model_type
 
     @classmethod
-    def from_pretrained(cls, path: str, preset: ModelPreset) -> HFVLM:
+    def from_pretrained(cls, path: str, preset: HFConfig) -> HFVLM:
         model, processor = _load(hf_source(path))
         mt = model.config.model_type
         if preset.lm_mode == "lora":
@@ -172,7 +173,7 @@ class HFVLM(SpatialVLMModel):
         (path / CONFIG_FILE).write_text(json.dumps(cfg, indent=2))
 
     @classmethod
-    def load(cls, path: str | Path, preset: ModelPreset, adapter: bool) -> HFVLM:
+    def load(cls, path: str | Path, preset: HFConfig, adapter: bool) -> HFVLM:
         path = Path(path)
         if not adapter:  # full or frozen-LM fine-tune: the whole model was saved; re-apply the freezing
             if not (path / BASE_DIR).is_dir():
