@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from langchain_core.tools import StructuredTool, ToolException
 from pydantic import BaseModel, ConfigDict, Field
 
 from spatial_agent.agent import SpatialAgent
@@ -72,8 +73,6 @@ def langchain_tool(agent: SpatialAgent | None = None) -> Any:
     Errors do not raise: ``invoke`` returns the message (a ``ToolMessage`` with ``status="error"`` when called
     with a tool call), so an agent loop can show it to the model instead of crashing.
     """
-    from langchain_core.tools import StructuredTool, ToolException
-
     ag = agent or SpatialAgent()
 
     def run(image: str, question: str) -> str:
@@ -177,7 +176,7 @@ def mcp_server(agent: SpatialAgent | None = None, roots: Sequence[str | Path] | 
     and ``$SPATIAL_AGENT_MCP_ROOTS``). Errors come back as the tool result's text with ``isError`` true.
     """
     try:
-        from mcp.server.mcpserver import MCPServer as Server
+        from mcp.server.mcpserver import MCPServer as Server  # optional (mcp extra)
         from mcp.server.mcpserver.exceptions import ToolError
     except ImportError:  # mcp 1.x
         from mcp.server.fastmcp import FastMCP as Server

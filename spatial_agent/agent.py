@@ -28,10 +28,8 @@ def reconstruct_image(image: Any, boxes: Any = None) -> Scene3D:
     size priors), so real photos work offline."""
     if isinstance(image, Scene3D):
         return image
-    try:
-        from spatialvlm_core.reconstruct import reconstruct
-    except ImportError as e:  # pragma: no cover - depends on the installed core
-        raise RuntimeError("no reconstruction available in spatialvlm_core; pass a scene (--scene) or a tool") from e
+    from spatialvlm_core.reconstruct import reconstruct  # scipy (~0.25 s): keeps --help fast
+
     return reconstruct(load_frame(image), boxes=boxes)
 
 

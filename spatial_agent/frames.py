@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from spatialvlm_core.types import Frame
 
@@ -22,8 +23,6 @@ def load_frame(image: Any) -> Frame:
         path = Path(image)
         if not path.is_file():
             raise FileNotFoundError(f"image not found: {path}")
-        from PIL import Image, UnidentifiedImageError
-
         try:
             with Image.open(path) as im:
                 return Frame(image_id=path.stem, rgb=np.asarray(im.convert("RGB")), source=str(path))

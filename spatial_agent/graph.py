@@ -37,6 +37,7 @@ from spatial_agent.prompts import answer_templates
 from spatial_agent.schema import Plan, Step, SubQuery
 from spatial_agent.tools import SpatialTool
 from spatialvlm_core.types import INTERVAL_LEVEL, Answer
+from spatialvlm_core.units import to_meters
 
 MAX_WORKERS = 8  # concurrent sub-query measurements (LangGraph's max_concurrency)
 NODES = ("route", "plan", "measure", "compute", "verify", "answer")
@@ -205,8 +206,6 @@ def quantity_of(query: SubQuery, ans: Answer) -> Quantity | bool | None:
             return Quantity(1.0 if ans.boolean else 0.0)
         return None
     if ans.value is not None and ans.unit:
-        from spatialvlm_core.units import to_meters
-
         try:
             iv = None if ans.interval is None else (to_meters(ans.interval[0], ans.unit),
                                                     to_meters(ans.interval[1], ans.unit))

@@ -54,6 +54,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from spatial_agent.planners import embedded
+from spatial_agent.planners.base import PlannerError
+from spatial_agent.planners.embedded import EmbeddedPlanner
+
 log = logging.getLogger(__name__)
 
 MODEL_ID = "SmolLM2-135M-Instruct"
@@ -216,9 +220,6 @@ class LocalLLM:
 
     def __init__(self, model_id: str = MODEL_ID, default_max_tokens: int = DEFAULT_MAX_TOKENS,
                  planner_adapter: str | Path | None = "auto") -> None:
-        from spatial_agent.planners import embedded
-        from spatial_agent.planners.embedded import EmbeddedPlanner
-
         if default_max_tokens < 1:
             raise ValueError(f"default_max_tokens must be >= 1, got {default_max_tokens}")
         self.model_id = model_id
@@ -356,8 +357,6 @@ class LocalLLM:
     def _plan_reply(self, req: ChatRequest) -> dict[str, Any] | None:
         """The fine-tuned planner's ``submit_plan`` call for the request's question (its first user message), or
         None when it cannot write a usable plan (the base model then answers as for any forced tool)."""
-        from spatial_agent.planners.base import PlannerError
-
         question = next((m.content for m in req.messages if m.role == "user" and isinstance(m.content, str)), None)
         if not question or self.planner is None:
             return None

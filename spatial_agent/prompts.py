@@ -6,6 +6,8 @@ import json
 from functools import cache
 from importlib import resources
 
+from spatial_agent.schema import Plan
+
 
 @cache
 def load_prompt(name: str) -> str:
@@ -17,8 +19,6 @@ def load_prompt(name: str) -> str:
 
 
 def planner_system_prompt() -> str:
-    from spatial_agent.schema import Plan
-
     return load_prompt("planner_system.txt").replace("<<SCHEMA>>", json.dumps(Plan.model_json_schema()))
 
 

@@ -32,6 +32,7 @@ from spatial_agent.reward_io import load_frames
 from spatial_agent.reward_shaping import SHAPINGS, SMOOTHINGS, Shaping, Smoothing, shape, smooth
 from spatial_agent.tools import GeometricTool, with_article
 from spatialvlm_core.atomic import atomic_write_text
+from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.types import Answer, Frame, Scene3D
 from spatialvlm_core.units import to_meters
 
@@ -257,9 +258,9 @@ def oracle_tool() -> GeometricTool:
 
 def pipeline_tool(segmenter: str = "ground-truth", depth: str = "sensor", detector: str = "ground-truth") -> GeometricTool:
     """Answers from ``spatialvlm_core.reconstruct.reconstruct`` of each frame (masks -> sensor depth -> 3D boxes)."""
-    from spatialvlm_core.reconstruct import reconstruct
-
     def scene(image: Any) -> Scene3D:
+        from spatialvlm_core.reconstruct import reconstruct  # scipy (~0.25 s): keeps --help fast
+
         return reconstruct(_frame_of(image), detector=detector, segmenter=segmenter, depth=depth)
 
     tool = GeometricTool(reconstruct=scene)
@@ -271,15 +272,13 @@ def learned_tool(model: str | os.PathLike[str] | None = None) -> Any:
     """The learned SpatialVLM (the shipped model, or the checkpoint directory ``model``): answers from the RGB
     image alone (no depth, no masks). It declines questions naming objects it was not trained on and images
     outside its training domain; such frames come back missing."""
-    from spatialvlm_core.infer import SpatialVLM
-
     return SpatialVLM.load(model if model is not None else "default")  # used directly: it has ask_batch
 
 
 # --------------------------------------------------------------------------- metrics and plot
 def spearman(a: Sequence[float | None], b: Sequence[float | None]) -> float | None:
     """Spearman rank correlation over the positions where both are known (None when < 3 pairs or constant)."""
-    from scipy.stats import spearmanr
+    from scipy.stats import spearmanr  # scipy.stats (~0.5 s): only for the report
 
     pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
     if len(pairs) < 3:
@@ -293,7 +292,7 @@ def spearman(a: Sequence[float | None], b: Sequence[float | None]) -> float | No
 
 def plot_trace(trace: RewardTrace, path: str | os.PathLike[str], truth: Sequence[float] | None = None) -> Path:
     """Distance (raw, smoothed, truth) and reward over time; missing frames shaded. matplotlib Agg."""
-    import matplotlib
+    import matplotlib  # heavy: only when plotting; Agg before pyplot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -331,7 +330,7 @@ def plot_trace(trace: RewardTrace, path: str | os.PathLike[str], truth: Sequence
 
 # --------------------------------------------------------------------------- CLI
 def _truth(path: str) -> list[float]:
-    from spatialvlm_core.sim.trajectories import load_trajectory_meta
+    from spatialvlm_core.sim.trajectories import load_trajectory_meta  # mujoco: only with --truth
 
     meta = load_trajectory_meta(path)
     vals = meta["true_distances"]

@@ -13,14 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageSequence
+
+from spatialvlm_core.types import Frame
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".gif")
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image
-
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert("RGB"), dtype=np.uint8)
@@ -41,15 +42,13 @@ def read_video(path: str | os.PathLike[str], max_frames: int | None = None, stri
         return i % stride == 0 and (max_frames is None or len(frames) < max_frames)
 
     if p.suffix.lower() == ".gif":
-        from PIL import Image, ImageSequence
-
         with Image.open(p) as im:
             for i, fr in enumerate(ImageSequence.Iterator(im)):
                 if keep(i):
                     frames.append(np.asarray(fr.convert("RGB"), dtype=np.uint8))
         return frames
     try:
-        import av
+        import av  # optional (PyAV): imageio is the fallback
     except ImportError:
         av = None
     if av is not None:
@@ -64,7 +63,7 @@ def read_video(path: str | os.PathLike[str], max_frames: int | None = None, stri
             raise ValueError(f"cannot decode video {p}: {e}") from e
         return frames
     try:
-        import imageio.v3 as iio
+        import imageio.v3 as iio  # optional fallback reader
     except ImportError:
         raise ValueError(f"reading video {p} needs PyAV (`pip install av`) or imageio; or pass a folder of frames") from None
     for i, fr in enumerate(iio.imiter(p)):
@@ -75,7 +74,7 @@ def read_video(path: str | os.PathLike[str], max_frames: int | None = None, stri
 
 def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: int = 10) -> Path:
     """Encode RGB frames as an H.264/MPEG-4 file with PyAV (used by tests and demos)."""
-    import av
+    import av  # optional (PyAV): only to write videos
 
     p = Path(path)
     if not frames:
@@ -96,8 +95,6 @@ def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps:
 
 def load_frames(source: Any, max_frames: int | None = None, stride: int = 1) -> tuple[list[Any], list[str]]:
     """(images, frame ids) from a list/array of images, a folder of frames, a trajectory folder or a video file."""
-    from spatialvlm_core.types import Frame
-
     if isinstance(source, np.ndarray):
         if source.ndim == 4:
             items: list[Any] = list(source)
@@ -120,7 +117,7 @@ def load_frames(source: Any, max_frames: int | None = None, stride: int = 1) -> 
         p = p.parent
     if p.is_dir():
         if (p / "trajectory.json").is_file():
-            from spatialvlm_core.sim.trajectories import load_trajectory
+            from spatialvlm_core.sim.trajectories import load_trajectory  # mujoco: trajectories only
 
             frames = load_trajectory(p).as_frames()[::stride][:max_frames]
             return frames, [f.image_id for f in frames]

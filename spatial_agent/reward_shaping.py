@@ -112,7 +112,7 @@ def savgol(x: np.ndarray, window: int, order: int) -> np.ndarray:
         raise ValueError(f"savgol needs an odd window >= 3 and order < window, got window={window}, order={order}")
     if len(x) < window:
         return x.copy()
-    from scipy.signal import savgol_filter
+    from scipy.signal import savgol_filter  # scipy.signal: only for savgol smoothing
 
     return np.asarray(savgol_filter(x, window, order, mode="interp"), dtype=float)
 

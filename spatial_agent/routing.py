@@ -21,9 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from spatial_agent.frames import load_frame
 from spatial_agent.schema import SubQuery
 from spatial_agent.tools import GeometricTool, SpatialTool, VLMTool, image_key
+from spatialvlm_core.infer import SpatialVLM
+from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
+from spatialvlm_core.perception import create_depth
 from spatialvlm_core.types import Answer, Frame, Scene3D
 
 DEFAULT_DEPTH_MODEL = "size-prior"  # metric depth from class size priors: works offline, no weights
@@ -59,7 +64,7 @@ def frame_with_depth(image: Any) -> Frame | None:
     depth_path, camera = depth_files(Path(image))
     if depth_path is None:
         return None
-    from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics
+    from spatialvlm_core.reconstruct import load_depth, load_gravity, load_intrinsics  # scipy: see _recon
 
     frame = load_frame(image)
     w, h = frame.size
@@ -76,8 +81,6 @@ def depth_backend(spec: str) -> Any:
     """A depth backend from ``--depth-model``: a registry name (``size-prior``, ``depth-anything-v2-metric``, ...)
     or a local directory holding a metric Depth Anything V2 checkpoint."""
     if Path(spec).is_dir():
-        from spatialvlm_core.perception import create_depth
-
         return create_depth("depth-anything-v2-metric", model=spec)
     return spec
 
@@ -110,7 +113,7 @@ class RoutingTool:
         def run(frame: Any) -> Scene3D:
             if self._reconstruct is not None:
                 return self._reconstruct(frame, depth=depth)
-            from spatialvlm_core.reconstruct import reconstruct
+            from spatialvlm_core.reconstruct import reconstruct  # scipy (~0.25 s): keeps --help fast
 
             return reconstruct(frame, depth=depth)  # detector and segmenter: "auto" (ground truth / yolox-onnx)
         return run
@@ -119,9 +122,6 @@ class RoutingTool:
         """The learned model, loaded on first use; None when none is installed."""
         with self._lock:
             if self._vlm is None:
-                from spatialvlm_core.infer import SpatialVLM
-                from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
-
                 self._vlm = SpatialVLM.load() if DEFAULT_MODEL_DIR.is_dir() else False
             elif callable(self._vlm) and not hasattr(self._vlm, "ask"):
                 self._vlm = self._vlm()
@@ -144,8 +144,6 @@ class RoutingTool:
     def _decide(self, image: Any) -> Route:
         rgbd = frame_with_depth(image)
         if rgbd is not None:
-            import numpy as np
-
             d = rgbd.depth
             cover = float(np.mean(np.isfinite(d) & (d > 0))) if d is not None else 0.0
             tool = self._get_tool("sensor", lambda: GeometricTool(reconstruct=self._recon("sensor")))

@@ -30,6 +30,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from spatial_agent import intervals
+from spatial_agent.planners.rules import RulePlanner
 from spatial_agent.resolve import Resolution, is_definite, is_plural, is_wildcard, resolve
 from spatial_agent.schema import SubQuery
 from spatialvlm_core import geometry
@@ -418,8 +419,6 @@ class GeometricTool:
         return scene
 
     def ask(self, image: Any, question: str) -> Answer:
-        from spatial_agent.planners.rules import RulePlanner
-
         plan = RulePlanner().plan(question)
         if plan.refusal or len(plan.subqueries) != 1:
             return Answer(text=plan.refusal or "I can only answer one measurement at a time.", source=self.name)
@@ -617,7 +616,7 @@ class VLMTool:
         self.cache = AnswerCache()
 
     def ask(self, image: Any, question: str) -> Answer:
-        from spatialvlm_core.model.parsing import checked_answer
+        from spatialvlm_core.model.parsing import checked_answer  # torch (model/ loads it): VLMTool only
 
         return checked_answer(question, self.vlm.ask(image, question))
 
@@ -629,7 +628,7 @@ class VLMTool:
     def _measure(self, image: Any, query: SubQuery) -> Answer:
         """The model's answer to the trained question; a length states the model's estimate pooled over every
         trained wording of the question, when the model can give one (``SpatialVLM.ask(..., wordings=)``)."""
-        from spatialvlm_core.model.parsing import checked_answer
+        from spatialvlm_core.model.parsing import checked_answer  # torch (model/ loads it)
 
         question = trained_question(query)
         if query.kind in _QA_TYPE_OF_KIND and getattr(self.vlm, "head_numbers", False):

@@ -23,16 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spatial_agent.corpus import corpus
+from spatial_agent.planners import compact as C
+from spatial_agent.planners.embedded import BASE_CACHE, load_base, prompt_text, target_ids
+
 DEFAULT_OUT = Path(__file__).resolve().parent / "assets" / "planner"
 TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 # --------------------------------------------------------------------------- dump (needs the repository)
 def dump(out: Path, n: int, seed: int) -> Path:
-    from spatial_agent.corpus import corpus
-    from spatial_agent.planners import compact as C
-    from spatial_agent.planners.embedded import BASE_CACHE, load_base, prompt_text, target_ids
-
     _, tok = load_base()  # also writes the safetensors cache that ``train --base`` can read
     out.mkdir(parents=True, exist_ok=True)
     path = out / "train.jsonl"
@@ -148,7 +148,7 @@ def _to_bf16(path: Path) -> None:
 
 # --------------------------------------------------------------------------- eval (needs the repository)
 def evaluate(adapter: Path, n: int, seed: int) -> dict[str, Any]:
-    from evals.planner import main as eval_main
+    from evals.planner import main as eval_main  # evals/ is a repo folder, not installed
 
     out = adapter / "eval.json"
     # The model alone and the default chain (rules, then the model where the rules refuse).
@@ -192,8 +192,6 @@ def main(argv: list[str] | None = None) -> int:
             a.data = dump(a.data.parent, a.n, a.seed)
         base = a.base
         if base is None:
-            from spatial_agent.planners.embedded import BASE_CACHE
-
             base = str(BASE_CACHE)
         train(a.data, a.out, base, a.epochs, a.batch, a.lr, a.rank, a.seed, a.device, a.max_len)
         if a.cmd == "all":

@@ -45,7 +45,7 @@ def render_sim(first: int, n: int, size: tuple[int, int] = RENDER_SIZE, seed: in
     """RGB renders of scenes ``first .. first + n - 1`` of the simulator's ``seed`` split, rooms cycled as in the
     training data (``dataset/sim_splits.py``); seeds the simulator rejects are skipped."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
+    from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene  # mujoco, after MUJOCO_GL is set
 
     rooms = sorted(ROOMS)
     out = []
@@ -63,7 +63,7 @@ def render_sim(first: int, n: int, size: tuple[int, int] = RENDER_SIZE, seed: in
 def render_manipulation(n: int, size: tuple[int, int] = RENDER_SIZE, split: int = SCENE_SEED) -> list[np.ndarray]:
     """RGB of ``n`` held-out manipulation frames (trajectories 0, 1, ... of ``split``, all their frames)."""
     os.environ.setdefault("MUJOCO_GL", "egl")
-    from spatialvlm_core.sim.manipulation import manipulation_frames
+    from spatialvlm_core.sim.manipulation import manipulation_frames  # mujoco, after MUJOCO_GL is set
 
     out: list[np.ndarray] = []
     index = 0
@@ -75,9 +75,9 @@ def render_manipulation(n: int, size: tuple[int, int] = RENDER_SIZE, split: int 
 
 def features(model: Any, images: Sequence[Any], batch_size: int = 64) -> np.ndarray:
     """(N, 2 * dim) pooled vision-tower features: the mean and the standard deviation of each image's grid tokens."""
-    import torch
+    import torch  # heavy: only when a model is scored
 
-    from spatialvlm_core.model.base import to_pil
+    from spatialvlm_core.model.base import to_pil  # torch (model/ loads it)
 
     if not hasattr(model, "vision") or not hasattr(model, "pixels"):
         raise ValueError(f"model {type(model).__name__} has no vision tower to score the image domain with")
@@ -164,7 +164,7 @@ def calibrate(model_dir: str | Path, scenes: int = CALIBRATION_SCENES, progress:
               manipulation: int = CALIBRATION_MANIPULATION) -> DomainCheck:
     """Render the calibration scenes (and ``manipulation`` manipulation frames), fit the check on the model's
     features and save it beside the model."""
-    from spatialvlm_core.model import create_model
+    from spatialvlm_core.model import create_model  # torch (model/ loads it)
 
     model_dir = resolve_model_dir(model_dir)
     t0 = time.perf_counter()
@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit("--manipulation must be >= 0")
         calibrate(args.model or "default", args.scenes, manipulation=args.manipulation)
         return 0
-    from spatialvlm_core.model import create_model
+    from spatialvlm_core.model import create_model  # torch (model/ loads it)
 
     model_dir = resolve_model_dir(args.model)
     check = DomainCheck.load(model_dir)

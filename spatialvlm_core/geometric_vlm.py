@@ -27,14 +27,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
-from spatialvlm_core.questions import REGISTRY, format_length
+from spatialvlm_core.questions import REGISTRY, format_length, parse_answer
 from spatialvlm_core.questions import templates as T
 from spatialvlm_core.questions.geometry_ops import SceneContext
 from spatialvlm_core.questions.oracle import OracleAnswer, OracleQuery, query_of, solve
 from spatialvlm_core.questions.question_types import plural
 from spatialvlm_core.questions.registry import QuestionType
+from spatialvlm_core.reconstruct import reconstruct
 from spatialvlm_core.types import Answer, Frame, Object3D, QAPair, Scene3D
 from spatialvlm_core.units import to_meters
 
@@ -264,13 +266,11 @@ class GeometricVLM:
         if isinstance(image, (str, Path)):
             p = Path(image)
             if p.is_dir():
-                from spatialvlm_core.sim import load_scene
+                from spatialvlm_core.sim import load_scene  # mujoco: only for a scene folder
 
                 return load_scene(p).frame()
             if not p.is_file():
                 raise FileNotFoundError(f"GeometricVLM: image not found and not a registered scene: {p}")
-            from PIL import Image
-
             with Image.open(p) as im:
                 rgb = np.asarray(im.convert("RGB"))
             return Frame(image_id=p.stem, rgb=rgb, source=str(p))
@@ -282,8 +282,6 @@ class GeometricVLM:
                          "(give a Scene3D, a Frame, a scene folder, an image path or an array)")
 
     def _reconstruct(self, frame: Frame) -> Scene3D:
-        from spatialvlm_core.reconstruct import reconstruct
-
         return reconstruct(frame, detector=self.detector, segmenter=self.segmenter, depth=self.depth,
                            **self.reconstruct_kwargs)
 
@@ -371,11 +369,8 @@ class GeometricVLM:
             same = [o for o in ctx.scene.objects if " ".join(_tokens(plural(o.name))) == want]
             objs = same[:1]
             exact = bool(same)
-        if "width" in r.slots:
-            from spatialvlm_core.questions import parse_answer
-
-            if parse_answer(r.slots["width"]).meters is None:
-                return None
+        if "width" in r.slots and parse_answer(r.slots["width"]).meters is None:
+            return None
         return objs, exact
 
     def _pick(self, bank: tuple[str, ...], question: str) -> str:
@@ -390,8 +385,6 @@ class GeometricVLM:
     def _compute(self, r: ParsedQuestion, objs: list[Object3D], ctx: SceneContext) -> GeometricResult:
         width_m = None
         if "width" in r.slots:
-            from spatialvlm_core.questions import parse_answer
-
             width_m = parse_answer(r.slots["width"]).meters  # not None: checked in _resolve
         query = OracleQuery(qtype=r.qtype, object_ids=[o.id for o in objs], phrase=r.slots.get("rel"),
                             adjective=r.slots.get("adj"), width_m=width_m)

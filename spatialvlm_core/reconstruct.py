@@ -21,11 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
+from spatialvlm_core import perception
 from spatialvlm_core.json_file import read_json_file
 from spatialvlm_core.lifting import LiftConfig, lift
 from spatialvlm_core.naming import Captioner, ClipLike, name_objects
 from spatialvlm_core.perception.boxes import box_mask
+from spatialvlm_core.perception.depth_size_prior import PriorScaledDepth
+from spatialvlm_core.perception.detect_boxes import BoxesDetector
+from spatialvlm_core.perception.labels import vocabulary_of
 from spatialvlm_core.types import CameraIntrinsics, Detections, Frame, OrientedBox3D, Scene3D
 
 # --------------------------------------------------------------------------- backends
@@ -35,8 +40,6 @@ def resolve_backend(kind: str, spec: Any, **kwargs: Any) -> Any:
     """A backend object from a registry name (``spatialvlm_core.perception``) or the object itself."""
     if not isinstance(spec, str):
         return spec
-    from spatialvlm_core import perception
-
     return getattr(perception, f"create_{kind}")(spec, **kwargs)
 
 
@@ -58,8 +61,6 @@ def _backend_name(b: Any) -> str:
 
 
 def _scaled(backend: Any, scale: str) -> Any:
-    from spatialvlm_core.perception.depth_size_prior import PriorScaledDepth
-
     # Our depth backends already turn a relative model's disparity into depth (up to scale): "relative".
     modes = {"size-prior": "relative", "size-prior-inverse": "inverse", "size-prior-check": "check"}
     if scale not in modes:
@@ -71,8 +72,6 @@ AUTO = "auto"
 
 
 def _registered(kind: str, name: str) -> bool:
-    from spatialvlm_core import perception
-
     reg = {"detector": perception.DETECTORS, "segmenter": perception.SEGMENTERS, "depth": perception.DEPTH}[kind]
     return name in reg
 
@@ -91,8 +90,6 @@ def auto_backends(frame: Frame, detector: Any = AUTO, segmenter: Any = AUTO, dep
     if boxes is not None or detector == "boxes":
         if boxes is None:
             raise ValueError("detector 'boxes' needs boxes=PATH_OR_LIST (labelled boxes JSON, see detect_boxes)")
-        from spatialvlm_core.perception.detect_boxes import BoxesDetector
-
         detector = boxes if isinstance(boxes, BoxesDetector) else BoxesDetector(boxes)
     elif detector == AUTO:
         detector = "ground-truth" if frame.ground_truth is not None else "yolox-onnx"
@@ -209,8 +206,6 @@ def reconstruct(
 def _vocabulary_provenance(det_b: Any) -> dict[str, Any]:
     """What the detector can name: a known closed set by name ("coco"), else its class list (boxes, custom
     closed sets); nothing for open-vocabulary or ground-truth detectors (they can name what is asked)."""
-    from spatialvlm_core.perception.labels import vocabulary_of
-
     classes = getattr(det_b, "classes", None)
     if not isinstance(classes, list | tuple) or not all(isinstance(c, str) for c in classes):
         return {}
@@ -281,7 +276,7 @@ def render_scene_png(frame: Frame, scene: Scene3D, path: str | Path) -> Path:
     """Save the image with 2D boxes, captions, the horizon and a 1 m floor grid (canonical scenes), beside a
     top-down view: each footprint solid, its size interval (``size_lo``/``size_hi``) dashed around it, the
     part seen (``visible_obb``) lighter. matplotlib Agg."""
-    import matplotlib
+    import matplotlib  # heavy (~0.3 s), only when drawing; Agg must be chosen before pyplot
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -391,8 +386,6 @@ def load_depth(path: str | Path, scale: float | None = None) -> np.ndarray:
             d = z[key].astype(np.float32)
         s = 1.0 if scale is None else scale
     elif p.suffix in (".png", ".tif", ".tiff"):
-        from PIL import Image
-
         d = np.asarray(Image.open(p)).astype(np.float32)
         s = 0.001 if scale is None else scale
     else:
@@ -414,8 +407,6 @@ def load_gravity(path: str | Path) -> tuple[float, float, float] | None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from PIL import Image
-
     img_path = Path(args.image)
     if not img_path.exists():
         raise FileNotFoundError(f"image not found: {img_path}")

@@ -9,7 +9,7 @@ __all__ = ["REFUSAL", "OpenAIPlanner", "Planner", "PlannerError", "PlannerOutput
 
 def __getattr__(name: str):  # openai is imported only when the endpoint planner is used
     if name in ("OpenAIPlanner", "RetryPolicy"):
-        from spatial_agent.planners import openai_planner
+        from spatial_agent.planners import openai_planner  # openai SDK: optional, endpoint only
 
         return getattr(openai_planner, name)
     raise AttributeError(name)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Sequence
 
 from spatial_agent.planners.base import Planner, PlannerError
+from spatial_agent.planners.embedded import EmbeddedPlanner
 from spatial_agent.planners.rules import REFUSAL, RulePlanner
 from spatial_agent.schema import Plan
 
@@ -88,11 +89,9 @@ class ChainPlanner:
 
 def default_planner(timeout_s: float = 10.0) -> ChainPlanner:
     """Endpoint (when configured) -> embedded model (when its adapter is shipped) -> rules."""
-    from spatial_agent.planners.embedded import EmbeddedPlanner
-
     chain: list[Planner] = []
     try:
-        from spatial_agent.planners.openai_planner import OpenAIPlanner
+        from spatial_agent.planners.openai_planner import OpenAIPlanner  # openai SDK: optional
 
         endpoint = OpenAIPlanner.from_env(timeout_s=timeout_s)
         if endpoint is not None:

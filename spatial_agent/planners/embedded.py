@@ -207,7 +207,7 @@ def decode(model: Any, tokenizer: Any, question: str, max_pieces: int = 40,
 def _decode(model: Any, tokenizer: Any, question: str, max_pieces: int, deadline_s: float | None) -> Decoded:
     import torch
 
-    from spatialvlm_core.model.composed.lm import cache_arg, out_cache
+    from spatialvlm_core.model.composed.lm import cache_arg, out_cache  # torch (model/ loads it)
 
     t0 = time.perf_counter()
     grammar = Grammar.for_question(question)
@@ -253,7 +253,7 @@ def load_tokenizer() -> Any:
     if (BASE_CACHE / "tokenizer.json").is_file():
         tok = AutoTokenizer.from_pretrained(BASE_CACHE)
     else:
-        from spatialvlm_core.model.composed.lm import load_smollm2_tokenizer
+        from spatialvlm_core.model.composed.lm import load_smollm2_tokenizer  # torch (model/)
 
         tok = load_smollm2_tokenizer()
     if tok.pad_token_id is None:
@@ -274,7 +274,7 @@ def load_base(dtype: Any = None) -> tuple[Any, Any]:
         model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(BASE_CACHE), dtype=torch.float32)
         load_model(model, weights)
         return model.to(dtype).eval(), load_tokenizer()
-    from spatialvlm_core.model.composed.lm import SMOLLM2_GGUF, load_smollm2_tokenizer, smollm2_dir
+    from spatialvlm_core.model.composed.lm import SMOLLM2_GGUF, load_smollm2_tokenizer, smollm2_dir  # torch
 
     tok = load_smollm2_tokenizer()
     model = AutoModelForCausalLM.from_pretrained(smollm2_dir(), gguf_file=SMOLLM2_GGUF, dtype=torch.float32)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+from PIL import Image
 
 _PATH_PREFIXES = ("/", "./", "../", "~", ".\\")
 
@@ -28,8 +29,6 @@ def as_rgb_array(image: Any) -> np.ndarray:
 
 
 def to_pil(image: Any) -> Any:
-    from PIL import Image
-
     return Image.fromarray(as_rgb_array(image))
 
 

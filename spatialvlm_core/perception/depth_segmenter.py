@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 import numpy as np
 from pydantic import BaseModel
 
+from spatialvlm_core.perception.registry import create_depth
 from spatialvlm_core.types import Detections, Frame
 
 
@@ -19,8 +20,6 @@ class DepthSegmenter:
 
     def __init__(self, depth: Any = None, keep_existing: bool = False, **params: Any) -> None:
         if isinstance(depth, str):
-            from spatialvlm_core.perception.registry import create_depth
-
             depth = create_depth(depth)
         self.depth_estimator = depth
         self.keep_existing = keep_existing

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from spatialvlm_core.metrology import MetrologyConfig, MetrologyResult, estimate
 from spatialvlm_core.perception.boxes import box_mask, box_to_slices
@@ -37,8 +38,6 @@ _EXIF_FOCAL_35MM = 41989
 def intrinsics_from_exif(path: str | Path, width: int, height: int) -> CameraIntrinsics | None:
     """Pinhole intrinsics from the 35 mm-equivalent focal length in a photo's EXIF (None when absent)."""
     try:
-        from PIL import Image
-
         with Image.open(path) as im:
             exif = im.getexif()
             f35 = exif.get(_EXIF_FOCAL_35MM) or exif.get_ifd(0x8769).get(_EXIF_FOCAL_35MM)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from pydantic import BaseModel, ConfigDict
 
 from spatialvlm_core.json_file import read_json_file
@@ -84,8 +85,6 @@ def _mask(v: Any, where: str, base_dir: Path | None) -> tuple[np.ndarray, str]:
         if p.suffix == ".npy":
             arr = np.load(p)
         else:
-            from PIL import Image
-
             try:
                 with Image.open(p) as im:
                     arr = np.asarray(im.convert("L"))

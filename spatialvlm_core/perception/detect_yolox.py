@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from spatialvlm_core.perception._common import check_fraction
 from spatialvlm_core.perception.boxes import batched_nms, clip_boxes, cxcywh_to_xyxy, nms
@@ -33,8 +34,6 @@ def default_model_path() -> Path:
 
 def letterbox(rgb: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, float]:
     """float32[1, 3, H, W] BGR 0..255, image resized (aspect kept) into the top-left corner; and the scale."""
-    from PIL import Image
-
     th, tw = size
     h, w = rgb.shape[:2]
     r = min(th / h, tw / w)

@@ -78,7 +78,7 @@ def background_planes(u: np.ndarray, v: np.ndarray, d: np.ndarray, p: BoxDepthPa
 
 def _histogram_modes(z: np.ndarray, w: np.ndarray, p: BoxDepthParams) -> list[tuple[float, float, float]]:
     """Modes of the weighted log-depth histogram as (lo, hi, peak) in log-depth."""
-    from scipy.ndimage import gaussian_filter1d
+    from scipy.ndimage import gaussian_filter1d  # scipy (~0.4 s): only when this segmenter runs
 
     width = np.log1p(p.bin_rel)
     lo, hi = float(z.min()), float(z.max())
@@ -113,7 +113,7 @@ def dominant_depth_mask(
     depth_box: np.ndarray, ring_depths: np.ndarray | None = None, params: BoxDepthParams | None = None
 ) -> np.ndarray:
     """bool mask (shape of ``depth_box``) of the object's depth mode; ``ring_depths``: depths just outside."""
-    from scipy.ndimage import label
+    from scipy.ndimage import label  # scipy (~0.4 s): only when this segmenter runs
 
     p = params or BoxDepthParams()
     d = np.asarray(depth_box, dtype=np.float64)

@@ -178,8 +178,8 @@ class _Planes:
 
 
 def _components(n: int, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    from scipy.sparse import coo_matrix  # scipy (~0.4 s): only when this segmenter runs
+    from scipy.sparse.csgraph import connected_components  # scipy (~0.4 s): only when this segmenter runs
 
     g = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(n, n))
     _, labels = connected_components(g, directed=False)
@@ -240,7 +240,7 @@ def _select(labels: np.ndarray, pts: np.ndarray, inbox: np.ndarray, weight: np.n
             v: np.ndarray, u: np.ndarray, box: tuple[int, int, int, int], p: RegionGrowParams) -> np.ndarray:
     """bool per node: the chosen parts (module docstring, step 4). ``pts``: node 3D points; ``keep``: nodes that
     may be chosen; ``v, u``: node pixels in the window; ``box``: the box's (r0, r1, c0, c1) in the window."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # scipy (~0.4 s): only when this segmenter runs
 
     z = pts[:, 2]
     lab = np.where(keep, labels, -1)
@@ -307,7 +307,7 @@ def _select(labels: np.ndarray, pts: np.ndarray, inbox: np.ndarray, weight: np.n
 def _fill(win: _Window, obj: np.ndarray, bg: np.ndarray, todo: np.ndarray, p: RegionGrowParams) -> np.ndarray:
     """Which ``todo`` pixels join the object: nearest object point vs nearest background point, each cost
     = pixel distance + color_px x colour difference to that point."""
-    from scipy.ndimage import distance_transform_edt
+    from scipy.ndimage import distance_transform_edt  # scipy (~0.4 s): only when this segmenter runs
 
     if not todo.any() or not obj.any():
         return np.zeros_like(todo)
@@ -326,7 +326,7 @@ def _fill(win: _Window, obj: np.ndarray, bg: np.ndarray, todo: np.ndarray, p: Re
 
 def _colour_only(win: _Window, p: RegionGrowParams) -> np.ndarray:
     """No usable depth: box pixels closer in colour to the box centre than to the ring, joined to the centre."""
-    from scipy.ndimage import label
+    from scipy.ndimage import label  # scipy (~0.4 s): only when this segmenter runs
 
     box = win.inbox
     vs, us = np.nonzero(box)
@@ -354,7 +354,7 @@ def _colour_only(win: _Window, p: RegionGrowParams) -> np.ndarray:
 def _central_hole(win: _Window, p: RegionGrowParams) -> np.ndarray | None:
     """Dark or shiny furniture in an otherwise dense depth map: the box centre has no depth while the ring has.
     The object is then the hole: the invalid region through the box centre that stays inside the box."""
-    from scipy.ndimage import label
+    from scipy.ndimage import label  # scipy (~0.4 s): only when this segmenter runs
 
     r0, r1, c0, c1 = win.box
     ring = ~win.inbox
@@ -496,7 +496,7 @@ def _upsample(win: _Window, chosen: np.ndarray, other: np.ndarray, planes: _Plan
 
 
 def _sparse(win: _Window, p: RegionGrowParams) -> np.ndarray:
-    from scipy.spatial import Delaunay, QhullError
+    from scipy.spatial import Delaunay, QhullError  # scipy (~0.4 s): only when this segmenter runs
 
     v_all, u_all = np.nonzero(win.valid)
     sub = np.arange(len(v_all))
@@ -544,7 +544,7 @@ def _nearest_node_labels(win: _Window, v: np.ndarray, u: np.ndarray, chosen: np.
                          u_all: np.ndarray, planes: _Planes, p: RegionGrowParams) -> np.ndarray:
     """Object pixels among the valid points left out of the graph: the nearest node is object, the depth is
     continuous with it and the point is not on a background plane."""
-    from scipy.spatial import cKDTree
+    from scipy.spatial import cKDTree  # scipy (~0.4 s): only when this segmenter runs
 
     dist, idx = cKDTree(np.stack([u, v], axis=1)).query(np.stack([u_all, v_all], axis=1))
     z = win.depth[v_all, u_all]

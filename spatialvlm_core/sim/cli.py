@@ -6,6 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from tqdm import tqdm
+
+from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
+from spatialvlm_core.sim.config import SimConfig
+from spatialvlm_core.sim.io import load_scene, save_scene
+from spatialvlm_core.sim.scene import generate_scene
+from spatialvlm_core.sim.show import draw_overview
+
 
 def _size(text: str) -> tuple[int, int]:
     try:
@@ -44,9 +52,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from spatialvlm_core.sim.io import load_scene
-    from spatialvlm_core.sim.show import draw_overview
-
     if not args.path:
         raise ValueError("sim show needs a scene folder: spatialvlm sim show DIR/scene_0000")
     sim = load_scene(args.path)
@@ -57,13 +62,6 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from spatialvlm_core.atomic import remove_stale_temporaries, sigterm_as_interrupt, single_writer
-    from spatialvlm_core.sim.config import SimConfig
-    from spatialvlm_core.sim.io import save_scene
-    from spatialvlm_core.sim.scene import generate_scene
-
     if not args.out:
         raise ValueError("sim needs --out DIR")
     if args.scenes < 0:

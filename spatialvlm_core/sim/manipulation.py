@@ -22,6 +22,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from spatialvlm_core.questions import generate_qa
+from spatialvlm_core.questions.generator import GENERATOR_VERSION
+from spatialvlm_core.questions.geometry_ops import SceneContext
+from spatialvlm_core.questions.registry import REGISTRY, Request
+from spatialvlm_core.questions.templates import render
 from spatialvlm_core.sim.trajectories import GRIPPER_ID, generate_trajectory
 from spatialvlm_core.types import CameraIntrinsics, CameraPose, NDArray, QAPair, Scene3D
 
@@ -86,11 +91,6 @@ def reward_questions(frame: ManipulationFrame, seed: int, imperial_share: float 
                      max_objects: int = 2) -> list[QAPair]:
     """Gripper-to-object distance rows in the annotator's wording: the task's object first, then up to
     ``max_objects - 1`` other small objects (not the table). Empty when the gripper is not visible."""
-    from spatialvlm_core.questions.generator import GENERATOR_VERSION
-    from spatialvlm_core.questions.geometry_ops import SceneContext
-    from spatialvlm_core.questions.registry import REGISTRY, Request
-    from spatialvlm_core.questions.templates import render
-
     qt = REGISTRY["distance"]
     if REWARD_TEMPLATE not in qt.question_templates:
         raise ValueError(f"the 'distance' question type no longer has the template {REWARD_TEMPLATE!r}")
@@ -129,8 +129,6 @@ def reward_questions(frame: ManipulationFrame, seed: int, imperial_share: float 
 def manipulation_qa(frame: ManipulationFrame, n_other: int, seed: int, qa_config: Any = None,
                     imperial_share: float = 0.0) -> list[QAPair]:
     """``reward_questions`` plus ``n_other`` rows of ``generate_qa`` on the frame's exact scene."""
-    from spatialvlm_core.questions import generate_qa
-
     rows = reward_questions(frame, seed, imperial_share)
     if n_other:
         rows += [qa.model_copy(update={"provenance": {**qa.provenance, "manipulation": True}})

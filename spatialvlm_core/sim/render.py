@@ -40,7 +40,7 @@ def depth_from_buffer(buf: np.ndarray, znear: float, zfar: float) -> np.ndarray:
 
 def _gl_context(width: int, height: int):  # type: ignore[no-untyped-def]
     try:
-        from mujoco.gl_context import GLContext
+        from mujoco.gl_context import GLContext  # inside the try: raises without EGL/OSMesa libraries
 
         return GLContext(width, height)
     except Exception as e:  # missing EGL/OSMesa libraries

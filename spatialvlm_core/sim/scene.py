@@ -62,7 +62,7 @@ def instance_lut(model: object, layout: Layout) -> np.ndarray:
 
     Index ``g + 1`` holds geom ``g``; index 0 is "no geom" (background).
     """
-    import mujoco
+    import mujoco  # here, not at the top: sim.render must set MUJOCO_GL first (isort would put it above)
 
     assert isinstance(model, mujoco.MjModel)
     mask_of = {o.id: i + 1 for i, o in enumerate(layout.objects)}
@@ -126,7 +126,7 @@ def render_scene(
     Objects with fewer than ``min_visible_pixels`` mask pixels are moved to ``scene.dropped`` and their
     pixels set to 0 in ``instances``, so every non-zero instance value names an object of ``scene.objects``.
     """
-    import mujoco
+    import mujoco  # after sim.render set MUJOCO_GL (see instance_lut)
 
     renderer = renderer or get_renderer(width, height)
     if (renderer.width, renderer.height) != (width, height):

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
 from spatialvlm_core.atomic import atomic_dir
@@ -361,7 +362,7 @@ def _plan(kind: str, rng: np.random.Generator, target: PlacedObject, table_top: 
 
 # --------------------------------------------------------------------------- rendering
 def _instance_lut(model: object, layout: Layout, gripper_value: int) -> np.ndarray:
-    import mujoco
+    import mujoco  # here, not at the top: sim.render must set MUJOCO_GL first (isort would put it above)
 
     assert isinstance(model, mujoco.MjModel)
     mask_of = {o.id: i + 1 for i, o in enumerate(layout.objects)}
@@ -388,7 +389,7 @@ def generate_trajectory(
 
     Same arguments -> identical output. ``target`` picks the category (one of ``TARGETS``), else sampled.
     """
-    import mujoco
+    import mujoco  # after sim.render set MUJOCO_GL (see _instance_lut)
 
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -503,8 +504,6 @@ _META = "trajectory.json"
 
 def save_trajectory(traj: Trajectory, out_dir: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
     """Write ``frames/NNN.png``, ``depth.npz``, ``instances.npz`` and ``trajectory.json`` atomically."""
-    from PIL import Image
-
     out = Path(out_dir)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (overwrite=False)")
@@ -536,8 +535,6 @@ def load_trajectory_meta(path: str | os.PathLike[str]) -> dict[str, object]:
 
 def load_trajectory(folder: str | os.PathLike[str]) -> Trajectory:
     """Read a folder written by ``save_trajectory``; missing files -> FileNotFoundError, bad ones -> ValueError."""
-    from PIL import Image
-
     d = Path(folder)
     if not d.is_dir():
         raise FileNotFoundError(f"trajectory folder not found: {d}")
