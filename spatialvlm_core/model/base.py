@@ -61,6 +61,14 @@ class SpatialVLMModel(nn.Module):
         """Named losses of one batch: "lm" (answer tokens) always, auxiliary ones where the batch has targets."""
         raise NotImplementedError
 
+    def forward(self, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """``loss_parts``: a training step goes through ``forward`` so that wrappers (DDP, FSDP) see the call."""
+        return self.loss_parts(batch)
+
+    def shard_blocks(self) -> list[nn.Module]:
+        """The blocks FSDP shards one at a time (a transformer's layers); [] shards the model as one unit."""
+        return []
+
     def loss(self, batch: dict[str, Any], weights: Mapping[str, float] | None = None) -> torch.Tensor:
         """The weighted sum of ``loss_parts`` (weight 1 for a part ``weights`` does not name)."""
         w = weights or {}
