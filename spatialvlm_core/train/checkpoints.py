@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from spatialvlm_core.train.distributed import World
+
 CHECKPOINTS = "checkpoints"
 STATE_FILE = "training_state.pt"
 
@@ -54,20 +56,32 @@ def latest_checkpoint(out: Path) -> Path | None:
     return steps[-1][1] if steps else None
 
 
-def restore(ckpt: Path, opt: Any, sched: Any, scaler: Any) -> int:
+def restore(ckpt: Path, model: Any, opt: Any, sched: Any, scaler: Any, world: World) -> int:
     """Load a checkpoint's optimiser, scheduler, scaler and RNG state; returns its step."""
     st = load_state(ckpt / STATE_FILE)
-    opt.load_state_dict(st["optimizer"])
+    world.load_optimizer_state(model, opt, st["optimizer"])
     sched.load_state_dict(st["scheduler"])
     scaler.load_state_dict(st["scaler"])
     set_rng_state(st["rng"])
     return int(st["step"])
 
 
-def save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, step: int, keep: int) -> None:
+def save_model(model: Any, path: Path, world: World) -> None:
+    """Rank 0 writes the model; under FSDP every rank first gathers its shards (so every rank calls this)."""
+    with world.full_weights(model):
+        if world.main:
+            model.save(path)
+
+
+def save_checkpoint(model: Any, opt: Any, sched: Any, scaler: Any, out: Path, step: int, keep: int,
+                    world: World) -> None:
+    """Every rank calls this (under FSDP it gathers); rank 0 writes."""
     d = out / CHECKPOINTS / f"step-{step}"
-    model.save(d)
-    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
+    optimizer = world.optimizer_state(model, opt)
+    save_model(model, d, world)
+    if not world.main:
+        return
+    torch.save({"optimizer": optimizer, "scheduler": sched.state_dict(), "scaler": scaler.state_dict(),
                 "rng": rng_state(), "step": step}, d / STATE_FILE)
     old = sorted((int(p.name.split("-")[1]), p) for p in (out / CHECKPOINTS).glob("step-*"))
     for _, p in old[:-keep]:

@@ -33,6 +33,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--num-processes", type=int, default=1,
                    help="data-parallel processes on this machine (gloo on CPU, NCCL on GPUs); the batch size is "
                         "the global one, split evenly")
+    p.add_argument("--parallel", choices=["ddp", "fsdp"],
+                   help="with --num-processes: ddp (whole model per process, default) or fsdp (sharded weights, "
+                        "gradients and optimiser state; Hugging Face checkpoints)")
     p.add_argument("--no-resume", action="store_true")
     p.add_argument("--tensorboard", action="store_true")
     p.set_defaults(func=_cli)
@@ -46,7 +49,7 @@ def _cli(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"config file not found: {cfg_path}")
         base = json.loads(cfg_path.read_text())
     for key in ("data", "out", "preset", *(n.replace("-", "_") for n, _ in _NUMBERS), "freeze_vision", "lm_mode",
-                "device"):
+                "device", "parallel"):
         v = getattr(args, key)
         if v is not None:
             base[key] = v

@@ -46,6 +46,9 @@ class TrainConfig(BaseModel):
     eval_data: str | None = None  # held-out dataset scored every ``eval_every`` steps (metrics.jsonl "eval")
     eval_every: int = Field(default=500, gt=0)
     eval_max: int = Field(default=400, gt=0)  # first N held-out rows (a fixed subset: comparable curves)
+    # Several processes: "ddp" (each rank holds the whole model; gradients averaged) or "fsdp" (parameters,
+    # gradients and optimiser state sharded across ranks: for checkpoints too large for one GPU; HF families).
+    parallel: Literal["ddp", "fsdp"] = "ddp"
     device: str = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on GPU, fp32 on CPU
     # Hugging Face checkpoints (train_recipes.HFRecipe): peak learning rate per part ("vision", "projector", "lm";

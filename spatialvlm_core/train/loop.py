@@ -22,7 +22,7 @@ from spatialvlm_core.infer import SpatialVLM
 from spatialvlm_core.model import create_model, list_presets, load_checkpoint
 from spatialvlm_core.model.base import SpatialVLMModel
 from spatialvlm_core.model.evaluate import evaluate
-from spatialvlm_core.train.checkpoints import latest_checkpoint, restore, save_checkpoint
+from spatialvlm_core.train.checkpoints import latest_checkpoint, restore, save_checkpoint, save_model
 from spatialvlm_core.train.config import TrainConfig
 from spatialvlm_core.train.distributed import close_world, init_world
 from spatialvlm_core.train.recipes import recipe_for
@@ -126,14 +126,17 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     recipe = recipe_for(model, cfg)
     if cfg.init_vision and resume_from is None:
         recipe.init_vision(Path(cfg.init_vision))
+    amp = _autocast_dtype(cfg, device)
+    if cfg.parallel == "fsdp":
+        recipe.check_shardable(amp)
+        world.fully_shard(model, model.shard_blocks())
     params = model.trainable_parameters()
     if not params:
         raise ValueError("nothing to train: every parameter is frozen")
     opt = torch.optim.AdamW(recipe.param_groups(params), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
-    amp = _autocast_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp is torch.float16)
-    start = restore(resume_from, opt, sched, scaler) if resume_from is not None else 0
+    start = restore(resume_from, model, opt, sched, scaler, world) if resume_from is not None else 0
     # Rank 0 writes the metrics, checkpoints and the model; the other ranks compute the same steps.
     metrics_path = out / METRICS_FILE if world.main else Path(os.devnull)
     if world.main:
@@ -188,13 +191,12 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                 mf.flush()
                 if cfg.progress:
                     bar.write(f"step {done} eval: " + ", ".join(f"{k}={v:.3f}" for k, v in scores.items()))
-            if world.main and done % cfg.checkpoint_every == 0 and done < cfg.steps:
-                save_checkpoint(model, opt, sched, scaler, out, done, cfg.keep_checkpoints)
+            if done % cfg.checkpoint_every == 0 and done < cfg.steps:
+                save_checkpoint(model, opt, sched, scaler, out, done, cfg.keep_checkpoints, world)
     if writer is not None:
         writer.close()
     model.eval()
-    if world.main:
-        model.save(out)
+    save_model(model, out, world)
     close_world(world)
     return {"out": str(out), "final_loss": loss_val, "steps": cfg.steps, "examples": len(examples),
             "elapsed_s": time.perf_counter() - t0, "processes": world.size}

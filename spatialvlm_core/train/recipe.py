@@ -25,6 +25,12 @@ class AnswerRecipe:
         """Start the vision tower from another checkpoint's (``TrainConfig.init_vision``)."""
         raise ValueError(f"init_vision: a {type(self.model).__name__} has no tower to start from {ckpt}")
 
+    def check_shardable(self, amp: torch.dtype | None) -> None:
+        """Raise unless this family can train sharded (FSDP gathers a block's weights in its ``forward``, so every
+        step must reach the parameters through the model's forward)."""
+        if amp is torch.float16:
+            raise ValueError("parallel='fsdp' trains in bf16 or fp32 (precision='bf16'), not fp16")
+
     def prepare(self, examples: list[QAExample], metrics: Path, resumed: bool) -> None:
         """Work before the first step (warm-ups); ``resumed`` runs skip it: their checkpoint holds its result."""
 
@@ -42,7 +48,7 @@ class AnswerRecipe:
 
     def loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """(the weighted total, each part's value for the metrics)."""
-        parts = self.model.loss_parts(batch)
+        parts = self.model(batch)  # forward: the named losses (through forward, so FSDP gathers the weights)
         w = self.weights()
         total: Any = 0
         for name, part in parts.items():

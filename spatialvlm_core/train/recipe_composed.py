@@ -41,6 +41,10 @@ class ComposedRecipe(AnswerRecipe):
         self.dense = DenseCache()
         self.tower: TowerCache | None = None
 
+    def check_shardable(self, amp: torch.dtype | None) -> None:
+        raise ValueError("parallel='fsdp' is for large Hugging Face checkpoints; the composed model's warm-ups and "
+                         "tower cache call its parts outside its forward: train it with parallel='ddp'")
+
     def init_vision(self, ckpt: Path) -> None:
         """Copy the ``vision.*`` weights of checkpoint ``ckpt`` into the model (same tower architecture)."""
         f = ckpt / WEIGHTS_FILE

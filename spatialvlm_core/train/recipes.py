@@ -1,4 +1,4 @@
-"""Recipes by model family (``ModelPreset.kind``): a new family is one recipe file plus one line here."""
+"""Recipes by model family (``ModelConfig.type``): a new family is one recipe file plus one line here."""
 
 from __future__ import annotations
 

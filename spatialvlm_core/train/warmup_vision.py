@@ -1,6 +1,6 @@
 """Vision warm-up: train the tower's dense head alone before the VLM sees any answer.
 
-Word grounding (model/composed.py) routes each named object's tokens into the question through the dense head's
+Word grounding (model/composed/) routes each named object's tokens into the question through the dense head's
 class probabilities. Trained jointly from random weights, the head is poor for the first ~1,500 steps, so the
 language model spends them on a pointer that points nowhere and settles on caption priors. A few minutes of
 dense-only steps over the dataset's distinct images (the tower alone costs about a third of a full step) give

@@ -78,6 +78,12 @@ class HFVLM(SpatialVLMModel):
         return cls(preset, model, processor)
 
     # ------------------------------------------------------------------ training hooks (train_recipes.HFRecipe)
+    def shard_blocks(self) -> list[torch.nn.Module]:
+        """The checkpoint's own unsplittable blocks (transformers' ``_no_split_modules``: decoder and vision
+        layers), so FSDP gathers one layer's weights at a time."""
+        names = set(getattr(self.model, "_no_split_modules", None) or ())
+        return [m for m in self.model.modules() if type(m).__name__ in names]
+
     def param_groups(self, lr: float, part_lr: dict[str, float] | None = None) -> list[dict[str, Any]]:
         """Trainable parameters split by part (vision, projector, lm), each at ``part_lr[part]`` or ``lr``."""
         by_part: dict[str, list[torch.nn.Parameter]] = {p: [] for p in PARTS}
