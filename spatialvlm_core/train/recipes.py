@@ -13,4 +13,4 @@ RECIPES: dict[str, type[AnswerRecipe]] = {"composed": ComposedRecipe, "hf": HFRe
 
 def recipe_for(model: SpatialVLMModel, cfg: TrainConfig) -> AnswerRecipe:
     """The recipe registered for the model's family, or the answer-only one."""
-    return RECIPES.get(model.preset.kind, AnswerRecipe)(model, cfg)
+    return RECIPES.get(model.preset.type, AnswerRecipe)(model, cfg)
