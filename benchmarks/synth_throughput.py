@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         results: dict[str, float] = {}
         runs = [("local", 1), ("local", 2)] + ([] if args.no_ray else [("ray", 2)])
         if not args.no_ray:
-            from spatialvlm_core.ray_runner import ensure_ray
+            from spatialvlm_core.pipeline.ray_runner import ensure_ray
 
             ensure_ray(2)
         for runner, workers in runs:
