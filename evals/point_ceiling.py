@@ -31,13 +31,14 @@ def exact_cells(index: int, g: int) -> tuple[Any, np.ndarray, np.ndarray] | None
     """The held-out scene ``index`` rendered again: (its SimScene, the g x g cells' exact points and owner mask
     ids, as ``point_grounding.cell_owners`` gives them to the training targets); None when the sim rejects the
     seed."""
+    from spatialvlm_core.dataset.splits import scene_seeds
     from spatialvlm_core.make_model import EVAL_SEED
     from spatialvlm_core.model.point_grounding import cell_owners, heading_frame_points
     from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
 
     rooms = sorted(ROOMS)
     try:
-        sim = generate_scene(EVAL_SEED * 1_000_003 + index, SimConfig(width=128, height=96,
+        sim = generate_scene(scene_seeds(EVAL_SEED, index + 1)[index], SimConfig(width=128, height=96,
                                                                       room=rooms[index % len(rooms)]))
     except ValueError:
         return None

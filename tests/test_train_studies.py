@@ -110,12 +110,8 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_mix_dataset_shares(tiny_data: Path) -> None:
-    import pyarrow.parquet as pq
-
     from evals.studies.data import mix_dataset
-
-    def rows(d: Path) -> list[dict]:
-        return pq.read_table(d / "data" / "shard-00000.parquet").to_pylist()
+    from evals.studies.data import read_rows as rows
 
     n_spatial, n_colour = len(rows(tiny_data / "spatial-s0")), len(rows(tiny_data / "colour"))
     half = rows(mix_dataset(tiny_data, 0.5))

@@ -6,8 +6,8 @@ labels only. The non-spatial task is object colour ("What colour is the bed?" ->
 general-VQA category, answered from the sim's exact colour attribute. Layout under ROOT:
 
     images/NNNNNN.png (+ .dense.npz)        training renders; rows name them ``../images/NNNNNN.png``
-    spatial-s<sigma>/data/shard-00000.parquet spatial QA (+ grounding rows) with label noise sigma (m)
-    colour/data/shard-00000.parquet           non-spatial colour rows on the same images
+    spatial-s<sigma>/data/*.parquet           spatial QA (+ grounding rows) with label noise sigma (m)
+    colour/data/*.parquet                     non-spatial colour rows on the same images
     heldout-images/, heldout-spatial/, heldout-colour/   held-out scenes (other seeds), clean labels
     mix-p<share>/data/...                     written on demand by ``mix_dataset``
     study_data.json                           the config
@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.dataset.shards import write_rows
 from spatialvlm_core.dataset.sim_splits import qa_rows
 from spatialvlm_core.types import QAPair
 
@@ -125,14 +126,21 @@ def _scene(args: tuple[int, int, bool, StudyDataConfig]) -> dict[str, Any] | Non
     return {"index": index, "rgb": sim.rgb, "dense": dense, "spatial": spatial, "colour": colour}
 
 
-def _write_rows(root: Path, rows: list[dict[str, Any]]) -> None:
-    import pyarrow as pa
+def _parquet(root: Path) -> list[Path]:
+    return sorted((root / "data").glob("*.parquet"))  # any shard name: data rendered by older versions too
+
+
+def read_rows(root: Path) -> list[dict[str, Any]]:
     import pyarrow.parquet as pq
 
+    return [r for f in _parquet(root) for r in pq.read_table(f).to_pylist()]
+
+
+def _write_rows(root: Path, rows: list[dict[str, Any]]) -> None:
+    """One shard through the datasets' one writer (Parquet + JSONL, atomic)."""
     if not rows:
         raise ValueError(f"{root}: no rows to write")
-    (root / "data").mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows), root / "data" / "shard-00000.parquet", compression="zstd")
+    write_rows(root, 0, 1, rows)
 
 
 def render_study_data(root: str | Path, cfg: StudyDataConfig, progress: bool = True) -> Path:
@@ -191,21 +199,19 @@ def mix_dataset(root: str | Path, share: float) -> Path:
     The spatial rows are the same in every mix (share 1 is ``spatial-s0`` itself); with a fixed step budget a
     lower share means fewer spatial and more colour examples per step. Share 0 is the colour rows alone.
     """
-    import pyarrow.parquet as pq
-
     if not 0.0 <= share <= 1.0:
         raise ValueError(f"spatial share must be in [0, 1], got {share}")
     root = Path(root)
     if share == 1.0:
         return root / sigma_dir(0.0)
     out = root / f"mix-p{share:g}"
-    if (out / "data" / "shard-00000.parquet").is_file():
+    if _parquet(out):
         return out
-    colour = pq.read_table(root / "colour" / "data" / "shard-00000.parquet").to_pylist()
+    colour = read_rows(root / "colour")
     if share == 0.0:
         rows = colour
     else:
-        spatial = pq.read_table(root / sigma_dir(0.0) / "data" / "shard-00000.parquet").to_pylist()
+        spatial = read_rows(root / sigma_dir(0.0))
         n_colour = round(len(spatial) * (1.0 - share) / share)
         rows = spatial + [
             dict(colour[i % len(colour)], id=f"{colour[i % len(colour)]['id']}-r{i // len(colour)}")
