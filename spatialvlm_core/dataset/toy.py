@@ -6,13 +6,13 @@ pipeline's output: ``ROOT/images/*.png`` and ``ROOT/data/*.parquet`` rows of QAP
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from spatialvlm_core.dataset.shards import qa_to_row, write_rows
 from spatialvlm_core.types import QAPair
 
 COLOURS = {"red": (210, 40, 40), "green": (40, 170, 60), "blue": (40, 70, 210), "yellow": (230, 210, 40)}
@@ -70,25 +70,14 @@ def make_scene_qa(seed: int, size: int = 64, hfov_deg: float = 60.0) -> tuple[np
 
 
 def write_toy_dataset(root: str | Path, n_images: int = 200, seed: int = 0, size: int = 64) -> Path:
-    """Write ``n_images`` scenes (PNG) and their QA rows (one Parquet shard + JSONL copy) under ``root``."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
+    """Write ``n_images`` scenes (PNG) and their QA rows (one shard, through the datasets' one writer)."""
     root = Path(root)
     (root / "images").mkdir(parents=True, exist_ok=True)
-    (root / "data").mkdir(parents=True, exist_ok=True)
     rows = []
     for k in range(n_images):
         img, qas = make_scene_qa(seed * 1_000_003 + k, size)
         rel = f"images/{qas[0].image_id}.png"
         Image.fromarray(img).save(root / rel)
-        for qa in qas:
-            row = qa.model_dump()
-            row["provenance"] = json.dumps(row["provenance"])
-            row["image"] = rel
-            rows.append(row)
-    pq.write_table(pa.Table.from_pylist(rows), root / "data" / "shard-00000.parquet")
-    with (root / "data.jsonl").open("w") as f:  # JSONL copy beside the shards (readers use data/*.parquet)
-        for r in rows:
-            f.write(json.dumps(r) + "\n")
+        rows += [qa_to_row(qa, rel, qa.image_id) for qa in qas]
+    write_rows(root, 0, 1, rows)
     return root
