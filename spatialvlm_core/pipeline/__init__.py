@@ -16,8 +16,9 @@ Names are re-exported here (lazily) so ``from spatialvlm_core.pipeline import ..
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from spatialvlm_core.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:  # the same names, for type checkers and editors
     from spatialvlm_core.pipeline.cli import _config_from_args, parse_backend_options, register
@@ -56,18 +57,7 @@ _EXPORTS = {
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # next time without __getattr__
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "FilterDecisionLike",

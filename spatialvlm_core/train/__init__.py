@@ -3,16 +3,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from spatialvlm_core.lazy_exports import lazy_exports
 from spatialvlm_core.train.config import TrainConfig
 
 __all__ = ["TrainConfig", "build_model", "seed_everything", "train"]
 
-
-def __getattr__(name: str) -> Any:
-    if name in ("train", "build_model", "seed_everything"):
-        from spatialvlm_core.train import loop
-
-        return getattr(loop, name)
-    raise AttributeError(f"module 'spatialvlm_core.train' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {n: "loop" for n in ("train", "build_model", "seed_everything")},
+                                    globals())
