@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from spatialvlm_core.model import ModelConfig, check_compatible, create_model, get_preset, list_presets
-from spatialvlm_core.model.parsing import fallback_parse_answer, parse_answer
+from spatialvlm_core.model.parsing import parse_answer
 from spatialvlm_core.model.tokenizer import train_tokenizer
 
 
@@ -93,12 +93,11 @@ def test_save_load_and_incompatible_preset(tmp_path: Path) -> None:
 )
 def test_parse_answer(text: str, value: float | None, unit: str | None, meters: float | None,
                       boolean: bool | None) -> None:
-    for parse in (fallback_parse_answer, parse_answer):
-        a = parse(text)
-        assert a.text == text and a.value == value and a.unit == unit and a.boolean == boolean
-        assert (a.meters is None) == (meters is None)
-        if meters is not None:
-            assert a.meters == pytest.approx(meters)
+    a = parse_answer(text)
+    assert a.text == text and a.value == value and a.unit == unit and a.boolean == boolean
+    assert (a.meters is None) == (meters is None)
+    if meters is not None:
+        assert a.meters == pytest.approx(meters)
 
 
 @pytest.mark.slow

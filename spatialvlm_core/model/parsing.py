@@ -7,35 +7,18 @@ import functools
 import math
 import re
 
+from spatialvlm_core.model.dense_classes import DENSE_CLASSES
 from spatialvlm_core.naming import COLOR_TABLE
+from spatialvlm_core.questions import templates
+from spatialvlm_core.questions.quantities import parse_answer as shared_parse
+from spatialvlm_core.questions.question_types import RELATIONS
+from spatialvlm_core.size_priors import PRIORS
 from spatialvlm_core.types import Answer
-from spatialvlm_core.units import UNIT_ALIASES, canonical_unit, to_meters
-
-_UNIT_RE = "|".join(sorted((re.escape(u) for u in UNIT_ALIASES), key=len, reverse=True))
-_NUM_RE = re.compile(rf"(-?\d+(?:[.,]\d+)?)\s*({_UNIT_RE})?(?![a-z])", re.IGNORECASE)
-_YES = re.compile(r"^\W*(yes|yeah|correct|true|indeed)\b", re.IGNORECASE)
-_NO = re.compile(r"^\W*(no|not|nope|false|incorrect)\b", re.IGNORECASE)
-
-
-def fallback_parse_answer(text: str) -> Answer:
-    """FALLBACK parser (used only when questions.quantities is absent): first number + unit, yes/no."""
-    boolean = True if _YES.search(text) else False if _NO.search(text) else None
-    value = unit = meters = None
-    m = _NUM_RE.search(text)
-    if m:
-        value = float(m.group(1).replace(",", "."))
-        if m.group(2):
-            unit = canonical_unit(m.group(2))
-            meters = to_meters(value, unit)
-    return Answer(text=text, value=value, unit=unit, meters=meters, boolean=boolean)
+from spatialvlm_core.units import canonical_unit, to_meters
 
 
 def parse_answer(text: str, source: str = "") -> Answer:
-    try:
-        from spatialvlm_core.questions.quantities import parse_answer as shared_parse
-    except ImportError:
-        shared_parse = None
-    ans = shared_parse(text) if shared_parse is not None else fallback_parse_answer(text)
+    ans = shared_parse(text)
     if source and not ans.source:
         ans = ans.model_copy(update={"source": source})
     return ans
@@ -190,15 +173,7 @@ def normalize_question(question: str) -> str:
 def _vocabulary_regex() -> re.Pattern[str]:
     """Object class names an answer can name: the simulator's catalogue and the size-prior classes, as one
     alternation, longest first (so "coffee table" is found before "table"; plurals too)."""
-    from spatialvlm_core.model.dense_classes import DENSE_CLASSES
-
-    names = set(DENSE_CLASSES[1:])
-    try:
-        from spatialvlm_core.size_priors import PRIORS
-
-        names |= set(PRIORS)
-    except ImportError:  # pragma: no cover - size priors are part of the core
-        pass
+    names = set(DENSE_CLASSES[1:]) | set(PRIORS)
     names -= set(COLOR_WORDS) | {"tie", "remote", "mouse", "train", "glass", "picture"}
     alt = "|".join(re.escape(n) for n in sorted(names, key=lambda n: (-len(n), n)))
     return re.compile(rf"(?<![\w-])(?P<name>{alt})(?:s|es)?(?![\w-])")
@@ -299,8 +274,6 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 def _relation_words() -> str:
     """The QA data's relation and comparison phrases ("to the left of", "bigger than", "closer") as a regex."""
-    from spatialvlm_core.questions.question_types import RELATIONS
-
     words = {w for r in RELATIONS for w in (r.rel, r.opp, r.adj, r.adj_opp)}
     return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
 
@@ -309,11 +282,9 @@ def _question_templates() -> list[tuple[str, re.Pattern[str]]]:
     """(question type, regex) for every question wording of the QA data, longest template first."""
     global _QUESTION_TEMPLATES
     if _QUESTION_TEMPLATES is None:
-        from spatialvlm_core.questions import templates as t
-
-        rows = [(q, tpl) for q in t.QUANT_Q for tpl in t.quant_questions(q)]
-        rows += [("predicate", tpl) for tpl in t.SPATIAL_PREDICATE_Q + t.COMPARATIVE_PREDICATE_Q]
-        rows += [("choice", tpl) for tpl in t.CHOICE_Q]
+        rows = [(q, tpl) for q in templates.QUANT_Q for tpl in templates.quant_questions(q)]
+        rows += [("predicate", tpl) for tpl in templates.SPATIAL_PREDICATE_Q + templates.COMPARATIVE_PREDICATE_Q]
+        rows += [("choice", tpl) for tpl in templates.CHOICE_Q]
         rows.sort(key=lambda r: -len(r[1]))
         _QUESTION_TEMPLATES = [(q, _template_regex(tpl)) for q, tpl in rows]
     return _QUESTION_TEMPLATES
