@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import multiprocessing as mp
-import os
 import random
 import time
 from collections import Counter
@@ -26,7 +26,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
 
 from spatialvlm_core.atomic import (
     atomic_write,
@@ -35,6 +37,7 @@ from spatialvlm_core.atomic import (
     sigterm_as_interrupt,
     single_writer,
 )
+from spatialvlm_core.dataset.dense_labels import DENSE_VERSION, dense_path, save_dense, sim_dense_targets
 from spatialvlm_core.dataset.shards import (
     DroppedRow,
     Manifest,
@@ -48,6 +51,11 @@ from spatialvlm_core.dataset.shards import (
     write_rows,
 )
 from spatialvlm_core.dataset.splits import scene_seeds
+from spatialvlm_core.questions import QAConfig, generate_qa
+from spatialvlm_core.questions.generator import referable
+from spatialvlm_core.reconstruct import reconstruct
+from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
+from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY, manipulation_frames, manipulation_qa
 from spatialvlm_core.types import QAPair
 
 # Question types a tiny from-scratch model can ground (the benchmark's mix for the default model): pairwise
@@ -118,8 +126,6 @@ def _neutral(cfg: SimDataConfig) -> set[str]:
 
 
 def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: random.Random, n: int) -> list[QAPair]:
-    from spatialvlm_core.questions.generator import referable
-
     cols, rows = LOCATE_GRID
     objs = [o for o in referable(scene3d) if o.box_2d is not None]
     rng.shuffle(objs)
@@ -139,10 +145,6 @@ def _locate_rows(scene3d: Any, image_id: str, width: int, height: int, rng: rand
 def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[str, Any]], Any] | None:
     """Render one scene and return (rgb array, rows, dense targets or None); None when the sim rejects the seed."""
     index, scene_seed, cfg = args
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from spatialvlm_core.questions import QAConfig, generate_qa
-    from spatialvlm_core.reconstruct import reconstruct
-    from spatialvlm_core.sim import ROOMS, SimConfig, generate_scene
 
     rooms = sorted(ROOMS)
     try:
@@ -162,7 +164,6 @@ def _scene_rows(args: tuple[int, int, SimDataConfig]) -> tuple[Any, list[dict[st
     rows = qa_rows(qas, captions, image)
     dense = None
     if cfg.dense_grid:
-        from spatialvlm_core.dataset.dense_labels import sim_dense_targets
 
         dense = sim_dense_targets(sim, cfg.dense_grid, cfg.fine_grid)
     return sim.rgb, rows, dense
@@ -172,8 +173,6 @@ SCENES_PER_SHARD = 500  # scenes per row shard: the unit a killed run redoes
 
 
 def _cache_key(cfg: SimDataConfig) -> str:
-    from spatialvlm_core.dataset.dense_labels import DENSE_VERSION
-
     # Fields at their neutral default are left out of the key: caches written before they existed stay valid.
     text = cfg.model_dump_json(exclude={"workers"} | _neutral(cfg))
     if cfg.dense_grid:  # the dense targets' labelling rule is part of the data (older caches are re-rendered)
@@ -217,8 +216,6 @@ def _manifest(root: Path, cfg: SimDataConfig, shards_total: int, n_inputs: int) 
 
 
 def _write(root: Path, cfg: SimDataConfig, progress: bool) -> None:
-    from tqdm import tqdm
-
     (root / "images").mkdir(parents=True, exist_ok=True)
     scene_shards = chunk([(i, s, cfg) for i, s in enumerate(scene_seeds(cfg.seed, cfg.n_scenes))], SCENES_PER_SHARD)
     n_traj = manipulation_trajectories(cfg) if cfg.manipulation_share > 0 else 0
@@ -264,9 +261,6 @@ def _progress(items: Iterable[Any], bar: Any) -> Iterator[Any]:
 def _save_shard(root: Path, manifest: Manifest, index: int, total: int, items: Iterable[Any], t0: float) -> None:
     """Write the images (and dense labels) of one shard's renders, then its rows; the manifest then lists it.
     ``items``: (image id, what, render result or None when the sim rejected the seed)."""
-    from PIL import Image
-
-    from spatialvlm_core.dataset.dense_labels import dense_path, save_dense
 
     rows: list[dict[str, Any]] = []
     ids: list[str] = []
@@ -306,9 +300,6 @@ def cached_sim_dataset(cache: str | Path, cfg: SimDataConfig, progress: bool = T
 
 def manipulation_trajectories(cfg: SimDataConfig) -> int:
     """How many manipulation trajectories ``cfg.manipulation_share`` asks for (each gives several frames)."""
-    import math
-
-    from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY
 
     return math.ceil(cfg.manipulation_share * cfg.n_scenes / FRAMES_PER_TRAJECTORY)
 
@@ -316,9 +307,6 @@ def manipulation_trajectories(cfg: SimDataConfig) -> int:
 def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[dict[str, Any]], Any]]:
     """(rgb, rows, dense targets or None) per frame of manipulation trajectory ``index`` of split ``cfg.seed``."""
     index, cfg = args
-    os.environ.setdefault("MUJOCO_GL", "egl")
-    from spatialvlm_core.questions import QAConfig
-    from spatialvlm_core.sim.manipulation import manipulation_frames, manipulation_qa
 
     qcfg = QAConfig(qualitative_share=cfg.qualitative_share, imperial_share=cfg.imperial_share, allow=cfg.allow,
                     label_noise=cfg.label_noise, strict_share=False)
@@ -333,8 +321,6 @@ def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[
         rows = qa_rows(qas, captions, image, keep_given=True)  # reward rows name theirs ("the mug")
         dense = None
         if cfg.dense_grid:
-            from spatialvlm_core.dataset.dense_labels import sim_dense_targets
-
             dense = sim_dense_targets(frame, cfg.dense_grid, cfg.fine_grid)
         out.append((frame.rgb, rows, dense))
     return out
@@ -342,9 +328,6 @@ def _manipulation_rows(args: tuple[int, SimDataConfig]) -> list[tuple[Any, list[
 
 def _manipulation_items(cfg: SimDataConfig, pool: Any, progress: bool) -> Iterator[tuple[str, str, Any]]:
     """(image id, what, render result) per manipulation frame, in trajectory order (deterministic in ``cfg``)."""
-    from tqdm import tqdm
-
-    from spatialvlm_core.sim.manipulation import FRAMES_PER_TRAJECTORY
 
     tasks = [(j, cfg) for j in range(manipulation_trajectories(cfg))]
     results = pool.imap(_manipulation_rows, tasks, chunksize=4) if pool else map(_manipulation_rows, tasks)
