@@ -15,9 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from spatialvlm_core.dataset.reader import load_qa_dataset
+from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset
 from spatialvlm_core.dataset.splits import split_seed
-from spatialvlm_core.infer import MEMBERS_DIR
+from spatialvlm_core.infer import MEMBERS_DIR, SpatialVLM
+from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
+from spatialvlm_core.model.presets import get_preset
 from spatialvlm_core.model_dir import DEFAULT_MODEL_DIR
+from spatialvlm_core.train import TrainConfig, train
 
 # The one splitter's (dataset.splits) train and held-out split seeds: 0 and 1, whose scenes never meet.
 SEED = split_seed("train")
@@ -39,7 +44,6 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
     split has images and questions only. ``manipulation_share``: manipulation frames (a gripper over a tabletop,
     sim/manipulation.py) per training scene; 0 leaves the split as before.
     """
-    from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset
 
     train = cached_sim_dataset(cache, SimDataConfig(n_scenes=train_scenes, seed=SEED, locate_per_scene=4,
                                                     label_noise=label_noise, workers=workers,
@@ -50,7 +54,6 @@ def sim_splits(cache: Path, train_scenes: int, eval_scenes: int, label_noise: fl
 
 def held_out_split(cache: Path, eval_scenes: int, progress: bool = True, workers: int = 1) -> Path:
     """The held-out dataset (images and questions, disjoint scene seeds); cached by its config."""
-    from spatialvlm_core.dataset.sim_splits import SimDataConfig, cached_sim_dataset
 
     return cached_sim_dataset(cache, SimDataConfig(n_scenes=eval_scenes, seed=EVAL_SEED, qa_per_scene=16,
                                                    workers=workers), progress)
@@ -103,9 +106,6 @@ def describe_tool(tool: Any) -> str:
 
 def _eval_only(args: argparse.Namespace) -> int:
     """Re-score a shipped model (e.g. after a decoding change); keeps its training summary."""
-    from spatialvlm_core.dataset.reader import load_qa_dataset
-    from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
 
     prev = args.out / "eval.json"
     if not prev.is_file():
@@ -127,11 +127,6 @@ def _eval_only(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from spatialvlm_core.dataset.reader import load_qa_dataset
-    from spatialvlm_core.infer import SpatialVLM
-    from spatialvlm_core.model.evaluate import evaluate, image_use_check, relation_head_check
-    from spatialvlm_core.train import TrainConfig, train
-
     ap = argparse.ArgumentParser(prog="make_model", description=__doc__)
     ap.add_argument("--data", type=Path, help="existing training dataset dir (default: render one)")
     ap.add_argument("--eval-data", type=Path, help="held-out dataset dir (default: render one)")
@@ -179,7 +174,6 @@ def main(argv: list[str] | None = None) -> int:
 
     t0 = time.perf_counter()
     if args.data is None or args.eval_data is None:
-        from spatialvlm_core.model.presets import get_preset
 
         fine = get_preset(args.preset).vision.fine_grid  # the point map's targets, when the preset has one
         train_dir, held_dir = sim_splits(args.cache, args.scenes, args.eval_scenes, workers=args.workers,
