@@ -24,7 +24,7 @@ def from_config(cfg: ModelConfig, *, tokenizer_texts: Iterable[str] | None = Non
     cfg.validate()
     if isinstance(cfg, ComposedConfig):
         from spatialvlm_core.model.composed.lm import load_smollm2_tokenizer
-        from spatialvlm_core.model.composed.model import ComposedVLM
+        from spatialvlm_core.model.composed.model import ComposedVLM  # on demand: a family loads when built
         from spatialvlm_core.model.tokenizer import train_tokenizer
 
         tok = train_tokenizer(tokenizer_texts or []) if cfg.lm_source == "scratch" else load_smollm2_tokenizer()
@@ -32,7 +32,9 @@ def from_config(cfg: ModelConfig, *, tokenizer_texts: Iterable[str] | None = Non
     if isinstance(cfg, HFConfig):
         if not cfg.hf_path:
             raise ValueError(f"preset {cfg.name!r} needs hf_path (a local dir or '{HF_HUB_PREFIX}<org>/<name>')")
-        from spatialvlm_core.model.hf.model import HFVLM
+        from spatialvlm_core.model.hf.model import (
+            HFVLM,  # on demand: transformers loads when an HF model is built
+        )
 
         return HFVLM.from_pretrained(cfg.hf_path, cfg)
     raise ValueError(f"no model family builds a {type(cfg).__name__} (type {cfg.type!r})")
@@ -80,10 +82,12 @@ def load(path: str | Path, preset: str | ModelConfig | None = None) -> SpatialVL
     if preset is not None:
         check_compatible(saved, get_preset(preset) if isinstance(preset, str) else preset)
     if isinstance(saved, ComposedConfig):
-        from spatialvlm_core.model.composed.model import ComposedVLM
+        from spatialvlm_core.model.composed.model import ComposedVLM  # on demand: a family loads when built
 
         return ComposedVLM.load(path, saved)
-    from spatialvlm_core.model.hf.model import HFVLM
+    from spatialvlm_core.model.hf.model import (
+        HFVLM,  # on demand: transformers loads when an HF model is built
+    )
 
     return HFVLM.load(path, saved, adapter=bool(raw.get("adapter")))  # type: ignore[arg-type]
 
@@ -97,7 +101,9 @@ def from_hf(spec: str | Path, **overrides: Any) -> SpatialVLMModel:
     source = hf_checkpoint_source(str(spec))
     if source is None:
         raise ValueError(f"{str(spec)!r} is not '{HF_HUB_PREFIX}<org>/<name>' nor a local transformers directory")
-    from spatialvlm_core.model.hf.model import HFVLM
+    from spatialvlm_core.model.hf.model import (
+        HFVLM,  # on demand: transformers loads when an HF model is built
+    )
 
     cfg = get_preset("hf", **{"hf_path": source, **overrides})
     return HFVLM.from_pretrained(source, cfg)  # type: ignore[arg-type]

@@ -80,7 +80,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: workers are stopped, finished shards recorded
         return _interrupted(args.out)
     if args.export == "llava":
-        from spatialvlm_core.dataset.exports import export_llava
+        from spatialvlm_core.dataset.exports import export_llava  # pyarrow: only when exporting
 
         print(f"wrote {export_llava(args.out)}")
     c = m.counts

@@ -89,22 +89,22 @@ def _backend(kind: str, name: str, options: dict[str, Any] | None = None) -> Any
     Unknown names fail here, before any image, with a ValueError naming the backend (a typo must not
     turn into a dataset whose every image was dropped).
     """
-    from spatialvlm_core import reconstruct as rec
+    from spatialvlm_core import reconstruct as rec  # in the worker, after its parent-death signal
 
     # reconstruct's resolver: perception registry first, then its cheap built-ins (ground truth, sensor).
     return rec.resolve_backend(kind, name, **(options or {}))
 
 
 def _clip(config: PipelineConfig) -> Any:
-    from spatialvlm_core import perception
+    from spatialvlm_core import perception  # in the worker: every backend module loads with it
 
     return perception.create_clip(config.clip, **config.backend_options.get("clip", {}))
 
 
 def default_stages(config: PipelineConfig) -> Stages:
     """Real backends by name; heavy imports happen here, inside the worker, not at module import."""
-    from spatialvlm_core.questions import QAConfig, generate_qa
-    from spatialvlm_core.reconstruct import reconstruct
+    from spatialvlm_core.questions import QAConfig, generate_qa  # in the worker (see above)
+    from spatialvlm_core.reconstruct import reconstruct  # in the worker (see above)
 
     detector = _backend("detector", config.detector, config.backend_options.get("detector"))
     segmenter = _backend("segmenter", config.segmenter, config.backend_options.get("segmenter"))
@@ -121,7 +121,7 @@ def default_stages(config: PipelineConfig) -> Stages:
 
     scene_filter = None
     if config.filter:
-        from spatialvlm_core.perception.scene_filter import SceneFilter
+        from spatialvlm_core.perception.scene_filter import SceneFilter  # CLIP: only when filtering
 
         sf = SceneFilter(clip or _clip(config), threshold=config.filter_threshold)
         scene_filter = lambda frame: sf.check(frame.rgb, frame.image_id)  # noqa: E731

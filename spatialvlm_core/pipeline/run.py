@@ -104,7 +104,7 @@ def _synth(
     t0 = time.perf_counter()
     try:
         if options.runner == "ray":
-            from spatialvlm_core.pipeline.ray_runner import run_ray
+            from spatialvlm_core.pipeline.ray_runner import run_ray  # optional: ray
 
             run_ray(pending, config, out_dir, factory, options, on_shard)
         else:

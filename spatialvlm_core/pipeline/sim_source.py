@@ -22,7 +22,7 @@ def render_sim_scenes(
     A scene's pixels depend on its seed only (not on what was rendered before it), so a resumed folder
     equals an uninterrupted one.
     """
-    from spatialvlm_core import sim
+    from spatialvlm_core import sim  # MuJoCo: only for synthetic sources
 
     fields = getattr(sim.SimConfig, "model_fields", None) or getattr(
         sim.SimConfig, "__dataclass_fields__", {}

@@ -61,10 +61,8 @@ def _cli(args: argparse.Namespace) -> int:
     if args.tensorboard:
         base["tensorboard"] = True
     cfg = TrainConfig(**base)
-    from spatialvlm_core.train import train
-    from spatialvlm_core.train.distributed import (
-        launch,  # torch: only once a run starts, not to build the parser
-    )
+    from spatialvlm_core.train import train  # torch: only once a run starts, not to build the parser
+    from spatialvlm_core.train.distributed import launch  # torch, likewise
 
     if args.num_processes > 1:
         if args.num_processes > cfg.batch_size or cfg.batch_size % args.num_processes:

@@ -16,7 +16,7 @@ __all__ = ["ComposedConfig", "ComposedVLM", "TextConfig", "VisionConfig"]
 
 def __getattr__(name: str) -> Any:
     if name == "ComposedVLM":
-        from spatialvlm_core.model.composed.model import ComposedVLM
+        from spatialvlm_core.model.composed.model import ComposedVLM  # torch: only when the model is used
 
         return ComposedVLM
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from spatialvlm_core.model.config import ModelConfig
+from spatialvlm_core.model.dense_classes import class_names as legacy_class_names
 
 LMSource = Literal["scratch", "smollm2"]
 # Flags removed from the family; a legacy checkpoint may still name them, switched off (see _from_legacy).
@@ -145,8 +146,6 @@ class ComposedConfig(ModelConfig):
         (an error when one is on: no code runs it any more); without ``class_names`` (every such checkpoint,
         the shipped one before its migration) the documented fallback is the first ``dense_classes`` names of
         ``model/dense_classes.py``, the append-only list such checkpoints were trained with."""
-        from spatialvlm_core.model.dense_classes import class_names
-
         d = dict(d)
         if d.pop("hf_path", None) is not None:
             raise ValueError(f"composed preset {d.get('name')!r} names an hf_path")
@@ -158,7 +157,7 @@ class ComposedConfig(ModelConfig):
         d["vision"] = v
         k = int(v.get("dense_classes", 0))
         if "class_names" not in d and k > 0:
-            d["class_names"] = class_names(k)
+            d["class_names"] = legacy_class_names(k)
         return d
 
     def architecture(self) -> dict[str, Any]:
