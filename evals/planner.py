@@ -37,9 +37,9 @@ from spatial_agent.agent import SpatialAgent
 from spatial_agent.arith import ArithError, Quantity, evaluate
 from spatial_agent.corpus import FAMILIES, PlanExample, corpus
 from spatial_agent.planners.base import Planner, PlannerError
-from spatial_agent.resolve import resolve, singular
 from spatial_agent.schema import Plan, SubQuery
 from spatial_agent.tools import GeometricTool
+from spatialvlm_core.phrases import resolve, singular
 from spatialvlm_core.types import Scene3D
 
 BAR_CORRECT = 0.97

@@ -31,9 +31,9 @@ import numpy as np
 
 from spatial_agent import intervals
 from spatial_agent.planners.rules import RulePlanner
-from spatial_agent.resolve import Resolution, is_definite, is_plural, is_wildcard, resolve
 from spatial_agent.schema import SubQuery
 from spatialvlm_core import geometry
+from spatialvlm_core.phrases import Resolution, is_definite, is_plural, is_wildcard, resolve
 from spatialvlm_core.questions import templates as qa_templates
 from spatialvlm_core.questions.geometry_ops import SceneContext
 from spatialvlm_core.questions.question_types import RELATIONS as QA_RELATIONS
@@ -433,7 +433,7 @@ class GeometricTool:
         if res.ambiguous:
             return Answer(text=f"'{res.phrase}' is ambiguous in the image: it could be {res.describe()}",
                           source=self.name)
-        # When the scene's detector cannot name the class at all, say so and what would (resolve.detector_gap).
+        # When the scene's detector cannot name the class at all, say so and what would (phrases.detector_gap).
         why = f": {res.unnamed}" if res.unnamed else ""
         return Answer(text=f"I cannot find {_indefinite(res.phrase)} in the image{why}", source=self.name)
 

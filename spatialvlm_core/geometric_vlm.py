@@ -30,6 +30,7 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.phrases import resolve
 from spatialvlm_core.questions import REGISTRY, format_length, parse_answer
 from spatialvlm_core.questions import templates as T
 from spatialvlm_core.questions.geometry_ops import SceneContext
@@ -145,37 +146,14 @@ def match_question(question: str, qtypes: Sequence[str] | None = None) -> list[P
 
 
 # --------------------------------------------------------------------------- caption resolution
+# Captions ({A}, {B}, {C}) resolve through the toolkit's one phrase resolver (``phrases.resolve``: exact
+# caption, else class + words, alias kinds, relaxed attributes). Only the count slot's category is matched here:
+# counting takes the objects whose category name is that plural, as the oracle counts.
 _ARTICLES = frozenset({"the", "a", "an"})
 
 
-def _tokens(text: str) -> list[str]:
-    return [t for t in re.findall(r"[a-z0-9']+", text.lower()) if t not in _ARTICLES]
-
-
-def resolve_caption(text: str, objects: Sequence[Object3D], fuzzy: bool = True) -> tuple[Object3D | None, bool]:
-    """(object, exact) for a caption: exact (case-insensitive, article-free) match first; else, with
-    ``fuzzy``, the object whose category is named and whose caption shares the most words (a unique best
-    with Jaccard >= 0.5), so a noisy reconstruction's "the larger red chair" still finds "the red chair"."""
-    want = " ".join(_tokens(text))
-    exact = [o for o in objects if " ".join(_tokens(o.caption)) == want]
-    if len(exact) == 1:
-        return exact[0], True
-    if len(exact) > 1:  # same caption twice: prefer the one questions may name
-        named = [o for o in exact if not o.ambiguous]
-        return (named[0], True) if len(named) == 1 else (None, False)
-    if not fuzzy:
-        return None, False
-    words = set(want.split())
-    scored = []
-    for o in objects:
-        if not set(_tokens(o.name)) <= words:
-            continue
-        cap = set(_tokens(o.caption))
-        scored.append((len(words & cap) / max(1, len(words | cap)), o))
-    scored.sort(key=lambda s: -s[0])
-    if scored and scored[0][0] >= 0.5 and (len(scored) == 1 or scored[1][0] < scored[0][0]):
-        return scored[0][1], False
-    return None, False
+def _bare(text: str) -> str:
+    return " ".join(t for t in re.findall(r"[a-z0-9']+", text.lower()) if t not in _ARTICLES)
 
 
 # --------------------------------------------------------------------------- results
@@ -188,7 +166,7 @@ class GeometricResult(BaseModel):
     qtype: str | None = None
     object_ids: list[str] = Field(default_factory=list)
     exact: float | bool | str | None = None  # before rounding: SI value, bool, or winning object id
-    exact_captions: bool = True  # False: some caption was matched fuzzily
+    exact_captions: bool = True  # False: some caption was not the object's own (a class / relaxed match)
     error: str | None = None
 
 
@@ -359,14 +337,17 @@ class GeometricVLM:
         for slot in _CAPTION_SLOTS:
             if slot not in r.slots:
                 continue
-            o, ex = resolve_caption(r.slots[slot], ctx.scene.objects, fuzzy=self.fuzzy_captions)
-            if o is None or any(o.id == x.id for x in objs):
+            found = resolve(ctx.scene, r.slots[slot])
+            if not found.found or len(found.objects) != 1 or not (found.exact or self.fuzzy_captions):
+                return None
+            o = found.objects[0]
+            if any(o.id == x.id for x in objs):
                 return None
             objs.append(o)
-            exact &= ex
+            exact &= found.exact
         if "plural" in r.slots:  # count: every object of that category (none: the answer is zero)
-            want = " ".join(_tokens(r.slots["plural"]))
-            same = [o for o in ctx.scene.objects if " ".join(_tokens(plural(o.name))) == want]
+            want = _bare(r.slots["plural"])
+            same = [o for o in ctx.scene.objects if _bare(plural(o.name)) == want]
             objs = same[:1]
             exact = bool(same)
         if "width" in r.slots and parse_answer(r.slots["width"]).meters is None:

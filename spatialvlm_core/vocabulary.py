@@ -1,7 +1,7 @@
 """Object-class vocabulary for the whole toolkit: one synonym table, head nouns and class matching.
 
-Every module that turns words into object classes uses this table: the agent's phrase resolver
-(``spatial_agent.resolve``), the detectors' label/query matching (``perception.labels``) and the size priors
+Every module that turns words into object classes uses this table: the phrase resolver (``phrases``: the
+agent's tools and GeometricVLM), the detectors' label/query matching (``perception.labels``) and the size priors
 (``size_priors``). So "How tall is the nightstand?" finds an object named "night stand" (or "night_stand", or
 "bedside table"), "the couch" finds a sofa and "the television" a tv.
 

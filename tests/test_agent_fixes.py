@@ -12,9 +12,9 @@ import pytest
 from spatial_agent import GeometricTool, SpatialAgent, SubQuery, render_question
 from spatial_agent.arith import ArithError, evaluate
 from spatial_agent.planners.rules import RulePlanner
-from spatial_agent.resolve import resolve
 from spatial_agent.schema import Plan
 from spatial_agent.testing import box_object, living_room
+from spatialvlm_core.phrases import resolve
 from spatialvlm_core.types import Scene3D
 
 P = RulePlanner()

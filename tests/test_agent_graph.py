@@ -213,8 +213,8 @@ def test_vlm_tool_renders_questions() -> None:
 
 
 def test_compound_nouns_resolve_to_their_head() -> None:
-    from spatial_agent.resolve import resolve
     from spatial_agent.testing import box_object
+    from spatialvlm_core.phrases import resolve
     from spatialvlm_core.types import Scene3D
 
     scene = Scene3D(scene_id="s", canonical=True, objects=[
@@ -229,8 +229,8 @@ def test_compound_nouns_resolve_to_their_head() -> None:
 
 
 def test_head_noun_fallback_only_when_unique() -> None:
-    from spatial_agent.resolve import resolve
     from spatial_agent.testing import box_object
+    from spatialvlm_core.phrases import resolve
     from spatialvlm_core.types import Scene3D
 
     scene = Scene3D(scene_id="s", canonical=True, objects=[

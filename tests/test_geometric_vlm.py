@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from spatialvlm_core.geometric_vlm import GeometricVLM, match_question, resolve_caption
+from spatialvlm_core.geometric_vlm import GeometricVLM, match_question
 from spatialvlm_core.questions import REGISTRY, QAConfig, generate_qa, parse_answer
 from spatialvlm_core.questions.testing import make_box_object, make_scene, random_scene
 from spatialvlm_core.types import Scene3D
@@ -104,12 +104,18 @@ def test_scenes_mapping_batch_and_imperial(room: Scene3D) -> None:
     assert out[0].meters == pytest.approx(2.0, rel=0.03)
 
 
-def test_question_matching_and_fuzzy_captions(room: Scene3D) -> None:
+def test_question_matching_and_noisy_captions(room: Scene3D) -> None:
     readings = match_question("Looking at the image, how far is the red box from the blue table?")
     assert {r.qtype for r in readings} >= {"distance"}
     assert match_question("completely unrelated text") == []
-    # A reconstruction that added a size word still resolves (fuzzily), an unknown category does not.
-    obj, exact = resolve_caption("the larger red box", room.objects)
-    assert obj is not None and obj.id == "a" and not exact
-    assert resolve_caption("the red sofa", room.objects) == (None, False)
-    assert resolve_caption("the larger red box", room.objects, fuzzy=False) == (None, False)
+    # Captions resolve through phrases.resolve: a reconstruction that added a size word still finds the red box
+    # (not as an exact caption); an unknown category does not; fuzzy_captions=False takes exact captions only.
+    r = GeometricVLM().explain(room, "How far is the larger red box from the blue table?")
+    assert r.error is None and r.object_ids == ["a", "b"] and not r.exact_captions
+    assert r.exact == pytest.approx(math.sqrt(3.0**2 + 0.1**2), abs=1e-9)
+    assert GeometricVLM().explain(room, "How far is the red sofa from the blue table?").error is not None
+    strict = GeometricVLM(fuzzy_captions=False)
+    assert strict.explain(room, "How far is the larger red box from the blue table?").error is not None
+    assert strict.explain(room, "How far is the red box from the blue table?").exact_captions
+    # Two captions swallowed by a one-object template ("how wide is {A}") are not one object.
+    assert GeometricVLM().explain(room, "How wide is the space between the box and the blue table?").error

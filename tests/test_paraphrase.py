@@ -10,9 +10,9 @@ from spatial_agent.agent import SpatialAgent
 from spatial_agent.corpus import FAMILIES, PlanExample, corpus
 from spatial_agent.corpus.scenes import TYPES
 from spatial_agent.corpus.units import FORMS, HELDOUT_FORMS, say_length
-from spatial_agent.resolve import resolve
 from spatial_agent.schema import Plan
 from spatial_agent.tools import GeometricTool
+from spatialvlm_core.phrases import resolve
 
 
 class _Gold:

@@ -10,7 +10,6 @@ import pytest
 from PIL import Image
 
 from spatial_agent.agent import SpatialAgent
-from spatial_agent.resolve import resolve
 from spatial_agent.schema import SubQuery
 from spatial_agent.testing import box_object
 from spatial_agent.tools import GeometricTool
@@ -19,6 +18,7 @@ from spatialvlm_core.dataset.frame_folder import load_frame_folder
 from spatialvlm_core.perception import DEPTH, DETECTORS, SEGMENTERS
 from spatialvlm_core.perception.detect_boxes import BoxesDetector, parse_boxes
 from spatialvlm_core.perception.labels import COCO_CLASSES, match_queries, normalize_label, query_targets
+from spatialvlm_core.phrases import resolve
 from spatialvlm_core.reconstruct import (
     horizon_line,
     project_floor,

@@ -14,8 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 
-from spatial_agent.resolve import is_definite
 from spatial_agent.schema import Plan, SubQuery
+from spatialvlm_core.phrases import is_definite
 from spatialvlm_core.units import METERS_PER_UNIT, UNIT_ALIASES
 
 REFUSAL = "I can only answer spatial questions about the image."
