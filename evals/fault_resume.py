@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel
 
@@ -62,8 +63,15 @@ def _env() -> dict[str, str]:
     return env
 
 
-def session_processes(sid: int) -> list[str]:
-    """Live (non-zombie) processes of session ``sid``, as "pid cmdline"."""
+class Proc(NamedTuple):
+    pid: int
+    ppid: int
+    sid: int
+    cmd: str  # the command line, arguments joined by spaces
+
+
+def live_processes() -> list[Proc]:
+    """Every live process: not a zombie, and not exiting (the kernel empties cmdline while a process exits)."""
     out = []
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
@@ -71,15 +79,17 @@ def session_processes(sid: int) -> list[str]:
         try:
             stat = (d / "stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) ": state ppid pgrp session
-            if int(fields[3]) != sid or fields[0] == "Z":
-                continue
             cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
         except (OSError, ValueError, IndexError):
             continue  # exited while we looked
-        if not cmd:
-            continue  # the kernel empties cmdline while a process exits: it is going, not alive
-        out.append(f"{d.name} {cmd[:120]}")
-    return sorted(out)
+        if fields[0] != "Z" and cmd:
+            out.append(Proc(int(d.name), int(fields[1]), int(fields[3]), cmd))
+    return out
+
+
+def session_processes(sid: int) -> list[str]:
+    """Live processes of session ``sid``, as "pid cmdline"."""
+    return sorted(f"{p.pid} {p.cmd[:120]}" for p in live_processes() if p.sid == sid)
 
 
 def run_to_end(argv: Sequence[str]) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evals.fault_resume import digest_tree, fault_sim, fault_synth, session_processes, temporaries
+from evals.fault_resume import digest_tree, fault_sim, fault_synth, live_processes, temporaries
 from spatialvlm_core.atomic import LOCK_NAME, atomic_write_text, remove_stale_temporaries, single_writer
 from spatialvlm_core.pipeline import PipelineConfig, RunOptions, Stages, synth_dataset
 from spatialvlm_core.types import Box3D, Frame, Object3D, OrientedBox3D, QAPair, Scene3D
@@ -113,13 +113,7 @@ def terming_stages(config: PipelineConfig) -> Stages:
 
 def _pool_workers() -> list[int]:
     """Our live pool worker processes (spawned children running multiprocessing's spawn_main)."""
-    pids = []
-    for line in session_processes(os.getsid(0)):
-        pid, _, cmd = line.partition(" ")
-        stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
-        if "spawn_main" in cmd and stat and int(stat[stat.rindex(")") + 2 :].split()[1]) == os.getpid():
-            pids.append(int(pid))
-    return pids
+    return [p.pid for p in live_processes() if p.ppid == os.getpid() and "spawn_main" in p.cmd]
 
 
 @linux_only
@@ -196,18 +190,6 @@ def test_sigkill_sim_and_synth_then_resume(tmp_path: Path) -> None:
 
 def _child_pids_in_sessions_writing(out: Path) -> list[int]:
     """Pool workers of the ``synth`` run writing ``out``: spawned python processes whose parent names ``out``."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            cmd = (d / "cmdline").read_bytes().decode(errors="replace")
-            if "spawn_main" not in cmd:
-                continue
-            stat = (d / "stat").read_text()
-            ppid = stat[stat.rindex(")") + 2 :].split()[1]
-            if str(out) in Path(f"/proc/{ppid}/cmdline").read_bytes().decode(errors="replace"):
-                pids.append(int(d.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return pids
+    procs = live_processes()
+    writing = {p.pid for p in procs if str(out) in p.cmd}
+    return [p.pid for p in procs if "spawn_main" in p.cmd and p.ppid in writing]
