@@ -50,6 +50,8 @@ from evals.report import (
     plot_pred_vs_true,
     text_table,
 )
+from spatialvlm_core.dataset.reader import read_dataset_rows
+from spatialvlm_core.dataset.shards import row_to_qa
 from spatialvlm_core.geometric_vlm import GeometricVLM, quantity_kind
 from spatialvlm_core.questions import QAConfig, format_length, generate_qa, parse_answer, referable
 from spatialvlm_core.types import Answer, Frame, QAPair, Scene3D
@@ -107,25 +109,14 @@ def build_sim_bench(n_scenes: int, seed: int = HELD_OUT_SEED, qa_per_scene: int 
 
 
 def _read_rows(data_dir: Path) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
-    files = sorted((data_dir / "data").glob("*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"{data_dir}: no data/*.parquet (is it a dataset written by `spatialvlm synth`?)")
-    rows: list[dict[str, Any]] = []
-    for f in files:
-        rows += pq.read_table(f).to_pylist()
+    try:
+        rows = read_dataset_rows(data_dir)
+    except FileNotFoundError as e:
+        raise FileNotFoundError(f"{data_dir}: no data/*.parquet (is it a dataset written by `spatialvlm synth`?)") from e
     for col in ("question", "qtype", "image", "scene_id"):
         if rows and col not in rows[0]:
             raise ValueError(f"{data_dir}: data rows have no {col!r} column")
     return rows
-
-
-def _row_to_qa(row: dict[str, Any]) -> QAPair:
-    fields = {k: v for k, v in row.items() if k in QAPair.model_fields}
-    if isinstance(fields.get("provenance"), str):
-        fields["provenance"] = json.loads(fields["provenance"])
-    return QAPair.model_validate(fields)
 
 
 def load_pairs(data_dir: str | Path) -> list[QAPair]:
@@ -133,7 +124,7 @@ def load_pairs(data_dir: str | Path) -> list[QAPair]:
     d = Path(data_dir)
     if not d.is_dir():
         raise FileNotFoundError(f"dataset folder not found: {d}")
-    return [_row_to_qa(r) for r in _read_rows(d)]
+    return [row_to_qa(r) for r in _read_rows(d)]
 
 
 def load_dataset_bench(data_dir: str | Path, raw_dir: str | Path | None = None, limit: int | None = None,
@@ -172,7 +163,7 @@ def load_dataset_bench(data_dir: str | Path, raw_dir: str | Path | None = None, 
                 frame = load_scene(cand).frame()
                 break
         missing_frames += frame is None
-        images.append(BenchImage(str(first["image_id"]), scene, [_row_to_qa(r) for r in by_scene[sid]], str(img),
+        images.append(BenchImage(str(first["image_id"]), scene, [row_to_qa(r) for r in by_scene[sid]], str(img),
                                  frame))
     notes = []
     if missing_frames:

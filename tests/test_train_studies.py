@@ -111,7 +111,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_mix_dataset_shares(tiny_data: Path) -> None:
     from evals.studies.data import mix_dataset
-    from evals.studies.data import read_rows as rows
+    from spatialvlm_core.dataset.reader import read_dataset_rows as rows
 
     n_spatial, n_colour = len(rows(tiny_data / "spatial-s0")), len(rows(tiny_data / "colour"))
     half = rows(mix_dataset(tiny_data, 0.5))

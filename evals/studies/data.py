@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from spatialvlm_core.dataset.reader import read_dataset_rows
 from spatialvlm_core.dataset.shards import write_rows
 from spatialvlm_core.dataset.sim_splits import qa_rows
 from spatialvlm_core.types import QAPair
@@ -126,16 +127,6 @@ def _scene(args: tuple[int, int, bool, StudyDataConfig]) -> dict[str, Any] | Non
     return {"index": index, "rgb": sim.rgb, "dense": dense, "spatial": spatial, "colour": colour}
 
 
-def _parquet(root: Path) -> list[Path]:
-    return sorted((root / "data").glob("*.parquet"))  # any shard name: data rendered by older versions too
-
-
-def read_rows(root: Path) -> list[dict[str, Any]]:
-    import pyarrow.parquet as pq
-
-    return [r for f in _parquet(root) for r in pq.read_table(f).to_pylist()]
-
-
 def _write_rows(root: Path, rows: list[dict[str, Any]]) -> None:
     """One shard through the datasets' one writer (Parquet + JSONL, atomic)."""
     if not rows:
@@ -205,13 +196,13 @@ def mix_dataset(root: str | Path, share: float) -> Path:
     if share == 1.0:
         return root / sigma_dir(0.0)
     out = root / f"mix-p{share:g}"
-    if _parquet(out):
+    if any((out / "data").glob("*.parquet")):  # any shard name: mixes written by older versions too
         return out
-    colour = read_rows(root / "colour")
+    colour = read_dataset_rows(root / "colour")
     if share == 0.0:
         rows = colour
     else:
-        spatial = read_rows(root / sigma_dir(0.0))
+        spatial = read_dataset_rows(root / sigma_dir(0.0))
         n_colour = round(len(spatial) * (1.0 - share) / share)
         rows = spatial + [
             dict(colour[i % len(colour)], id=f"{colour[i % len(colour)]['id']}-r{i // len(colour)}")

@@ -42,6 +42,11 @@ def _rows(shard: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_dataset_rows(root: str | Path) -> list[dict[str, Any]]:
+    """Every row of a dataset's ``data/`` shards (Parquet, else JSONL; any shard name), as plain dicts."""
+    return [row for shard in _shards(Path(root)) for row in _rows(shard)]
+
+
 def row_to_example(row: dict[str, Any], root: Path, where: str) -> QAExample:
     """Validate one row; errors name ``where`` (shard and row) and the field."""
     for f in REQUIRED_FIELDS:
