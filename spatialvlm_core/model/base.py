@@ -48,6 +48,15 @@ def to_pil(image: Any) -> Image.Image:
     raise ValueError(f"unsupported image type {type(image).__name__}: pass a PIL image, an HxWx3 array, a Frame or a path")
 
 
+def weighted_loss(parts: Mapping[str, torch.Tensor], weights: Mapping[str, float] | None = None) -> torch.Tensor:
+    """The sum of the named losses, each times its weight (1 for a part ``weights`` does not name)."""
+    w = weights or {}
+    total: Any = 0
+    for name, part in parts.items():
+        total = total + w.get(name, 1.0) * part
+    return total
+
+
 class SpatialVLMModel(nn.Module):
     """A VLM that turns (image, question) into answer text; trained with loss on answer tokens only."""
 
@@ -70,12 +79,8 @@ class SpatialVLMModel(nn.Module):
         return []
 
     def loss(self, batch: dict[str, Any], weights: Mapping[str, float] | None = None) -> torch.Tensor:
-        """The weighted sum of ``loss_parts`` (weight 1 for a part ``weights`` does not name)."""
-        w = weights or {}
-        total: Any = 0
-        for name, part in self.loss_parts(batch).items():
-            total = total + w.get(name, 1.0) * part
-        return total
+        """The weighted sum of the named losses (``weighted_loss``)."""
+        return weighted_loss(self(batch), weights)
 
     def dense_batch(self, targets: list[dict[str, np.ndarray] | None]) -> dict[str, Any]:
         """Extra batch entries for per-token vision targets (one per row, None where the image has none).

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from spatialvlm_core.dataset.reader import ImageCache, QAExample
-from spatialvlm_core.model.base import SpatialVLMModel
+from spatialvlm_core.model.base import SpatialVLMModel, weighted_loss
 from spatialvlm_core.train.config import TrainConfig
 
 
@@ -49,8 +49,4 @@ class AnswerRecipe:
     def loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         """(the weighted total, each part's value for the metrics)."""
         parts = self.model(batch)  # forward: the named losses (through forward, so FSDP gathers the weights)
-        w = self.weights()
-        total: Any = 0
-        for name, part in parts.items():
-            total = total + w.get(name, 1.0) * part
-        return total, {k: float(v.detach()) for k, v in parts.items()}
+        return weighted_loss(parts, self.weights()), {k: float(v.detach()) for k, v in parts.items()}
